@@ -1,0 +1,20 @@
+//! Domain types shared by every stage: exact money, record kinds, the two sides of the
+//! reconciliation and the findings it produces.
+//!
+//! Values are validated where they enter (the Flexiti adapter, the ledger reader), so every stage
+//! after that works only with valid values: an [`Amount`] is a whole number of cents, a business
+//! day is a local calendar date in the merchant's zone, and a [`Discrepancy`] always carries the
+//! explanation an accountant needs.
+
+mod amount;
+mod finding;
+mod records;
+mod time;
+
+pub use amount::{Amount, AmountError};
+pub use finding::{Category, Discrepancy, Pass, Severity};
+pub use records::{
+    AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide,
+    mask_account,
+};
+pub use time::{BusinessCalendar, DayRange};

@@ -1,0 +1,169 @@
+//! The two sides of a reconciliation, as the engine sees them: Flexiti records (captures and
+//! their returns) and ledger rows, both already validated.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Amount;
+
+/// Direction of money: a sale (capture) or a return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Sale,
+    Return,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sale => "sale",
+            Kind::Return => "return",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "sale" => Some(Kind::Sale),
+            "return" => Some(Kind::Return),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One Flexiti money movement: a capture (`Sale`) or one of its returns (`Return`).
+/// `amount` is a positive magnitude; `kind` gives the direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlexitiRecord {
+    pub kind: Kind,
+    pub reference: String,
+    pub amount: Amount,
+    /// When the capture or the return happened (UTC instant).
+    pub at: DateTime<Utc>,
+    pub capture_id: u64,
+    /// Set for returns only.
+    pub return_id: Option<u64>,
+    pub authorization_id: u64,
+    /// The authorization's `external_location_id`, else the capture's.
+    pub store: Option<String>,
+    /// Authorization details when known (they come from the authorization lookup).
+    pub transaction_type: Option<String>,
+    pub authorization_status: Option<String>,
+    /// Already masked to the last four digits.
+    pub account_masked: Option<String>,
+}
+
+impl FlexitiRecord {
+    /// The id used to order ties and to identify the record: the return id for a return,
+    /// the capture id for a sale.
+    pub fn record_id(&self) -> u64 {
+        self.return_id.unwrap_or(self.capture_id)
+    }
+
+    /// A stable, human-readable identity such as `capture:346123` or `return:9000000000123456`.
+    pub fn identity(&self) -> String {
+        match self.return_id {
+            Some(id) => format!("return:{id}"),
+            None => format!("capture:{}", self.capture_id),
+        }
+    }
+}
+
+/// An authorization as listed by Flexiti, kept for the `not_captured` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationInfo {
+    pub authorization_id: u64,
+    pub reference: String,
+    pub created_at: DateTime<Utc>,
+    pub amount: Amount,
+    pub status: Option<String>,
+    pub transaction_type: Option<String>,
+    pub store: Option<String>,
+    pub account_masked: Option<String>,
+}
+
+/// Everything the fetch stage learned from Flexiti for a window.
+#[derive(Debug, Clone, Default)]
+pub struct FlexitiSide {
+    /// Every capture and return fetched (de-duplicated), before any window filter.
+    pub records: Vec<FlexitiRecord>,
+    /// Every authorization listed on a fetched date.
+    pub authorizations: Vec<AuthorizationInfo>,
+    /// Business days for which some page or lookup failed.
+    pub incomplete_days: BTreeSet<NaiveDate>,
+}
+
+/// One validated row of the merchant's sales ledger, in the configured tender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// Index into [`LedgerSide::files`].
+    pub file_index: usize,
+    /// 1-based line number in the file (the header is line 1).
+    pub line: u64,
+    pub at: DateTime<Utc>,
+    /// Store after the store map (Flexiti's `external_location_id` when mapped).
+    pub store: Option<String>,
+    pub register: Option<String>,
+    pub reference: String,
+    pub kind: Kind,
+    /// Positive magnitude.
+    pub amount: Amount,
+}
+
+/// A ledger row that could not be used, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerReject {
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Everything the ingest stage read from the ledger files.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerSide {
+    pub files: Vec<PathBuf>,
+    pub rows: Vec<LedgerRow>,
+    pub rejects: Vec<LedgerReject>,
+    /// Rows of other tenders: counted, not reconciled, not rejected.
+    pub ignored_other_tender: u64,
+}
+
+impl LedgerSide {
+    pub fn file_name(&self, index: usize) -> String {
+        self.files
+            .get(index)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Masks an account number to its last four characters: `20076677` → `****6677`.
+pub fn mask_account(account: &str) -> String {
+    let chars: Vec<char> = account.trim().chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len());
+    }
+    let last4: String = chars[chars.len() - 4..].iter().collect();
+    format!("****{last4}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_all_but_the_last_four_digits() {
+        assert_eq!(mask_account("20076677"), "****6677");
+        assert_eq!(mask_account("12345678901234"), "****1234");
+        assert_eq!(mask_account("123"), "***");
+    }
+}

@@ -1,0 +1,140 @@
+//! Business days: local calendar dates in the merchant's time zone, and the UTC dates that a
+//! span of them touches (Flexiti's list endpoints filter on UTC dates).
+
+use chrono::{DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// An inclusive range of calendar dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DayRange {
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Self {
+        DayRange { from, to }
+    }
+
+    pub fn single(day: NaiveDate) -> Self {
+        DayRange { from: day, to: day }
+    }
+
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.from <= day && day <= self.to
+    }
+
+    /// Widens the range by `days` on both sides.
+    pub fn widen(&self, days: u32) -> DayRange {
+        let d = Days::new(u64::from(days));
+        DayRange {
+            from: self.from.checked_sub_days(d).unwrap_or(NaiveDate::MIN),
+            to: self.to.checked_add_days(d).unwrap_or(NaiveDate::MAX),
+        }
+    }
+
+    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + use<> {
+        let to = self.to;
+        self.from.iter_days().take_while(move |d| *d <= to)
+    }
+
+    pub fn len(&self) -> usize {
+        usize::try_from((self.to - self.from).num_days() + 1).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.to < self.from
+    }
+}
+
+impl std::fmt::Display for DayRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}..{}", self.from, self.to)
+        }
+    }
+}
+
+/// The merchant's calendar: which local day an instant belongs to, and back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessCalendar {
+    pub zone: Tz,
+}
+
+impl BusinessCalendar {
+    pub fn new(zone: Tz) -> Self {
+        BusinessCalendar { zone }
+    }
+
+    /// The business day of an instant: its local date in the merchant's zone.
+    pub fn day_of(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.zone).date_naive()
+    }
+
+    /// Interprets a naive local time in the merchant's zone. In the autumn overlap the earlier
+    /// instant is taken; a time skipped by the spring change is read as if the clock had not
+    /// moved yet (one hour later in UTC terms), which keeps the row on its local date.
+    pub fn local_to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        match self.zone.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.with_timezone(&Utc),
+            LocalResult::Ambiguous(earliest, _) => earliest.with_timezone(&Utc),
+            LocalResult::None => {
+                let shifted = local + chrono::Duration::hours(1);
+                match self.zone.from_local_datetime(&shifted) {
+                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+                    LocalResult::None => Utc.from_utc_datetime(&local),
+                }
+            }
+        }
+    }
+
+    /// The first instant of a business day.
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        self.local_to_utc(day.and_time(chrono::NaiveTime::MIN))
+    }
+
+    /// The UTC dates that the local span of `days` touches, in order.
+    pub fn utc_dates_touched(&self, days: DayRange) -> Vec<NaiveDate> {
+        let start = self.start_of(days.from).date_naive();
+        let end_day = days.to.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
+        let last_instant = self.start_of(end_day) - chrono::Duration::nanoseconds(1);
+        let end = last_instant.date_naive();
+        DayRange::new(start, end).days().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toronto() -> BusinessCalendar {
+        BusinessCalendar::new(chrono_tz::America::Toronto)
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
+    }
+
+    #[test]
+    fn a_toronto_day_touches_two_utc_dates() {
+        let dates = toronto().utc_dates_touched(DayRange::new(d("2026-11-22"), d("2026-11-24")));
+        assert_eq!(dates, vec![d("2026-11-22"), d("2026-11-23"), d("2026-11-24"), d("2026-11-25")]);
+    }
+
+    #[test]
+    fn evening_utc_instants_belong_to_the_previous_local_day() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 3, 30, 0).single().expect("instant");
+        assert_eq!(toronto().day_of(at), d("2026-11-23"));
+    }
+
+    #[test]
+    fn dst_gaps_and_overlaps_keep_the_local_date() {
+        let cal = toronto();
+        let gap = d("2026-03-08").and_hms_opt(2, 30, 0).expect("time");
+        assert_eq!(cal.day_of(cal.local_to_utc(gap)), d("2026-03-08"));
+        let overlap = d("2026-11-01").and_hms_opt(1, 30, 0).expect("time");
+        assert_eq!(cal.local_to_utc(overlap).to_rfc3339(), "2026-11-01T05:30:00+00:00");
+    }
+}
