@@ -1,5 +1,11 @@
 //! flexiti-recon: reconciles a merchant's Flexiti point-of-sale financing transactions
 //! against its own sales ledger, records every mismatch and reports it.
 
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod exit;
+pub mod ledger;
+pub mod reconcile;
 pub mod report;
+pub mod telemetry;

@@ -1,1 +1,30 @@
-fn main() {}
+//! Thin main: parse the command line, start logging, run the command, map the outcome to an
+//! exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use flexiti_recon::{app, cli::Cli, exit::Exit, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Fatal.code());
+        }
+    };
+    match runtime.block_on(app::dispatch(cli.command)) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(e) => {
+            tracing::error!(exit = e.exit.code(), "{e}");
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit.code())
+        }
+    }
+}

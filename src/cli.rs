@@ -1,0 +1,229 @@
+//! Command-line definitions (clap). Parsing only: `main` hands the parsed command to the app.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+#[derive(Debug, Parser)]
+#[command(name = "flexiti-recon", version, about = "Reconciles Flexiti POS financing transactions against the merchant's sales ledger", after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Log format: human-readable, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "FLEXITI_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// More detail in the log (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The config file (TOML).
+    #[arg(long, short = 'c', env = "FLEXITI_RECON_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reconcile business days (default: yesterday in the merchant's time zone).
+    Run(RunArgs),
+    /// Export stored discrepancies and day/store totals as CSV for accountants.
+    Export(ExportArgs),
+    /// List past runs or show one.
+    Runs {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        action: RunsAction,
+    },
+    /// List, show or acknowledge stored discrepancies.
+    Discrepancies {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        action: DiscrepancyAction,
+    },
+    /// Create or update the database schema.
+    Migrate(ConfigArg),
+    /// Check config, Flexiti token and one page, database and SMTP reachability.
+    Check(ConfigArg),
+    /// Exit non-zero when the last successful run is older than a threshold (for monitoring).
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Maximum age of the last successful run, in hours.
+        #[arg(long, default_value_t = 26)]
+        max_age_hours: i64,
+    },
+    /// The local fake Flexiti API and the synthetic data generator.
+    Sandbox {
+        #[command(subcommand)]
+        action: SandboxAction,
+    },
+    /// Run the whole job on embedded defaults: sandbox API, SQLite file, email to a file.
+    Demo {
+        /// Where the demo keeps its database, email and exports.
+        #[arg(long, default_value = "data/demo")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// One business day (YYYY-MM-DD).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub date: Option<NaiveDate>,
+    /// First business day of a rerun.
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last business day of a rerun.
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Only report findings and totals of this store (Flexiti external_location_id).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Fetch and reconcile, write the email to the file outbox, store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not send the email.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Take the Flexiti side from contract-shaped JSON files in DIR instead of the API.
+    #[arg(long, conflicts_with = "replay")]
+    pub flexiti_dir: Option<PathBuf>,
+    /// Replay a past run offline from its audit bundle.
+    #[arg(long)]
+    pub replay: Option<i64>,
+    /// Exit 4 when discrepancies are found.
+    #[arg(long)]
+    pub fail_on_discrepancy: bool,
+    /// Also write the discrepancies CSV to this file.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Recorded with the run: cron, manual, replay.
+    #[arg(long, default_value = "manual")]
+    pub trigger: String,
+    /// Wait for another run to finish instead of exiting 75.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Only this category (e.g. amount_mismatch).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only this status: open, resolved, acknowledged.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Output folder.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// One file per category.
+    #[arg(long)]
+    pub split: bool,
+    /// For spreadsheets: UTF-8 BOM and CRLF.
+    #[arg(long)]
+    pub excel: bool,
+    /// Use ';' as the delimiter.
+    #[arg(long)]
+    pub semicolon: bool,
+    /// Decimal comma in amounts (implies --semicolon).
+    #[arg(long)]
+    pub decimal_comma: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// The most recent runs.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// One run with its failed calls and rejected rows.
+    Show { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscrepancyAction {
+    /// Stored discrepancies, newest days first.
+    List {
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One discrepancy with its explanation and history.
+    Show { id: i64 },
+    /// Mark a discrepancy as acknowledged, with a note.
+    Ack {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Serve the fake Flexiti API until stopped.
+    Serve {
+        /// Data set folder (with flexiti/*.json).
+        #[arg(long, default_value = "samples")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 8088)]
+        port: u16,
+        #[arg(long, default_value = "demo")]
+        client_id: String,
+        /// Faults, e.g. `latency_ms=50,server_error_per_mille=100,failing_dates=2026-11-24`.
+        #[arg(long, default_value = "")]
+        faults: String,
+    },
+    /// Write a seeded synthetic data set (Flexiti JSON, ledger CSV, expected findings).
+    Generate {
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of ledger rows (about).
+        #[arg(long, default_value_t = 1000)]
+        orders: u64,
+        /// First business day.
+        #[arg(long, default_value = "2026-11-23")]
+        from: NaiveDate,
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Discrepancies per thousand orders.
+        #[arg(long, default_value_t = 20)]
+        discrepancy_per_mille: u32,
+        #[arg(long, default_value_t = 1)]
+        flexiti_files: u32,
+        #[arg(long, default_value_t = 1)]
+        ledger_files: u32,
+    },
+}

@@ -1,0 +1,289 @@
+//! Configuration: a TOML file, then environment overrides, turned into a checked [`Plan`]
+//! before anything touches the network.
+//!
+//! Secrets never come from the file: the Flexiti client secret comes from
+//! `FLEXITI_CLIENT_SECRET` (or a file named by `FLEXITI_CLIENT_SECRET_FILE`), the SMTP password
+//! from `FLEXITI_SMTP_PASSWORD` (or `FLEXITI_SMTP_PASSWORD_FILE`). A key the program does not
+//! know is an error naming the key, so a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::{Amount, BusinessCalendar};
+use crate::ledger::LedgerSettings;
+
+/// The config file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Shown in emails and used to name the run lock.
+    #[serde(default = "default_merchant")]
+    pub merchant: String,
+    #[serde(default = "default_zone")]
+    pub time_zone: String,
+    #[serde(default = "default_window")]
+    pub match_window_days: u32,
+    #[serde(default = "default_tolerance")]
+    pub amount_tolerance: String,
+    /// Database, audit bundles, lock and outbox live here unless configured elsewhere.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub database: DatabaseSection,
+    pub flexiti: FlexitiSection,
+    pub ledger: LedgerSettings,
+    #[serde(default)]
+    pub email: EmailSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+fn default_merchant() -> String {
+    "merchant".into()
+}
+fn default_zone() -> String {
+    "America/Toronto".into()
+}
+fn default_window() -> u32 {
+    1
+}
+fn default_tolerance() -> String {
+    "0.00".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `sqlite://path.db` or `postgres://…`; default `sqlite://<data_dir>/flexiti-recon.db`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlexitiSection {
+    /// `training`, `merchant-integration`, `production`, or a base URL.
+    pub environment: String,
+    pub client_id: String,
+    pub page_size: u32,
+    pub concurrency: usize,
+    pub timeout_secs: u64,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+}
+
+impl Default for FlexitiSection {
+    fn default() -> Self {
+        FlexitiSection {
+            environment: String::new(),
+            client_id: String::new(),
+            page_size: 100,
+            concurrency: 4,
+            timeout_secs: 30,
+            max_attempts: 5,
+            backoff_base_ms: 500,
+            backoff_cap_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSection {
+    /// `always`, `only_when_findings` or `never`.
+    pub policy: String,
+    /// `file` (one .eml per message) or `smtp`.
+    pub transport: String,
+    pub file_dir: Option<PathBuf>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls`, `implicit` or `none` (loopback only).
+    pub tls: String,
+    pub username: Option<String>,
+    pub timeout_secs: u64,
+}
+
+impl Default for EmailSection {
+    fn default() -> Self {
+        EmailSection {
+            policy: "always".into(),
+            transport: "file".into(),
+            file_dir: None,
+            from: "flexiti-recon@localhost".into(),
+            to: vec!["finance@localhost".into()],
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            tls: "starttls".into(),
+            username: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Prometheus textfile to write after each run (for node_exporter), if set.
+    pub textfile: Option<PathBuf>,
+}
+
+/// A loaded, checked configuration with paths made absolute against the config's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub file: FileConfig,
+    pub base_dir: PathBuf,
+    pub calendar: BusinessCalendar,
+    pub tolerance: Amount,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub client_secret: Option<SecretString>,
+    pub smtp_password: Option<SecretString>,
+}
+
+/// Reads a secret from `VAR`, or from the file named by `VAR_FILE`.
+pub fn secret_from_env(var: &str) -> anyhow::Result<Option<SecretString>> {
+    if let Ok(value) = std::env::var(var) {
+        if !value.is_empty() {
+            return Ok(Some(SecretString::from(value)));
+        }
+    }
+    let file_var = format!("{var}_FILE");
+    if let Ok(path) = std::env::var(&file_var) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{file_var}: cannot read the file it names ({path})"))?;
+        return Ok(Some(SecretString::from(
+            text.trim_end_matches(['\n', '\r']).to_string(),
+        )));
+    }
+    Ok(None)
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("config {}: cannot read", path.display()))?;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "config {} {}: {}",
+                path.display(),
+                location(&text, &e),
+                e.message().trim()
+            )
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::from_file(path.to_path_buf(), file, base_dir)
+    }
+
+    pub fn from_file(
+        path: PathBuf,
+        mut file: FileConfig,
+        base_dir: PathBuf,
+    ) -> anyhow::Result<Config> {
+        apply_env(&mut file);
+        let zone: Tz = file.time_zone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "config time_zone: '{}' is not an IANA time zone (e.g. America/Toronto)",
+                file.time_zone
+            )
+        })?;
+        let tolerance = Amount::parse(&file.amount_tolerance, false)
+            .map_err(|e| anyhow::anyhow!("config amount_tolerance: {e}"))?;
+        if tolerance.is_negative() {
+            bail!("config amount_tolerance: must not be negative");
+        }
+        if file.match_window_days > 31 {
+            bail!(
+                "config match_window_days: {} is more than 31",
+                file.match_window_days
+            );
+        }
+        if file.flexiti.environment.is_empty() {
+            bail!("config flexiti.environment: set a Flexiti environment name or base URL");
+        }
+        if file.flexiti.client_id.is_empty() {
+            bail!("config flexiti.client_id: required");
+        }
+        if file.flexiti.page_size == 0 || file.flexiti.concurrency == 0 {
+            bail!("config flexiti.page_size and flexiti.concurrency must be at least 1");
+        }
+        file.ledger.validate().context("config")?;
+        let data_dir = base_dir.join(&file.data_dir);
+        let database_url = match &file.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", data_dir.join("flexiti-recon.db").display()),
+        };
+        if let Some(dir) = &file.email.file_dir {
+            file.email.file_dir = Some(base_dir.join(dir));
+        }
+        Ok(Config {
+            path,
+            calendar: BusinessCalendar::new(zone),
+            tolerance,
+            data_dir,
+            database_url,
+            client_secret: secret_from_env("FLEXITI_CLIENT_SECRET")?,
+            smtp_password: secret_from_env("FLEXITI_SMTP_PASSWORD")?,
+            file,
+            base_dir,
+        })
+    }
+
+    /// The email outbox of the file transport.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.file
+            .email
+            .file_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+}
+
+fn location(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}")
+        }
+        None => "(unknown line)".into(),
+    }
+}
+
+/// Environment overrides of the settings an operator most often changes per machine.
+fn apply_env(file: &mut FileConfig) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(v) = var("FLEXITI_DATABASE_URL") {
+        file.database.url = Some(v);
+    }
+    if let Some(v) = var("FLEXITI_ENVIRONMENT") {
+        file.flexiti.environment = v;
+    }
+    if let Some(v) = var("FLEXITI_CLIENT_ID") {
+        file.flexiti.client_id = v;
+    }
+    if let Some(v) = var("FLEXITI_DATA_DIR") {
+        file.data_dir = PathBuf::from(v);
+    }
+    if let Some(v) = var("FLEXITI_EMAIL_TO") {
+        file.email.to = v.split(',').map(|s| s.trim().to_string()).collect();
+    }
+    if let Some(v) = var("FLEXITI_SMTP_HOST") {
+        file.email.smtp_host = v;
+    }
+    if let Some(v) = var("FLEXITI_SMTP_USERNAME") {
+        file.email.username = Some(v);
+    }
+}

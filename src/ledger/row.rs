@@ -1,0 +1,215 @@
+//! Validation of one ledger row: every reason a row is rejected lives here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::mapping::{AmountSign, ColumnNames, LedgerSettings};
+use crate::domain::{Amount, BusinessCalendar, Kind, LedgerRow};
+
+/// Why a row was rejected.
+pub(crate) struct RowError(pub(crate) String);
+
+fn reject<T>(reason: impl Into<String>) -> Result<T, RowError> {
+    Err(RowError(reason.into()))
+}
+
+/// Where each mapped column sits in a file's header.
+pub(crate) struct Positions {
+    sold_at: usize,
+    store: Option<usize>,
+    register: Option<usize>,
+    order_id: usize,
+    txn_type: usize,
+    tender: Option<usize>,
+    amount: usize,
+    currency: Option<usize>,
+}
+
+impl Positions {
+    /// Finds the mapped columns; `Err` names the first missing one.
+    pub(crate) fn find(header: &csv::ByteRecord, names: &ColumnNames) -> Result<Positions, String> {
+        let find = |name: &str| -> Result<Option<usize>, String> {
+            if name.is_empty() {
+                return Ok(None);
+            }
+            header
+                .iter()
+                .position(|h| {
+                    String::from_utf8_lossy(h)
+                        .trim_start_matches('\u{feff}')
+                        .trim()
+                        == name
+                })
+                .map(Some)
+                .ok_or_else(|| name.to_string())
+        };
+        let required = |name: &str| find(name)?.ok_or_else(|| name.to_string());
+        Ok(Positions {
+            sold_at: required(&names.sold_at)?,
+            store: find(&names.store_id)?,
+            register: find(&names.register_id)?,
+            order_id: required(&names.order_id)?,
+            txn_type: required(&names.txn_type)?,
+            tender: find(&names.tender)?,
+            amount: required(&names.amount)?,
+            currency: find(&names.currency)?,
+        })
+    }
+}
+
+pub(crate) struct Validator<'a> {
+    settings: &'a LedgerSettings,
+    calendar: BusinessCalendar,
+    store_map: &'a HashMap<&'a str, &'a str>,
+    tenders: Vec<String>,
+}
+
+impl<'a> Validator<'a> {
+    pub(crate) fn new(
+        settings: &'a LedgerSettings,
+        calendar: BusinessCalendar,
+        store_map: &'a HashMap<&'a str, &'a str>,
+    ) -> anyhow::Result<Self> {
+        Ok(Validator {
+            settings,
+            calendar,
+            store_map,
+            tenders: settings
+                .tenders
+                .iter()
+                .map(|t| t.trim().to_uppercase())
+                .collect(),
+        })
+    }
+
+    /// `Ok(None)` for a row of another tender.
+    pub(crate) fn validate(
+        &self,
+        record: &csv::ByteRecord,
+        pos: &Positions,
+        file_index: usize,
+        line: u64,
+    ) -> Result<Option<LedgerRow>, RowError> {
+        let field = |i: usize, what: &str| -> Result<&str, RowError> {
+            let bytes = record.get(i).unwrap_or_default();
+            std::str::from_utf8(bytes).map_err(|_| RowError(format!("{what}: not valid UTF-8")))
+        };
+        let optional = |i: Option<usize>, what: &str| -> Result<Option<&str>, RowError> {
+            match i {
+                Some(i) => field(i, what).map(|v| Some(v).filter(|v| !v.is_empty())),
+                None => Ok(None),
+            }
+        };
+        if let Some(tender) = optional(pos.tender, "tender")? {
+            if !self.tenders.iter().any(|t| t.eq_ignore_ascii_case(tender)) {
+                return Ok(None);
+            }
+        } else if pos.tender.is_some() {
+            return Ok(None);
+        }
+        let order_id = field(pos.order_id, "order_id")?;
+        if order_id.is_empty() {
+            return reject("missing order id");
+        }
+        if order_id.len() > 40 || !order_id.is_ascii() {
+            return reject(format!(
+                "bad order id '{order_id}': Flexiti references are ASCII, at most 40 characters"
+            ));
+        }
+        let kind = self.kind(field(pos.txn_type, "txn_type")?)?;
+        if let Some(currency) = optional(pos.currency, "currency")? {
+            if !self
+                .settings
+                .currencies
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(currency))
+            {
+                return reject(format!(
+                    "other currency '{currency}' (only {} is reconciled)",
+                    self.settings.currencies.join(", ")
+                ));
+            }
+        }
+        let at = self.time(field(pos.sold_at, "sold_at")?)?;
+        let amount = self.amount(field(pos.amount, "amount")?, kind)?;
+        let store = optional(pos.store, "store_id")?.map(|s| {
+            self.store_map
+                .get(s)
+                .map_or_else(|| s.to_string(), |m| (*m).to_string())
+        });
+        Ok(Some(LedgerRow {
+            file_index,
+            line,
+            at,
+            store,
+            register: optional(pos.register, "register_id")?.map(str::to_string),
+            reference: order_id.to_string(),
+            kind,
+            amount,
+        }))
+    }
+
+    fn kind(&self, value: &str) -> Result<Kind, RowError> {
+        let is = |list: &[String]| list.iter().any(|v| v.eq_ignore_ascii_case(value));
+        if is(&self.settings.sale_values) {
+            Ok(Kind::Sale)
+        } else if is(&self.settings.return_values) {
+            Ok(Kind::Return)
+        } else if value.is_empty() {
+            reject("unknown type: txn_type is empty")
+        } else {
+            reject(format!("unknown type '{value}'"))
+        }
+    }
+
+    fn time(&self, value: &str) -> Result<DateTime<Utc>, RowError> {
+        if value.is_empty() {
+            return reject("bad date: sold_at is empty");
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        for fmt in [
+            "%Y-%m-%d %H:%M:%S%.f%:z",
+            "%Y-%m-%d %H:%M:%S%.f%#z",
+            "%Y-%m-%dT%H:%M:%S%.f%#z",
+        ] {
+            if let Ok(t) = DateTime::parse_from_str(value, fmt) {
+                return Ok(t.with_timezone(&Utc));
+            }
+        }
+        if let Some(naive) = value
+            .strip_suffix('Z')
+            .or_else(|| value.strip_suffix(" UTC"))
+        {
+            if let Ok(t) = NaiveDateTime::parse_from_str(naive.trim(), "%Y-%m-%d %H:%M:%S%.f") {
+                return Ok(t.and_utc());
+            }
+        }
+        match NaiveDateTime::parse_from_str(value, &self.settings.sold_at_format) {
+            Ok(local) => Ok(self.calendar.local_to_utc(local)),
+            Err(_) => reject(format!(
+                "bad date '{value}' (expected {} local time, or an instant with an offset)",
+                self.settings.sold_at_format
+            )),
+        }
+    }
+
+    fn amount(&self, value: &str, kind: Kind) -> Result<Amount, RowError> {
+        let amount = Amount::parse(value, self.settings.decimal_comma)
+            .map_err(|e| RowError(format!("bad amount: {e}")))?;
+        match (self.settings.amount_sign, kind, amount.is_negative()) {
+            (AmountSign::Positive, Kind::Sale, true) => {
+                reject(format!("bad amount '{value}': a SALE must not be negative"))
+            }
+            (AmountSign::NegativeReturns, Kind::Sale, true) => {
+                reject(format!("bad amount '{value}': a SALE must not be negative"))
+            }
+            (AmountSign::NegativeReturns, Kind::Return, false) if amount != Amount::ZERO => reject(
+                format!("bad amount '{value}': returns are written negative in this ledger"),
+            ),
+            _ => Ok(amount.abs()),
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Rules 3 to 6 turned into findings: categories, the day each belongs to, the explanation,
+//! and the switch to `unverified` on days whose Flexiti side was not fully fetched.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use super::Keyed;
+use super::matching::Matched;
+use crate::domain::{
+    Amount, Category, Discrepancy, FlexitiRecord, FlexitiSide, Kind, LedgerRow, LedgerSide, Pass,
+};
+
+pub(crate) struct Sides<'a, 'b> {
+    pub(crate) f: &'b [Keyed<'a, FlexitiRecord>],
+    pub(crate) l: &'b [Keyed<'a, LedgerRow>],
+    pub(crate) ledger: &'a LedgerSide,
+}
+
+/// References of authorizations listed on a fetched date with no capture among the fetched
+/// captures, whatever their status.
+pub(crate) fn uncaptured_references(flexiti: &FlexitiSide) -> HashSet<&str> {
+    let captured: HashSet<u64> = flexiti.records.iter().map(|r| r.authorization_id).collect();
+    flexiti
+        .authorizations
+        .iter()
+        .filter(|a| !captured.contains(&a.authorization_id))
+        .map(|a| a.reference.as_str())
+        .collect()
+}
+
+pub(crate) fn findings(
+    sides: &Sides<'_, '_>,
+    matched: &Matched,
+    uncaptured: &HashSet<&str>,
+    incomplete: &BTreeSet<NaiveDate>,
+    tolerance: Amount,
+) -> Vec<Discrepancy> {
+    let mut out = Vec::new();
+    for (pass, pairs) in [
+        (Pass::Exact, &matched.exact),
+        (Pass::Amount, &matched.amount),
+    ] {
+        for &(fi, li) in pairs {
+            let (Some(f), Some(l)) = (sides.f.get(fi as usize), sides.l.get(li as usize)) else {
+                continue;
+            };
+            pair_findings(sides, pass, f, l, tolerance, &mut out);
+        }
+    }
+    for &(fi, paired) in &matched.flexiti_left {
+        let Some(f) = sides.f.get(fi as usize) else {
+            continue;
+        };
+        let (category, why) = if paired {
+            (
+                Category::DuplicateInFlexiti,
+                "another Flexiti record with this reference and kind is already paired with the ledger",
+            )
+        } else {
+            (
+                Category::MissingInLedger,
+                "no ledger row has this reference and kind",
+            )
+        };
+        out.push(flexiti_only(f, category, why));
+    }
+    for &(li, paired) in &matched.ledger_left {
+        let Some(l) = sides.l.get(li as usize) else {
+            continue;
+        };
+        let category = if paired {
+            Category::DuplicateInLedger
+        } else if l.item.kind == Kind::Sale && uncaptured.contains(l.item.reference.as_str()) {
+            Category::NotCaptured
+        } else {
+            Category::MissingInFlexiti
+        };
+        let rule6 = matches!(category, Category::NotCaptured | Category::MissingInFlexiti)
+            && incomplete.contains(&l.day);
+        out.push(if rule6 {
+            let why = format!(
+                "Flexiti data for {} was not fully fetched; the rules would say {category}",
+                l.day
+            );
+            ledger_only(sides, l, Category::Unverified, &why)
+        } else {
+            let why = match category {
+                Category::DuplicateInLedger => {
+                    "another ledger row with this reference and kind is already paired with Flexiti"
+                }
+                Category::NotCaptured => {
+                    "Flexiti has an authorization for this reference but no capture"
+                }
+                _ => "no Flexiti record has this reference and kind",
+            };
+            ledger_only(sides, l, category, why)
+        });
+    }
+    assign_ledger_ids(sides, &mut out);
+    out
+}
+
+fn pair_findings(
+    sides: &Sides<'_, '_>,
+    pass: Pass,
+    f: &Keyed<'_, FlexitiRecord>,
+    l: &Keyed<'_, LedgerRow>,
+    tolerance: Amount,
+    out: &mut Vec<Discrepancy>,
+) {
+    let delta = l.item.amount - f.item.amount;
+    let day_delta = (l.day - f.day).num_days();
+    let stores_differ = matches!((&f.item.store, &l.item.store), (Some(a), Some(b)) if a != b);
+    let sides_text = format!(
+        "ledger {} {} at {} vs Flexiti {} {} at {}",
+        l.item.amount,
+        sides.ledger.file_name(l.item.file_index) + ":" + &l.item.line.to_string(),
+        l.day,
+        f.item.identity(),
+        f.item.amount,
+        f.day,
+    );
+    let pass_text = match pass {
+        Pass::Exact => "paired by the exact pass (reference, kind, amount)",
+        _ => "paired by the amount pass (reference, kind)",
+    };
+    if pass == Pass::Amount && delta.abs() > tolerance {
+        let why =
+            format!("{pass_text}; amounts differ by {delta} (tolerance {tolerance}): {sides_text}");
+        out.push(paired(sides, pass, f, l, Category::AmountMismatch, why));
+    }
+    if day_delta != 0 {
+        let why = format!("{pass_text}; business days differ by {day_delta} day(s): {sides_text}");
+        out.push(paired(sides, pass, f, l, Category::DateMismatch, why));
+    }
+    if stores_differ {
+        let why = format!(
+            "{pass_text}; stores differ: ledger {} vs Flexiti {}",
+            l.item.store.as_deref().unwrap_or("-"),
+            f.item.store.as_deref().unwrap_or("-"),
+        );
+        out.push(paired(sides, pass, f, l, Category::StoreMismatch, why));
+    }
+}
+
+fn base(
+    category: Category,
+    pass: Pass,
+    reference: &str,
+    kind: Kind,
+    day: NaiveDate,
+) -> Discrepancy {
+    Discrepancy {
+        business_date: day,
+        category,
+        severity: category.severity(),
+        reference: reference.to_string(),
+        kind,
+        flexiti_amount: None,
+        ledger_amount: None,
+        delta: Amount::ZERO,
+        day_delta: None,
+        pass,
+        flexiti_id: None,
+        authorization_id: None,
+        flexiti_store: None,
+        flexiti_at: None,
+        ledger_store: None,
+        ledger_register: None,
+        ledger_at: None,
+        ledger_file: None,
+        ledger_line: None,
+        ledger_id: None,
+        explanation: String::new(),
+    }
+}
+
+fn with_flexiti(d: &mut Discrepancy, f: &FlexitiRecord) {
+    d.flexiti_amount = Some(f.amount);
+    d.flexiti_id = Some(f.identity());
+    d.authorization_id = Some(f.authorization_id);
+    d.flexiti_store = f.store.clone();
+    d.flexiti_at = Some(f.at);
+}
+
+fn with_ledger(sides: &Sides<'_, '_>, d: &mut Discrepancy, l: &LedgerRow) {
+    d.ledger_amount = Some(l.amount);
+    d.ledger_store = l.store.clone();
+    d.ledger_register = l.register.clone();
+    d.ledger_at = Some(l.at);
+    d.ledger_file = Some(sides.ledger.file_name(l.file_index));
+    d.ledger_line = Some(l.line);
+}
+
+fn paired(
+    sides: &Sides<'_, '_>,
+    pass: Pass,
+    f: &Keyed<'_, FlexitiRecord>,
+    l: &Keyed<'_, LedgerRow>,
+    category: Category,
+    explanation: String,
+) -> Discrepancy {
+    let mut d = base(category, pass, &l.item.reference, l.item.kind, l.day);
+    with_flexiti(&mut d, f.item);
+    with_ledger(sides, &mut d, l.item);
+    d.delta = l.item.amount - f.item.amount;
+    d.day_delta = Some((l.day - f.day).num_days());
+    d.explanation = explanation;
+    d
+}
+
+fn flexiti_only(f: &Keyed<'_, FlexitiRecord>, category: Category, why: &str) -> Discrepancy {
+    let mut d = base(
+        category,
+        Pass::Leftover,
+        &f.item.reference,
+        f.item.kind,
+        f.day,
+    );
+    with_flexiti(&mut d, f.item);
+    d.delta = Amount::ZERO - f.item.amount;
+    d.explanation = format!(
+        "{category}: Flexiti {} {} {} at {}; {why}",
+        f.item.identity(),
+        f.item.kind,
+        f.item.amount,
+        f.item.at.to_rfc3339(),
+    );
+    d
+}
+
+fn ledger_only(
+    sides: &Sides<'_, '_>,
+    l: &Keyed<'_, LedgerRow>,
+    category: Category,
+    why: &str,
+) -> Discrepancy {
+    let mut d = base(
+        category,
+        Pass::Leftover,
+        &l.item.reference,
+        l.item.kind,
+        l.day,
+    );
+    with_ledger(sides, &mut d, l.item);
+    d.delta = l.item.amount;
+    d.explanation = format!(
+        "{category}: ledger {}:{} {} {}; {why}",
+        sides.ledger.file_name(l.item.file_index),
+        l.item.line,
+        l.item.kind,
+        l.item.amount,
+    );
+    d
+}
+
+/// Gives each ledger row in a finding a content identity (time, store, register, amount and
+/// its occurrence among identical rows), so that a rerun over re-exported files finds the
+/// same finding again.
+fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) {
+    let wanted: HashSet<&str> = out
+        .iter()
+        .filter(|d| d.ledger_line.is_some())
+        .map(|d| d.reference.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let mut rows: Vec<&LedgerRow> = sides
+        .l
+        .iter()
+        .map(|k| k.item)
+        .filter(|r| wanted.contains(r.reference.as_str()))
+        .collect();
+    rows.sort_by_key(|r| (r.file_index, r.line));
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut ids: HashMap<(usize, u64), String> = HashMap::new();
+    for r in rows {
+        let content = format!(
+            "{}|{}|{}|{}|{}|{}",
+            r.reference,
+            r.kind,
+            r.at.to_rfc3339(),
+            r.store.as_deref().unwrap_or(""),
+            r.register.as_deref().unwrap_or(""),
+            r.amount
+        );
+        let n = seen.entry(content.clone()).or_insert(0);
+        *n += 1;
+        ids.insert((r.file_index, r.line), format!("{content}#{n}"));
+    }
+    let file_index: HashMap<String, usize> = (0..sides.ledger.files.len())
+        .map(|i| (sides.ledger.file_name(i), i))
+        .collect();
+    for d in out.iter_mut() {
+        if let (Some(file), Some(line)) = (&d.ledger_file, d.ledger_line) {
+            let key = (file_index.get(file).copied().unwrap_or(usize::MAX), line);
+            d.ledger_id = ids.get(&key).cloned();
+        }
+    }
+}
+
+/// Findings ordered by day, category, reference, kind, then the ids on each side.
+pub(crate) fn display_order(a: &Discrepancy, b: &Discrepancy) -> Ordering {
+    (
+        a.business_date,
+        a.category,
+        &a.reference,
+        a.kind,
+        &a.flexiti_id,
+        &a.ledger_file,
+        a.ledger_line,
+    )
+        .cmp(&(
+            b.business_date,
+            b.category,
+            &b.reference,
+            b.kind,
+            &b.flexiti_id,
+            &b.ledger_file,
+            b.ledger_line,
+        ))
+}
