@@ -34,6 +34,14 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{query}", &base[..host_end])
 }
 
+/// The URL without its credentials, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(i), Some(at)) if at > i => format!("{}***{}", &url[..i + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
 /// Runs `scenario` against a fresh PostgreSQL database, dropped afterwards even if it panics.
 async fn on_postgres<F, Fut>(scenario: F)
 where
@@ -43,8 +51,9 @@ where
     let admin_url = pg_admin_url();
     let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
         panic!(
-            "PostgreSQL is unreachable at {admin_url} ({e}): start it or point \
-             FLEXITI_TEST_PG_URL at a server"
+            "PostgreSQL is unreachable at {} ({e}): start it or point FLEXITI_TEST_PG_URL \
+             at a server",
+            redacted(&admin_url)
         )
     });
     let name = format!("flexiti_test_{}", uuid::Uuid::new_v4().simple());
@@ -95,6 +104,7 @@ on_both!(
     a_rerun_of_the_same_day_upserts_and_keeps_first_seen,
     a_finding_no_longer_found_is_resolved_but_not_on_an_incomplete_day,
     a_resolved_finding_that_reappears_is_reopened,
+    a_run_restricted_to_a_store_resolves_only_that_store,
     an_acknowledged_finding_stays_acknowledged_across_reruns,
     amounts_and_every_field_round_trip_exactly,
     a_failure_inside_finish_run_changes_nothing_and_the_next_run_abandons_it,
@@ -297,6 +307,36 @@ mod scenarios {
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].status, FindingStatus::Open);
         assert_eq!(stored[0].resolved_run, None);
+    }
+
+    pub async fn a_run_restricted_to_a_store_resolves_only_that_store(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let mut other = finding(day(23), "ORD-OTHER", 300);
+        other.ledger_store = Some("00-99999".to_string());
+        let mine = finding(day(23), "ORD-MINE", 400);
+        run(&store, |id| {
+            report(id, range, at(24, 6), vec![other.clone(), mine.clone()])
+        })
+        .await;
+        let id = store
+            .begin_run(range, "manual", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let scope = ["00-12345".to_string()];
+        let changes = store
+            .finish_run_for_stores(&report(id, range, at(25, 6), Vec::new()), &scope)
+            .await
+            .expect("finish");
+        assert_eq!(changes.resolved.len(), 1);
+        assert_eq!(changes.resolved[0].fingerprint, mine.fingerprint());
+        let open = DiscrepancyFilter {
+            status: Some(FindingStatus::Open),
+            ..DiscrepancyFilter::default()
+        };
+        let still = store.list_discrepancies(&open).await.expect("list");
+        assert_eq!(still.len(), 1);
+        assert_eq!(still[0].fingerprint, other.fingerprint());
     }
 
     pub async fn an_acknowledged_finding_stays_acknowledged_across_reruns(url: String) {

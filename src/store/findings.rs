@@ -93,10 +93,12 @@ impl Store {
     }
 }
 
-/// Upserts the run's findings and resolves the open ones of its complete days it did not find.
+/// Upserts the run's findings and resolves the open ones of its complete days (and of its
+/// `stores`, when not empty) that it did not find.
 pub(super) async fn upsert_and_resolve(
     tx: &mut Transaction<'static, Any>,
     report: &RunReport,
+    stores: &[String],
 ) -> Result<ChangeSummary> {
     let run_id = report.run_id;
     let seen_at = report.finished_at;
@@ -136,10 +138,10 @@ pub(super) async fn upsert_and_resolve(
     .context("reading the open findings of the run's days")?;
     for row in &candidates {
         let mut stored = from_row(row)?;
-        if report
-            .incomplete_days
-            .contains(&stored.discrepancy.business_date)
-        {
+        let d = &stored.discrepancy;
+        let store = d.ledger_store.as_ref().or(d.flexiti_store.as_ref());
+        let out_of_scope = !stores.is_empty() && !store.is_some_and(|s| stores.contains(s));
+        if out_of_scope || report.incomplete_days.contains(&d.business_date) {
             continue;
         }
         sqlx::query(

@@ -89,6 +89,17 @@ impl Store {
     /// and day totals are inserted, and the run row is completed. On error nothing is written
     /// and the run stays `running`.
     pub async fn finish_run(&self, report: &RunReport) -> Result<ChangeSummary> {
+        self.finish_run_for_stores(report, &[]).await
+    }
+
+    /// [`finish_run`](Store::finish_run) for a run restricted to some stores (`run --store`):
+    /// only findings of those stores (the ledger's store, else Flexiti's) can be resolved, since
+    /// the run did not look at the others. An empty slice means every store.
+    pub async fn finish_run_for_stores(
+        &self,
+        report: &RunReport,
+        stores: &[String],
+    ) -> Result<ChangeSummary> {
         let run_id = report.run_id;
         let mut tx = self
             .pool
@@ -107,7 +118,7 @@ impl Store {
                 bail!("run {run_id} is {other}, not running: its results are not stored")
             }
         }
-        let changes = findings::upsert_and_resolve(&mut tx, report).await?;
+        let changes = findings::upsert_and_resolve(&mut tx, report, stores).await?;
         details::insert_details(&mut tx, report).await?;
         complete_run(&mut tx, report).await?;
         tx.commit()
