@@ -8,4 +8,5 @@ pub mod exit;
 pub mod ledger;
 pub mod reconcile;
 pub mod report;
+pub mod store;
 pub mod telemetry;

@@ -1,0 +1,182 @@
+//! The per-run details beside the findings: failed API calls, rejected ledger rows and the
+//! control totals per day and store.
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Store, parse_date, to_i64, to_u64};
+use crate::domain::{Amount, LedgerReject};
+use crate::report::{DayStoreTotals, FailedCall, RunReport, SideTotals};
+
+impl Store {
+    /// The failed calls of a run, in the order they were recorded.
+    pub async fn failed_calls(&self, run_id: i64) -> Result<Vec<FailedCall>> {
+        let rows = sqlx::query(
+            "SELECT endpoint, parameters, http_status, error_code, message, attempts, \
+             duration_ms, x_reference_id, utc_date FROM api_failures WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("reading the failed calls of run {run_id}"))?;
+        rows.iter().map(failed_call_from_row).collect()
+    }
+
+    /// The rejected ledger rows of a run, in the order they were recorded.
+    pub async fn rejects(&self, run_id: i64) -> Result<Vec<LedgerReject>> {
+        let rows = sqlx::query(
+            "SELECT file, line, reason FROM ledger_rejects WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("reading the rejected rows of run {run_id}"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(LedgerReject {
+                    file: row.try_get("file").context("ledger_rejects.file")?,
+                    line: to_u64(row.try_get("line")?, "ledger_rejects.line")?,
+                    reason: row.try_get("reason").context("ledger_rejects.reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Control totals per day and store over `[from, to]`, each day taken from the latest
+    /// `succeeded` or `partial` run whose range holds it (a rerun replaces older totals).
+    pub async fn day_totals(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayStoreTotals>> {
+        let rows = sqlx::query(
+            "SELECT t.business_date, t.store, t.flexiti_count, t.flexiti_sales_cents, \
+             t.flexiti_returns_cents, t.ledger_count, t.ledger_sales_cents, \
+             t.ledger_returns_cents FROM day_totals t \
+             WHERE t.business_date >= $1 AND t.business_date <= $2 \
+             AND t.run_id = (SELECT MAX(r.id) FROM runs r WHERE r.range_from <= t.business_date \
+                 AND r.range_to >= t.business_date AND r.status IN ('succeeded', 'partial')) \
+             ORDER BY t.business_date, t.store",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .with_context(|| format!("reading the day totals of {from}..{to}"))?;
+        rows.iter().map(totals_from_row).collect()
+    }
+}
+
+pub(super) async fn insert_details(
+    tx: &mut Transaction<'static, Any>,
+    report: &RunReport,
+) -> Result<()> {
+    let run_id = report.run_id;
+    for call in &report.failed_calls {
+        sqlx::query(
+            "INSERT INTO api_failures (run_id, endpoint, parameters, http_status, error_code, \
+             message, attempts, duration_ms, x_reference_id, utc_date) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(run_id)
+        .bind(&call.endpoint)
+        .bind(&call.parameters)
+        .bind(call.http_status.map(i64::from))
+        .bind(call.error_code.as_deref())
+        .bind(&call.message)
+        .bind(i64::from(call.attempts))
+        .bind(to_i64(call.duration_ms, "failed call duration")?)
+        .bind(&call.x_reference_id)
+        .bind(call.utc_date.map(|d| d.to_string()))
+        .execute(&mut **tx)
+        .await
+        .with_context(|| {
+            format!(
+                "storing the failed call {} {}",
+                call.endpoint, call.parameters
+            )
+        })?;
+    }
+    for reject in &report.rejects {
+        let line = to_i64(reject.line, &format!("rejected row {}: line", reject.file))?;
+        sqlx::query(
+            "INSERT INTO ledger_rejects (run_id, file, line, reason) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(run_id)
+        .bind(&reject.file)
+        .bind(line)
+        .bind(&reject.reason)
+        .execute(&mut **tx)
+        .await
+        .with_context(|| format!("storing the rejected row {}:{}", reject.file, reject.line))?;
+    }
+    for t in &report.totals {
+        sqlx::query(
+            "INSERT INTO day_totals (run_id, business_date, store, flexiti_count, \
+             flexiti_sales_cents, flexiti_returns_cents, ledger_count, ledger_sales_cents, \
+             ledger_returns_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(run_id)
+        .bind(t.business_date.to_string())
+        .bind(&t.store)
+        .bind(to_i64(t.flexiti.count, "flexiti count")?)
+        .bind(t.flexiti.sales.cents())
+        .bind(t.flexiti.returns.cents())
+        .bind(to_i64(t.ledger.count, "ledger count")?)
+        .bind(t.ledger.sales.cents())
+        .bind(t.ledger.returns.cents())
+        .execute(&mut **tx)
+        .await
+        .with_context(|| {
+            format!(
+                "storing the totals of {} store {}",
+                t.business_date, t.store
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn failed_call_from_row(row: &AnyRow) -> Result<FailedCall> {
+    let col = |c: &str| format!("api_failures.{c}");
+    let http_status: Option<i64> = row.try_get("http_status").context(col("http_status"))?;
+    let attempts: i64 = row.try_get("attempts").context(col("attempts"))?;
+    let utc_date: Option<String> = row.try_get("utc_date").context(col("utc_date"))?;
+    Ok(FailedCall {
+        endpoint: row.try_get("endpoint").context(col("endpoint"))?,
+        parameters: row.try_get("parameters").context(col("parameters"))?,
+        http_status: http_status
+            .map(|s| u16::try_from(s).with_context(|| format!("{}: {s}", col("http_status"))))
+            .transpose()?,
+        error_code: row.try_get("error_code").context(col("error_code"))?,
+        message: row.try_get("message").context(col("message"))?,
+        attempts: u32::try_from(attempts)
+            .with_context(|| format!("{}: {attempts}", col("attempts")))?,
+        duration_ms: to_u64(row.try_get("duration_ms")?, &col("duration_ms"))?,
+        x_reference_id: row
+            .try_get("x_reference_id")
+            .context(col("x_reference_id"))?,
+        utc_date: utc_date
+            .map(|d| parse_date(&d, &col("utc_date")))
+            .transpose()?,
+    })
+}
+
+fn totals_from_row(row: &AnyRow) -> Result<DayStoreTotals> {
+    let int =
+        |c: &str| -> Result<i64> { row.try_get(c).with_context(|| format!("day_totals.{c}")) };
+    let side = |prefix: &str| -> Result<SideTotals> {
+        Ok(SideTotals {
+            count: to_u64(int(&format!("{prefix}_count"))?, "day_totals count")?,
+            sales: Amount::from_cents(int(&format!("{prefix}_sales_cents"))?),
+            returns: Amount::from_cents(int(&format!("{prefix}_returns_cents"))?),
+        })
+    };
+    let date: String = row
+        .try_get("business_date")
+        .context("day_totals.business_date")?;
+    Ok(DayStoreTotals {
+        business_date: parse_date(&date, "day_totals.business_date")?,
+        store: row.try_get("store").context("day_totals.store")?,
+        flexiti: side("flexiti")?,
+        ledger: side("ledger")?,
+    })
+}

@@ -1,0 +1,241 @@
+//! The database layer: runs, discrepancies with their history, failed API calls, rejected
+//! ledger rows and per-day control totals, on SQLite (a file, the embedded default) or
+//! PostgreSQL (production), with the same behaviour on both.
+//!
+//! One set of queries serves both backends through `sqlx::Any`, so the schema uses only
+//! integer and text columns (`sql/sqlite/` and `sql/postgres/` differ only in `INTEGER` versus
+//! `BIGINT`/`BIGSERIAL`), and every query binds its values as `$1, $2, …`:
+//!
+//! - `runs`: one row per run; its window (`range_from`, `range_to`), `triggered_by`, `status`
+//!   (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
+//!   `duration_ms`, `x_reference_id`, `version`, `error`, the counts, `incomplete_days`
+//!   (comma-separated dates) and the totals of both sides (`flexiti_*`, `ledger_*`).
+//! - `discrepancies`: one row per finding identity (`fingerprint`, unique), every field of a
+//!   [`Discrepancy`](crate::domain::Discrepancy), `status` (`open`, `resolved`,
+//!   `acknowledged`), `first_seen_run`/`_at`, `last_seen_run`/`_at`, `resolved_run`, `note`.
+//! - `api_failures` (every field of a [`FailedCall`](crate::report::FailedCall)),
+//!   `ledger_rejects` (file, line, reason) and `day_totals` (per run, day and store), keyed by
+//!   `run_id`.
+//!
+//! Invariants: money is integer cents (`*_cents`, never a float); business dates are
+//! `YYYY-MM-DD` text and instants RFC 3339 UTC text with nanoseconds, both fixed width, so text
+//! order is time order on both backends. A run's results are written in one transaction
+//! ([`Store::finish_run`]): a failure leaves the previous state and the run `running`, which the
+//! next [`Store::begin_run`] marks `abandoned`. Runs never overlap: the caller holds a
+//! [`LockGuard`] from [`Store::try_lock`] around `begin_run` … `finish_run`.
+
+mod details;
+mod findings;
+mod lock;
+mod runs;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+
+pub use findings::DiscrepancyFilter;
+pub use lock::LockGuard;
+pub use runs::StoredRun;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("sql/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("sql/postgres");
+
+/// Errors a caller may want to branch on (e.g. to exit with a usage error).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("discrepancy {0} not found")]
+    UnknownDiscrepancy(i64),
+    #[error("run {0} not found")]
+    UnknownRun(i64),
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// `path` is `None` for an in-memory database (tests), which has no lock file.
+    Sqlite { path: Option<PathBuf> },
+    /// The URL is kept to open the dedicated connection that holds an advisory lock.
+    Postgres { url: String },
+}
+
+/// A connection pool to the reconciliation database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    // The PostgreSQL URL may carry a password: only the backend is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match &self.backend {
+            Backend::Sqlite { path } => format!("sqlite {path:?}"),
+            Backend::Postgres { .. } => "postgres".to_string(),
+        };
+        f.debug_struct("Store").field("backend", &backend).finish()
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://path/to/file.db` (creating the file and its folder, in WAL mode) or
+    /// `postgres://…`, and applies the pending migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, connect_url) = if url.starts_with("sqlite:") {
+            let (path, connect_url) = sqlite_target(url)?;
+            (Backend::Sqlite { path }, connect_url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let backend = Backend::Postgres {
+                url: url.to_string(),
+            };
+            (backend, url.to_string())
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            bail!("database url scheme '{scheme}' is not supported: use sqlite:// or postgres://");
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(5)
+            .connect(&connect_url)
+            .await
+            .with_context(|| format!("connecting to the {} database", backend.name()))?;
+        if let Backend::Sqlite { path: Some(_) } = backend {
+            // WAL lets `runs`/`discrepancies` readers work while a run writes; it is a property
+            // of the file, so setting it once per connect is enough.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .context("switching the sqlite database to WAL mode")?;
+        }
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the pending migrations of this backend (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Backend::Postgres { .. } => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .with_context(|| format!("migrating the {} database", self.backend.name()))
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Closes the pool, waiting for the connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// The database file of a SQLite URL (`None` in memory) and the URL to connect with, which
+/// creates the file when missing unless the URL already says how to open it.
+fn sqlite_target(url: &str) -> Result<(Option<PathBuf>, String)> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (file, params) = match rest.split_once('?') {
+        Some((file, params)) => (file, Some(params)),
+        None => (rest, None),
+    };
+    let in_memory = file.is_empty()
+        || file == ":memory:"
+        || params.is_some_and(|p| p.split('&').any(|kv| kv == "mode=memory"));
+    if in_memory {
+        return Ok((None, url.to_string()));
+    }
+    let path = PathBuf::from(file);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the database folder {}", parent.display()))?;
+    }
+    let connect_url = match params {
+        Some(p) if p.split('&').any(|kv| kv.starts_with("mode=")) => url.to_string(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    };
+    Ok((Some(path), connect_url))
+}
+
+/// `<db>.<name>.lock` beside the database, the name reduced to characters safe in a file name.
+fn lock_file_of(db: &Path, name: &str) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut file = db.as_os_str().to_owned();
+    file.push(format!(".{safe}.lock"));
+    PathBuf::from(file)
+}
+
+fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn parse_ts(text: &str, column: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("column {column}: '{text}' is not an RFC 3339 time"))
+}
+
+fn parse_date(text: &str, column: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("column {column}: '{text}' is not a YYYY-MM-DD date"))
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64> {
+    i64::try_from(value).with_context(|| format!("{what} {value} is too large for the database"))
+}
+
+fn to_u64(value: i64, column: &str) -> Result<u64> {
+    u64::try_from(value).with_context(|| format!("column {column}: {value} is negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_gets_create_mode_and_its_file_path() {
+        let (path, url) = sqlite_target("sqlite://data/flexiti.db").expect("valid url");
+        assert_eq!(path, Some(PathBuf::from("data/flexiti.db")));
+        assert_eq!(url, "sqlite://data/flexiti.db?mode=rwc");
+        let (path, url) = sqlite_target("sqlite::memory:").expect("valid url");
+        assert_eq!((path, url.as_str()), (None, "sqlite::memory:"));
+        let (_, url) = sqlite_target("sqlite:///tmp/x.db?mode=ro").expect("valid url");
+        assert_eq!(url, "sqlite:///tmp/x.db?mode=ro");
+    }
+
+    #[test]
+    fn instants_are_fixed_width_and_round_trip() {
+        let at = DateTime::parse_from_rfc3339("2026-11-23T19:05:11.123Z")
+            .expect("valid time")
+            .with_timezone(&Utc);
+        assert_eq!(ts(at), "2026-11-23T19:05:11.123000000Z");
+        assert_eq!(parse_ts(&ts(at), "t").expect("round trip"), at);
+    }
+}

@@ -1,0 +1,617 @@
+//! The store on a real SQLite file and a real PostgreSQL database: every scenario runs on both.
+//!
+//! PostgreSQL tests create a uniquely named database on `FLEXITI_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and drop it afterwards; they fail, not skip,
+//! when the server is unreachable.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, LedgerReject, Pass};
+use flexiti_recon::report::{
+    ChangeSummary, DayStoreTotals, FailedCall, FindingStatus, RunReport, RunStatus, SideTotals,
+};
+use flexiti_recon::store::{DiscrepancyFilter, Store, StoreError};
+use sqlx::{Connection, Executor, PgConnection};
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn pg_admin_url() -> String {
+    std::env::var("FLEXITI_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
+}
+
+/// The admin URL with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &base[..host_end])
+}
+
+/// The URL without its credentials, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(i), Some(at)) if at > i => format!("{}***{}", &url[..i + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Runs `scenario` against a fresh PostgreSQL database, dropped afterwards even if it panics.
+async fn on_postgres<F, Fut>(scenario: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let admin_url = pg_admin_url();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is unreachable at {} ({e}): start it or point FLEXITI_TEST_PG_URL \
+             at a server",
+            redacted(&admin_url)
+        )
+    });
+    let name = format!("flexiti_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create the test database");
+    let outcome = tokio::spawn(scenario(with_database(&admin_url, &name))).await;
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop the test database");
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Runs `scenario` against a fresh SQLite file in a folder that does not exist yet.
+async fn on_sqlite<F, Fut>(scenario: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data").join("flexiti.db");
+    scenario(format!("sqlite://{}", path.display())).await;
+}
+
+/// One test per backend for each scenario, named `<scenario>::on_sqlite` / `::on_postgres`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn on_sqlite() {
+                super::on_sqlite(super::scenarios::$name).await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                super::on_postgres(super::scenarios::$name).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    migrations_run_on_connect_and_are_idempotent,
+    a_rerun_of_the_same_day_upserts_and_keeps_first_seen,
+    a_finding_no_longer_found_is_resolved_but_not_on_an_incomplete_day,
+    a_resolved_finding_that_reappears_is_reopened,
+    a_run_restricted_to_a_store_resolves_only_that_store,
+    an_acknowledged_finding_stays_acknowledged_across_reruns,
+    amounts_and_every_field_round_trip_exactly,
+    a_failure_inside_finish_run_changes_nothing_and_the_next_run_abandons_it,
+    a_failed_run_records_its_error_and_is_not_a_success,
+    the_lock_excludes_a_second_holder_until_released,
+);
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).expect("valid day")
+}
+
+fn at(d: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, hour, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn finding(date: NaiveDate, reference: &str, ledger: i64) -> Discrepancy {
+    Discrepancy {
+        business_date: date,
+        category: Category::MissingInFlexiti,
+        severity: Category::MissingInFlexiti.severity(),
+        reference: reference.to_string(),
+        kind: Kind::Sale,
+        flexiti_amount: None,
+        ledger_amount: Some(Amount::from_cents(ledger)),
+        delta: Amount::from_cents(ledger),
+        day_delta: None,
+        pass: Pass::Leftover,
+        flexiti_id: None,
+        authorization_id: None,
+        flexiti_store: None,
+        flexiti_at: None,
+        ledger_store: Some("00-12345".to_string()),
+        ledger_register: Some("R03".to_string()),
+        ledger_at: Some(at(date.day(), 19)),
+        ledger_file: Some("ledger.csv".to_string()),
+        ledger_line: Some(7),
+        ledger_id: Some(format!("{reference}#1")),
+        explanation: "ledger sale with no Flexiti record".to_string(),
+    }
+}
+
+fn report(
+    run_id: i64,
+    range: DayRange,
+    finished: DateTime<Utc>,
+    found: Vec<Discrepancy>,
+) -> RunReport {
+    RunReport {
+        run_id,
+        range,
+        trigger: "test".to_string(),
+        started_at: finished - chrono::Duration::seconds(2),
+        finished_at: finished,
+        x_reference_id: "xref".to_string(),
+        status: RunStatus::Succeeded,
+        discrepancies: found,
+        totals: Vec::new(),
+        failed_calls: Vec::new(),
+        rejects: Vec::new(),
+        ignored_other_tender: 0,
+        incomplete_days: Vec::new(),
+        flexiti_records: 0,
+        ledger_rows: 0,
+        matched_pairs: 0,
+        changes: ChangeSummary::default(),
+    }
+}
+
+async fn run(store: &Store, report_of: impl FnOnce(i64) -> RunReport) -> ChangeSummary {
+    let mut r = report_of(0);
+    r.run_id = store
+        .begin_run(r.range, "test", "xref", "0.1.0")
+        .await
+        .expect("begin run");
+    store.finish_run(&r).await.expect("finish run")
+}
+
+async fn all(store: &Store) -> Vec<flexiti_recon::report::StoredDiscrepancy> {
+    store
+        .list_discrepancies(&DiscrepancyFilter::default())
+        .await
+        .expect("list discrepancies")
+}
+
+mod scenarios {
+    use super::*;
+
+    pub async fn migrations_run_on_connect_and_are_idempotent(url: String) {
+        let store = Store::connect(&url).await.expect("first connect migrates");
+        store.migrate().await.expect("migrating again is a no-op");
+        store.close().await;
+        let again = Store::connect(&url)
+            .await
+            .expect("reconnect migrates again");
+        assert!(again.list_runs(10).await.expect("list runs").is_empty());
+        assert_eq!(
+            again
+                .last_successful_run_finished_at()
+                .await
+                .expect("status"),
+            None
+        );
+    }
+
+    pub async fn a_rerun_of_the_same_day_upserts_and_keeps_first_seen(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let first = run(&store, |id| {
+            report(id, range, at(24, 6), vec![finding(day(23), "ORD-1", 1000)])
+        })
+        .await;
+        assert_eq!(first.new.len(), 1);
+        let before = all(&store).await;
+        let changed = finding(day(23), "ORD-1", 1250);
+        let second = run(&store, |id| {
+            report(id, range, at(27, 6), vec![changed.clone()])
+        })
+        .await;
+        assert!(second.new.is_empty());
+        assert_eq!(second.still_open, vec![(changed.fingerprint(), 3)]);
+        let after = all(&store).await;
+        assert_eq!(after.len(), 1, "a rerun never duplicates a finding");
+        assert_eq!(after[0].id, before[0].id);
+        assert_eq!(after[0].first_seen_run, before[0].first_seen_run);
+        assert_eq!(after[0].first_seen_at, at(24, 6));
+        assert_eq!(after[0].last_seen_at, at(27, 6));
+        assert!(after[0].last_seen_run > before[0].last_seen_run);
+        assert_eq!(
+            after[0].discrepancy.ledger_amount,
+            Some(Amount::from_cents(1250))
+        );
+        assert_eq!(after[0].status, FindingStatus::Open);
+    }
+
+    pub async fn a_finding_no_longer_found_is_resolved_but_not_on_an_incomplete_day(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::new(day(22), day(23));
+        let on_22 = finding(day(22), "ORD-22", 500);
+        let on_23 = finding(day(23), "ORD-23", 700);
+        let outside = finding(day(21), "ORD-21", 900);
+        run(&store, |id| {
+            report(
+                id,
+                DayRange::new(day(21), day(23)),
+                at(24, 6),
+                vec![on_22.clone(), on_23.clone(), outside.clone()],
+            )
+        })
+        .await;
+        let changes = run(&store, |id| {
+            let mut r = report(id, range, at(25, 6), Vec::new());
+            r.incomplete_days = vec![day(23)];
+            r.status = RunStatus::Partial;
+            r
+        })
+        .await;
+        assert_eq!(changes.resolved.len(), 1);
+        assert_eq!(changes.resolved[0].fingerprint, on_22.fingerprint());
+        let second_run = store.list_runs(1).await.expect("runs")[0].id;
+        assert_eq!(changes.resolved[0].resolved_run, Some(second_run));
+        let stored = all(&store).await;
+        let status_of = |d: &Discrepancy| {
+            stored
+                .iter()
+                .find(|s| s.fingerprint == d.fingerprint())
+                .map(|s| s.status)
+        };
+        assert_eq!(status_of(&on_22), Some(FindingStatus::Resolved));
+        assert_eq!(
+            status_of(&on_23),
+            Some(FindingStatus::Open),
+            "day 23 was incomplete"
+        );
+        assert_eq!(
+            status_of(&outside),
+            Some(FindingStatus::Open),
+            "day 21 is not in range"
+        );
+        let partial = store
+            .get_run(second_run)
+            .await
+            .expect("get run")
+            .expect("run exists");
+        assert_eq!(partial.status, RunStatus::Partial);
+        assert_eq!(partial.incomplete_days, vec![day(23)]);
+    }
+
+    pub async fn a_resolved_finding_that_reappears_is_reopened(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let f = finding(day(23), "ORD-1", 1000);
+        run(&store, |id| report(id, range, at(24, 6), vec![f.clone()])).await;
+        run(&store, |id| report(id, range, at(25, 6), Vec::new())).await;
+        assert_eq!(all(&store).await[0].status, FindingStatus::Resolved);
+        let changes = run(&store, |id| report(id, range, at(26, 6), vec![f.clone()])).await;
+        assert_eq!(changes.still_open, vec![(f.fingerprint(), 2)]);
+        let stored = all(&store).await;
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].status, FindingStatus::Open);
+        assert_eq!(stored[0].resolved_run, None);
+    }
+
+    pub async fn a_run_restricted_to_a_store_resolves_only_that_store(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let mut other = finding(day(23), "ORD-OTHER", 300);
+        other.ledger_store = Some("00-99999".to_string());
+        let mine = finding(day(23), "ORD-MINE", 400);
+        run(&store, |id| {
+            report(id, range, at(24, 6), vec![other.clone(), mine.clone()])
+        })
+        .await;
+        let id = store
+            .begin_run(range, "manual", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let scope = ["00-12345".to_string()];
+        let changes = store
+            .finish_run_for_stores(&report(id, range, at(25, 6), Vec::new()), &scope)
+            .await
+            .expect("finish");
+        assert_eq!(changes.resolved.len(), 1);
+        assert_eq!(changes.resolved[0].fingerprint, mine.fingerprint());
+        let open = DiscrepancyFilter {
+            status: Some(FindingStatus::Open),
+            ..DiscrepancyFilter::default()
+        };
+        let still = store.list_discrepancies(&open).await.expect("list");
+        assert_eq!(still.len(), 1);
+        assert_eq!(still[0].fingerprint, other.fingerprint());
+    }
+
+    pub async fn an_acknowledged_finding_stays_acknowledged_across_reruns(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let f = finding(day(23), "ORD-1", 1000);
+        run(&store, |id| report(id, range, at(24, 6), vec![f.clone()])).await;
+        let id = all(&store).await[0].id;
+        store
+            .acknowledge(id, "refunded by cheque")
+            .await
+            .expect("acknowledge");
+        let changes = run(&store, |rid| report(rid, range, at(25, 6), vec![f.clone()])).await;
+        assert!(changes.new.is_empty() && changes.still_open.is_empty());
+        run(&store, |rid| report(rid, range, at(26, 6), Vec::new())).await;
+        let stored = store
+            .get_discrepancy(id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(stored.status, FindingStatus::Acknowledged);
+        assert_eq!(stored.note.as_deref(), Some("refunded by cheque"));
+        let filter = DiscrepancyFilter {
+            status: Some(FindingStatus::Acknowledged),
+            reference: Some("ORD-1".to_string()),
+            ..DiscrepancyFilter::default()
+        };
+        assert_eq!(
+            store
+                .list_discrepancies(&filter)
+                .await
+                .expect("filter")
+                .len(),
+            1
+        );
+        let err = store
+            .acknowledge(id + 1000, "x")
+            .await
+            .expect_err("unknown id");
+        assert!(
+            matches!(err.downcast_ref(), Some(StoreError::UnknownDiscrepancy(n)) if *n == id + 1000)
+        );
+        assert!(err.to_string().contains(&(id + 1000).to_string()));
+    }
+
+    pub async fn amounts_and_every_field_round_trip_exactly(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let big = Amount::parse("99999999999.99", false).expect("amount");
+        let exact = Amount::parse("1299.99", false).expect("amount");
+        let full = Discrepancy {
+            business_date: day(23),
+            category: Category::AmountMismatch,
+            severity: Category::AmountMismatch.severity(),
+            reference: "ORD-20261123-000123".to_string(),
+            kind: Kind::Return,
+            flexiti_amount: Some(exact),
+            ledger_amount: Some(big),
+            delta: big - exact,
+            day_delta: Some(-1),
+            pass: Pass::Amount,
+            flexiti_id: Some("return:9000000000123456".to_string()),
+            authorization_id: Some(9_000_000_000_000_001),
+            flexiti_store: Some("00-12345".to_string()),
+            flexiti_at: Some(at(23, 19) + chrono::Duration::nanoseconds(123_456_789)),
+            ledger_store: Some("00-99999".to_string()),
+            ledger_register: Some("R03".to_string()),
+            ledger_at: Some(at(23, 18)),
+            ledger_file: Some("ledger 'nov'.csv".to_string()),
+            ledger_line: Some(123_456),
+            ledger_id: Some("2026-11-23T18:00|00-99999|R03|99999999999.99|1".to_string()),
+            explanation: "amount pass: ledger 99999999999.99 vs Flexiti 1299.99".to_string(),
+        };
+        let totals = DayStoreTotals {
+            business_date: day(23),
+            store: "00-12345".to_string(),
+            flexiti: SideTotals {
+                count: 3,
+                sales: big,
+                returns: exact,
+            },
+            ledger: SideTotals {
+                count: 2,
+                sales: exact,
+                returns: Amount::ZERO,
+            },
+        };
+        let call = FailedCall {
+            endpoint: "GET /v2.5.1/client-id/{client_id}/captures".to_string(),
+            parameters: "creation_date_from=2026-11-23&page_number=2".to_string(),
+            http_status: Some(503),
+            error_code: None,
+            message: "service unavailable".to_string(),
+            attempts: 4,
+            duration_ms: 12_345,
+            x_reference_id: "xref-1".to_string(),
+            utc_date: Some(day(23)),
+        };
+        let reject = LedgerReject {
+            file: "ledger.csv".to_string(),
+            line: 42,
+            reason: "bad amount '12,3.4'".to_string(),
+        };
+        let run_id = store
+            .begin_run(range, "nightly", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let mut r = report(run_id, range, at(24, 6), vec![full.clone()]);
+        r.totals = vec![totals.clone()];
+        r.failed_calls = vec![call.clone()];
+        r.rejects = vec![reject.clone()];
+        r.flexiti_records = 3;
+        r.ledger_rows = 2;
+        r.matched_pairs = 1;
+        r.ignored_other_tender = 5;
+        store.finish_run(&r).await.expect("finish");
+
+        let stored = all(&store).await;
+        assert_eq!(stored[0].discrepancy, full);
+        assert_eq!(
+            stored[0]
+                .discrepancy
+                .ledger_amount
+                .map(|a| a.to_string())
+                .as_deref(),
+            Some("99999999999.99")
+        );
+        assert_eq!(
+            store.day_totals(day(23), day(23)).await.expect("totals"),
+            vec![totals]
+        );
+        assert_eq!(store.failed_calls(run_id).await.expect("calls"), vec![call]);
+        assert_eq!(store.rejects(run_id).await.expect("rejects"), vec![reject]);
+        let stored_run = store.get_run(run_id).await.expect("get").expect("exists");
+        assert_eq!(stored_run.status, RunStatus::Succeeded);
+        assert_eq!(stored_run.trigger, "nightly");
+        assert_eq!(stored_run.flexiti.sales, big);
+        assert_eq!(stored_run.ledger.sales, exact);
+        assert_eq!(
+            (
+                stored_run.discrepancies,
+                stored_run.failed_calls,
+                stored_run.rejected_rows
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!((stored_run.ignored_rows, stored_run.matched_pairs), (5, 1));
+        assert_eq!(stored_run.duration_ms, Some(2000));
+        assert_eq!(
+            store
+                .last_successful_run_finished_at()
+                .await
+                .expect("status"),
+            Some(at(24, 6))
+        );
+    }
+
+    pub async fn a_failure_inside_finish_run_changes_nothing_and_the_next_run_abandons_it(
+        url: String,
+    ) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let kept = finding(day(23), "ORD-KEPT", 100);
+        run(&store, |id| {
+            report(id, range, at(24, 6), vec![kept.clone()])
+        })
+        .await;
+        let before = all(&store).await;
+
+        let run_id = store
+            .begin_run(range, "test", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let mut bad = report(
+            run_id,
+            range,
+            at(25, 6),
+            vec![finding(day(23), "ORD-NEW", 5)],
+        );
+        // Findings are written first; this row fails after them, inside the transaction.
+        bad.rejects = vec![LedgerReject {
+            file: "ledger.csv".to_string(),
+            line: u64::MAX,
+            reason: "unreachable".to_string(),
+        }];
+        let err = store.finish_run(&bad).await.expect_err("line out of range");
+        assert!(format!("{err:#}").contains("ledger.csv"), "{err:#}");
+        assert_eq!(all(&store).await, before, "the previous state is intact");
+        assert!(store.rejects(run_id).await.expect("rejects").is_empty());
+        let interrupted = store.get_run(run_id).await.expect("get").expect("exists");
+        assert_eq!(interrupted.status, RunStatus::Running);
+
+        let next = store
+            .begin_run(range, "test", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let abandoned = store.get_run(run_id).await.expect("get").expect("exists");
+        assert_eq!(abandoned.status, RunStatus::Abandoned);
+        assert!(abandoned.error.is_some());
+        assert_eq!(
+            store
+                .get_run(next)
+                .await
+                .expect("get")
+                .expect("exists")
+                .status,
+            RunStatus::Running
+        );
+        let again = store
+            .finish_run(&report(run_id, range, at(25, 7), Vec::new()))
+            .await;
+        assert!(again.is_err(), "an abandoned run cannot store results");
+    }
+
+    pub async fn a_failed_run_records_its_error_and_is_not_a_success(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let id = store
+            .begin_run(DayRange::single(day(23)), "cron", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        store
+            .fail_run(id, "ledger file missing: /data/ledger.csv")
+            .await
+            .expect("fail");
+        let failed = store.get_run(id).await.expect("get").expect("exists");
+        assert_eq!(failed.status, RunStatus::Failed);
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("ledger file missing: /data/ledger.csv")
+        );
+        assert!(failed.finished_at.is_some());
+        assert_eq!(
+            store
+                .last_successful_run_finished_at()
+                .await
+                .expect("status"),
+            None
+        );
+        let err = store.fail_run(id + 1, "x").await.expect_err("unknown run");
+        assert!(matches!(
+            err.downcast_ref(),
+            Some(StoreError::UnknownRun(_))
+        ));
+    }
+
+    pub async fn the_lock_excludes_a_second_holder_until_released(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let other = Store::connect(&url).await.expect("second connect");
+        let first = store
+            .try_lock("merchant-1")
+            .await
+            .expect("lock")
+            .expect("free");
+        assert!(other.try_lock("merchant-1").await.expect("lock").is_none());
+        let unrelated = other.try_lock("merchant-2").await.expect("lock");
+        assert!(unrelated.is_some(), "another name is another lock");
+        first.release().await.expect("release");
+        let second = other
+            .try_lock("merchant-1")
+            .await
+            .expect("lock")
+            .expect("released");
+        drop(second);
+        // A dropped guard's connection closes; the server frees the lock when it notices.
+        let mut retaken = None;
+        for _ in 0..50 {
+            retaken = store.try_lock("merchant-1").await.expect("lock");
+            if retaken.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            retaken.is_some(),
+            "the lock was not freed after its guard was dropped"
+        );
+    }
+}
