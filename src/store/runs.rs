@@ -152,6 +152,20 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a stored run `partial` after the fact, keeping its results: the email failed.
+    pub async fn mark_partial(&self, run_id: i64, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE runs SET status = 'partial', \
+             error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END WHERE id = $1",
+        )
+        .bind(run_id)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("marking run {run_id} partial"))?;
+        Ok(())
+    }
+
     /// The latest runs, newest first.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<StoredRun>> {
         let rows = sqlx::query(&format!(
