@@ -2,4 +2,5 @@
 //! against its own sales ledger, records every mismatch and reports it.
 
 pub mod domain;
+pub mod flexiti;
 pub mod report;
