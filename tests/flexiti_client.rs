@@ -27,6 +27,8 @@ enum Fault {
     RetryAfter(u64),
     InvalidToken,
     Malformed,
+    /// A 200 whose body stops mid-way: the connection is cut.
+    Dropped,
 }
 
 #[derive(Default)]
@@ -128,6 +130,17 @@ fn serve_fault(server: &Server, fault: Fault) -> Response {
         }
         Fault::Malformed => {
             (StatusCode::OK, "[{\"capture_id\": 1, \"amount\": \"12.0").into_response()
+        }
+        Fault::Dropped => {
+            let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> = vec![
+                Ok(axum::body::Bytes::from_static(b"[{\"capture_id\": 1,")),
+                Err(std::io::Error::other("connection cut")),
+            ];
+            let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
+            let mut r = Response::new(body);
+            r.headers_mut()
+                .insert("content-length", HeaderValue::from(4096));
+            r
         }
     }
 }
@@ -557,7 +570,7 @@ async fn a_dead_utc_date_makes_two_toronto_days_incomplete() {
 }
 
 #[tokio::test]
-async fn a_body_that_stays_malformed_becomes_a_failed_call_with_an_excerpt() {
+async fn cut_or_malformed_bodies_are_retried_and_a_lasting_one_becomes_a_failed_call() {
     let s = data();
     s.once.lock().expect("faults").insert(
         "captures:2026-11-22:1".into(),
@@ -567,6 +580,10 @@ async fn a_body_that_stays_malformed_becomes_a_failed_call_with_an_excerpt() {
         "captures:2026-11-25:1".into(),
         VecDeque::from([Fault::Malformed]),
     );
+    s.once.lock().expect("faults").insert(
+        "authorizations:2026-11-25:1".into(),
+        VecDeque::from([Fault::Dropped]),
+    );
     let (base, server) = spawn(s).await;
     let out = run(&settings(&base)).await;
     assert_eq!(server.count("captures:2026-11-22:1"), 3);
@@ -574,6 +591,11 @@ async fn a_body_that_stays_malformed_becomes_a_failed_call_with_an_excerpt() {
         server.count("captures:2026-11-25:1"),
         2,
         "one malformed body, then recovered"
+    );
+    assert_eq!(
+        server.count("authorizations:2026-11-25:1"),
+        2,
+        "one cut body, then recovered"
     );
     assert_eq!(out.failed_calls.len(), 1, "{:?}", out.failed_calls);
     let f = &out.failed_calls[0];

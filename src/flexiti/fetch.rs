@@ -191,8 +191,12 @@ async fn fetch_date(
             utc_date: Some(date),
             body,
         });
-        let last_by_total = total_pages.is_some_and(|t| u64::from(page_number) >= t);
-        if len < page_size as usize || last_by_total {
+        // A server that caps page_size below ours still announces total_pages: trust it first.
+        let last = match total_pages {
+            Some(total) => u64::from(page_number) >= total || len == 0,
+            None => len < page_size as usize,
+        };
+        if last {
             break;
         }
     }
