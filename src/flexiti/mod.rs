@@ -15,12 +15,14 @@ mod error;
 mod fetch;
 mod map;
 mod offline;
+mod outcome;
 mod settings;
 pub mod wire;
 
 pub use check::{CheckReport, check};
 pub use client::{CallErr, CallOk, CallSpec, FlexitiClient};
 pub use error::FlexitiError;
-pub use fetch::{FetchOutcome, FetchStats, RawPage, fetch};
+pub use fetch::fetch;
 pub use offline::{OfflineInput, load_dir};
+pub use outcome::{FetchOutcome, FetchStats, RawPage};
 pub use settings::{FlexitiSettings, MERCHANT_INTEGRATION_URL, PRODUCTION_URL, TRAINING_URL};
