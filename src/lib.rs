@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod exit;
+pub mod flexiti;
 pub mod ledger;
 pub mod reconcile;
 pub mod report;

@@ -1,0 +1,389 @@
+//! The HTTP side of the adapter: one `FlexitiClient` per run, holding the token, the
+//! x-reference-id and the retry policy.
+//!
+//! Every call carries `authorization: Bearer` and the run's `x-reference-id`. Network errors,
+//! timeouts, unparseable bodies, 429 (honouring `Retry-After`, capped) and 5xx are retried with
+//! capped exponential backoff and jitter; other 4xx are answers and fail at once. A token is
+//! refreshed when less than two minutes remain, and a 401 `invalid_token` gets one new token and
+//! one repeat. The client secret never appears in an error: texts are redacted before they leave.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use super::error::{FlexitiError, excerpt};
+use super::settings::FlexitiSettings;
+use super::wire::{WireError, WireToken};
+
+const REFRESH_MARGIN: Duration = Duration::from_secs(120);
+const DEFAULT_TOKEN_LIFE_SECS: u64 = 1200;
+
+/// One GET: the endpoint as a template for reports, the real path, the query.
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    /// e.g. `GET /v2.5.1/client-id/{client_id}/captures`.
+    pub endpoint: String,
+    /// Path after the base URL, e.g. `/v2.5.1/client-id/acme/captures`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+impl CallSpec {
+    pub fn parameters(&self) -> String {
+        self.query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// A successful call: the parsed value and the raw body (for the audit bundle).
+#[derive(Debug)]
+pub struct CallOk<T> {
+    pub value: T,
+    pub body: Vec<u8>,
+    pub attempts: u32,
+}
+
+/// A call that still failed after its retries.
+#[derive(Debug, Clone)]
+pub struct CallErr {
+    pub error: FlexitiError,
+    pub attempts: u32,
+    pub duration: Duration,
+}
+
+struct Token {
+    access: SecretString,
+    refresh: Option<SecretString>,
+    expires_at: Instant,
+}
+
+pub struct FlexitiClient {
+    http: reqwest::Client,
+    base: String,
+    client_id: String,
+    secret: SecretString,
+    x_reference_id: String,
+    max_attempts: u32,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    token: tokio::sync::Mutex<Option<Token>>,
+    calls: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl FlexitiClient {
+    pub fn new(settings: &FlexitiSettings, x_reference_id: &str) -> Result<Self, FlexitiError> {
+        settings.validate()?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(settings.timeout_secs))
+            .connect_timeout(Duration::from_secs(settings.timeout_secs.min(10)))
+            .user_agent(concat!("flexiti-recon/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FlexitiError::Config(format!("cannot build the http client: {e}")))?;
+        Ok(FlexitiClient {
+            http,
+            base: settings.base_url()?,
+            client_id: settings.client_id.clone(),
+            secret: settings.client_secret.clone(),
+            x_reference_id: x_reference_id.to_string(),
+            max_attempts: settings.max_attempts.max(1),
+            backoff_base: Duration::from_millis(settings.backoff_base_ms),
+            backoff_cap: Duration::from_millis(settings.backoff_cap_ms),
+            token: tokio::sync::Mutex::new(None),
+            calls: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn x_reference_id(&self) -> &str {
+        &self.x_reference_id
+    }
+
+    /// The client id as a path segment (percent-encoded where needed).
+    pub fn client_segment(&self) -> String {
+        let mut out = String::with_capacity(self.client_id.len());
+        for b in self.client_id.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
+    /// HTTP requests sent so far, and how many of them were retries.
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.retries.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Makes sure a usable token is held; returns its remaining life.
+    pub async fn ensure_token(&self) -> Result<Duration, CallErr> {
+        let started = Instant::now();
+        let mut guard = self.token.lock().await;
+        self.refresh_if_needed(&mut guard)
+            .await
+            .map_err(|(error, attempts)| CallErr {
+                error,
+                attempts,
+                duration: started.elapsed(),
+            })?;
+        Ok(guard
+            .as_ref()
+            .map_or(Duration::ZERO, |t| t.expires_at - Instant::now()))
+    }
+
+    /// GETs `spec` and parses the body as `T`, with retries and token handling.
+    pub async fn get<T: DeserializeOwned>(&self, spec: &CallSpec) -> Result<CallOk<T>, CallErr> {
+        let started = Instant::now();
+        let url = format!("{}{}", self.base, spec.path);
+        let mut attempts = 0;
+        let mut failures = 0;
+        let mut token_renewed = false;
+        loop {
+            attempts += 1;
+            let access = match self.bearer().await {
+                Ok(access) => access,
+                Err((error, _)) => {
+                    let error = FlexitiError::Token(Box::new(error));
+                    return Err(self.fail(error, attempts, started));
+                }
+            };
+            let request = self
+                .http
+                .get(&url)
+                .query(&spec.query)
+                .bearer_auth(access.expose_secret())
+                .header("x-reference-id", &self.x_reference_id);
+            tracing::debug!(endpoint = %spec.endpoint, parameters = %spec.parameters(), attempts, "flexiti call");
+            match self.attempt::<T>(request).await {
+                Ok((value, body)) => {
+                    return Ok(CallOk {
+                        value,
+                        body,
+                        attempts,
+                    });
+                }
+                Err(error) if error.is_invalid_token() && !token_renewed => {
+                    token_renewed = true;
+                    self.forget_token(&access).await;
+                }
+                Err(error) => {
+                    failures += 1;
+                    if !error.is_retryable() || failures >= self.max_attempts {
+                        return Err(self.fail(error, attempts, started));
+                    }
+                    let delay = self.delay(failures, error.retry_after());
+                    tracing::debug!(endpoint = %spec.endpoint, %error, ?delay, "retrying flexiti call");
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    fn fail(&self, error: FlexitiError, attempts: u32, started: Instant) -> CallErr {
+        let error = error.redacted(self.secret.expose_secret());
+        CallErr {
+            error,
+            attempts,
+            duration: started.elapsed(),
+        }
+    }
+
+    /// One HTTP exchange, classified.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(T, Vec<u8>), FlexitiError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let response = request.send().await.map_err(|e| transport(&e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.map_err(|e| transport(&e))?.to_vec();
+        if (200..300).contains(&status) {
+            return match serde_json::from_slice::<T>(&body) {
+                Ok(value) => Ok((value, body)),
+                Err(e) => Err(FlexitiError::Unparseable {
+                    status,
+                    reason: e.to_string(),
+                    excerpt: excerpt(&body),
+                }),
+            };
+        }
+        let wire: WireError = serde_json::from_slice(&body).unwrap_or_default();
+        let code = wire.error.clone();
+        let mut message = wire.describe();
+        if message.is_empty() && code.is_none() {
+            message = excerpt(&body);
+        }
+        Err(match status {
+            401 => FlexitiError::Unauthorized { code, message },
+            429 => FlexitiError::RateLimited {
+                retry_after,
+                code,
+                message,
+            },
+            500..=599 => FlexitiError::Server {
+                status,
+                code,
+                message,
+            },
+            _ => FlexitiError::Rejected {
+                status,
+                code,
+                message,
+            },
+        })
+    }
+
+    /// Capped exponential backoff with jitter; a `Retry-After` wins, capped too.
+    fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(self.backoff_cap);
+        }
+        let factor = 1u32 << failures.saturating_sub(1).min(20);
+        let full = self
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.backoff_cap);
+        let half = full / 2;
+        let jitter_ms = rand::rng().random_range(0..=u64::try_from(half.as_millis()).unwrap_or(0));
+        half + Duration::from_millis(jitter_ms)
+    }
+
+    async fn bearer(&self) -> Result<SecretString, (FlexitiError, u32)> {
+        let mut guard = self.token.lock().await;
+        self.refresh_if_needed(&mut guard).await?;
+        guard.as_ref().map(|t| t.access.clone()).ok_or_else(|| {
+            (
+                FlexitiError::Config("no token after a token request".into()),
+                0,
+            )
+        })
+    }
+
+    async fn forget_token(&self, used: &SecretString) {
+        let mut guard = self.token.lock().await;
+        if guard
+            .as_ref()
+            .is_some_and(|t| t.access.expose_secret() == used.expose_secret())
+        {
+            *guard = None;
+        }
+    }
+
+    async fn refresh_if_needed(&self, slot: &mut Option<Token>) -> Result<(), (FlexitiError, u32)> {
+        let now = Instant::now();
+        match slot.as_ref() {
+            Some(t) if t.expires_at > now + REFRESH_MARGIN => return Ok(()),
+            Some(Token {
+                refresh: Some(refresh),
+                expires_at,
+                ..
+            }) if *expires_at > now => {
+                let refresh = refresh.clone();
+                match self.request_token(Some(&refresh)).await {
+                    Ok(token) => {
+                        *slot = Some(token);
+                        return Ok(());
+                    }
+                    Err((error, _)) => {
+                        tracing::debug!(%error, "token refresh failed, asking for a new token");
+                    }
+                }
+            }
+            _ => {}
+        }
+        *slot = Some(self.request_token(None).await?);
+        Ok(())
+    }
+
+    /// POSTs the token form, with the same retry policy as any call.
+    async fn request_token(
+        &self,
+        refresh: Option<&SecretString>,
+    ) -> Result<Token, (FlexitiError, u32)> {
+        let url = format!("{}/v2.5/oauth/token", self.base);
+        let mut form: Vec<(&str, &str)> = vec![
+            ("client_id", &self.client_id),
+            ("client_secret", self.secret.expose_secret()),
+            ("scope", "merchant"),
+        ];
+        match refresh {
+            Some(r) => {
+                form.push(("grant_type", "refresh_token"));
+                form.push(("refresh_token", r.expose_secret()));
+            }
+            None => form.push(("grant_type", "client_credentials")),
+        }
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let request = self
+                .http
+                .post(&url)
+                .form(&form)
+                .header("x-reference-id", &self.x_reference_id);
+            tracing::debug!(
+                grant = if refresh.is_some() {
+                    "refresh_token"
+                } else {
+                    "client_credentials"
+                },
+                "flexiti token request"
+            );
+            match self.attempt::<WireToken>(request).await {
+                Ok((token, _)) => {
+                    let life = token.expires_in.unwrap_or(DEFAULT_TOKEN_LIFE_SECS);
+                    return Ok(Token {
+                        access: SecretString::from(token.access_token),
+                        refresh: token.refresh_token.map(SecretString::from),
+                        expires_at: Instant::now() + Duration::from_secs(life),
+                    });
+                }
+                Err(error) => {
+                    if !error.is_retryable() || attempts >= self.max_attempts {
+                        return Err((error.redacted(self.secret.expose_secret()), attempts));
+                    }
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(self.delay(attempts, error.retry_after())).await;
+                }
+            }
+        }
+    }
+}
+
+fn transport(e: &reqwest::Error) -> FlexitiError {
+    use std::error::Error as _;
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    FlexitiError::Transport(text)
+}

@@ -1,0 +1,342 @@
+//! The fetch stage: every UTC date the window touches, both list endpoints, then the
+//! authorization lookups, turned into the domain's Flexiti side plus failed calls.
+//!
+//! Each UTC date is its own paged query (`creation_date_from = creation_date_to`); pages of one
+//! date are read in order until a short page or `total_pages`, dates run in parallel with at
+//! most `concurrency` requests in flight. Completeness follows DESIGN's exact reading: business
+//! day D of the window is incomplete when a page of a UTC date that D's local span touches
+//! failed, or when an authorization lookup needed by a record of D failed. Records are kept
+//! even when their authorization lookup failed (their store is then the capture's).
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+use futures::stream;
+use serde::de::DeserializeOwned;
+
+use crate::domain::{BusinessCalendar, DayRange};
+use crate::report::FailedCall;
+
+use super::client::{CallErr, CallSpec, FlexitiClient};
+use super::map::Collected;
+use super::outcome::{FetchOutcome, FetchStats, RawPage};
+use super::settings::FlexitiSettings;
+use super::wire::{Page, WireAuthorization, WireCapture};
+
+/// Pages beyond this for one date mean a server that ignores `page_number`.
+const MAX_PAGES_PER_DATE: u32 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    Captures,
+    Authorizations,
+}
+
+impl ListKind {
+    fn name(self) -> &'static str {
+        match self {
+            ListKind::Captures => "captures",
+            ListKind::Authorizations => "authorizations",
+        }
+    }
+}
+
+/// What one date query of one endpoint produced.
+#[derive(Default)]
+struct DateResult {
+    collected: Collected,
+    pages: Vec<RawPage>,
+    failed: Option<FailedCall>,
+}
+
+pub(crate) fn failed_call(
+    client: &FlexitiClient,
+    spec: &CallSpec,
+    err: &CallErr,
+    utc_date: Option<NaiveDate>,
+) -> FailedCall {
+    FailedCall {
+        endpoint: spec.endpoint.clone(),
+        parameters: spec.parameters(),
+        http_status: err.error.http_status(),
+        error_code: err.error.error_code().map(str::to_string),
+        message: err.error.to_string(),
+        attempts: err.attempts,
+        duration_ms: u64::try_from(err.duration.as_millis()).unwrap_or(u64::MAX),
+        x_reference_id: client.x_reference_id().to_string(),
+        utc_date,
+    }
+}
+
+pub(crate) fn list_spec(
+    client: &FlexitiClient,
+    kind: ListKind,
+    date: NaiveDate,
+    page: u32,
+    size: u32,
+) -> CallSpec {
+    let day = date.to_string();
+    CallSpec {
+        endpoint: format!("GET /v2.5.1/client-id/{{client_id}}/{}", kind.name()),
+        path: format!(
+            "/v2.5.1/client-id/{}/{}",
+            client.client_segment(),
+            kind.name()
+        ),
+        query: vec![
+            ("lang".into(), "en".into()),
+            ("creation_date_from".into(), day.clone()),
+            ("creation_date_to".into(), day),
+            ("page_number".into(), page.to_string()),
+            ("page_size".into(), size.to_string()),
+        ],
+    }
+}
+
+async fn fetch_date(
+    client: &FlexitiClient,
+    kind: ListKind,
+    date: NaiveDate,
+    page_size: u32,
+) -> DateResult {
+    let mut result = DateResult::default();
+    for page_number in 1..=MAX_PAGES_PER_DATE {
+        let spec = list_spec(client, kind, date, page_number, page_size);
+        let (len, total_pages, body) = match kind {
+            ListKind::Captures => match read_page::<WireCapture>(client, &spec).await {
+                Ok((page, body)) => {
+                    let info = (page.items.len(), page.total_pages, body);
+                    result.collected.add_captures(page.items);
+                    info
+                }
+                Err(err) => {
+                    result.failed = Some(failed_call(client, &spec, &err, Some(date)));
+                    break;
+                }
+            },
+            ListKind::Authorizations => match read_page::<WireAuthorization>(client, &spec).await {
+                Ok((page, body)) => {
+                    let info = (page.items.len(), page.total_pages, body);
+                    result.collected.add_authorizations(page.items);
+                    info
+                }
+                Err(err) => {
+                    result.failed = Some(failed_call(client, &spec, &err, Some(date)));
+                    break;
+                }
+            },
+        };
+        result.pages.push(RawPage {
+            endpoint: kind.name().into(),
+            params: spec.parameters(),
+            utc_date: Some(date),
+            body,
+        });
+        // A server that caps page_size below ours still announces total_pages: trust it first.
+        let last = match total_pages {
+            Some(total) => u64::from(page_number) >= total || len == 0,
+            None => len < page_size as usize,
+        };
+        if last {
+            break;
+        }
+    }
+    result
+}
+
+async fn read_page<T: DeserializeOwned>(
+    client: &FlexitiClient,
+    spec: &CallSpec,
+) -> Result<(Page<T>, Vec<u8>), CallErr> {
+    let ok = client.get::<Page<T>>(spec).await?;
+    Ok((ok.value, ok.body))
+}
+
+/// Fetches the Flexiti side of `window` (already widened by the match window).
+pub async fn fetch(
+    settings: &FlexitiSettings,
+    calendar: BusinessCalendar,
+    window: DayRange,
+    x_reference_id: &str,
+) -> FetchOutcome {
+    let started = Instant::now();
+    let dates = calendar.utc_dates_touched(window);
+    let mut outcome = FetchOutcome::default();
+    let client = match FlexitiClient::new(settings, x_reference_id) {
+        Ok(client) => client,
+        Err(error) => {
+            outcome.failed_calls.push(FailedCall {
+                endpoint: "configuration".into(),
+                parameters: String::new(),
+                http_status: None,
+                error_code: None,
+                message: error.to_string(),
+                attempts: 0,
+                duration_ms: 0,
+                x_reference_id: x_reference_id.to_string(),
+                utc_date: None,
+            });
+            return everything_failed(outcome, &dates, window, started);
+        }
+    };
+    tracing::info!(
+        x_reference_id,
+        base_url = client.base_url(),
+        "fetching {} UTC dates from flexiti ({window})",
+        dates.len()
+    );
+
+    if let Err(err) = client.ensure_token().await {
+        let spec = CallSpec {
+            endpoint: "POST /v2.5/oauth/token".into(),
+            path: String::new(),
+            query: vec![("grant_type".into(), "client_credentials".into())],
+        };
+        outcome
+            .failed_calls
+            .push(failed_call(&client, &spec, &err, None));
+        tracing::warn!(error = %err.error, "no flexiti token: nothing fetched");
+        return finish(outcome, &client, window, started, true, &dates);
+    }
+
+    let page_size = settings.page_size.max(1);
+    let tasks: Vec<(ListKind, NaiveDate)> = dates
+        .iter()
+        .flat_map(|d| [(ListKind::Captures, *d), (ListKind::Authorizations, *d)])
+        .collect();
+    let total_tasks = tasks.len();
+    let mut collected = Collected::default();
+    let mut done = 0usize;
+    let mut results = stream::iter(tasks)
+        .map(|(kind, date)| {
+            let client = &client;
+            async move { (date, fetch_date(client, kind, date, page_size).await) }
+        })
+        .buffer_unordered(settings.concurrency.max(1));
+    while let Some((date, result)) = results.next().await {
+        done += 1;
+        collected.merge(result.collected);
+        outcome.pages.extend(result.pages);
+        if let Some(failed) = result.failed {
+            tracing::warn!(%date, endpoint = %failed.endpoint, message = %failed.message, "flexiti page failed");
+            outcome.failed_utc_dates.insert(date);
+            outcome.failed_calls.push(failed);
+        }
+        tracing::debug!("fetched {done} of {total_tasks} date queries");
+    }
+    drop(results);
+    let failed_pages = outcome.failed_calls.len();
+    tracing::info!(
+        "fetched {} of {} pages",
+        outcome.pages.len(),
+        outcome.pages.len() + failed_pages
+    );
+
+    let failed_lookups = look_up_missing(
+        &client,
+        &mut collected,
+        settings.concurrency.max(1),
+        &mut outcome,
+    )
+    .await;
+    outcome.side = collected.into_side();
+    for r in &outcome.side.records {
+        let day = calendar.day_of(r.at);
+        if failed_lookups.contains(&r.authorization_id) && window.contains(day) {
+            outcome.side.incomplete_days.insert(day);
+        }
+    }
+    finish(outcome, &client, window, started, false, &dates).with_calendar(calendar, window)
+}
+
+async fn look_up_missing(
+    client: &FlexitiClient,
+    collected: &mut Collected,
+    concurrency: usize,
+    outcome: &mut FetchOutcome,
+) -> HashSet<u64> {
+    let missing = collected.missing_authorizations();
+    let mut failed = HashSet::new();
+    if missing.is_empty() {
+        return failed;
+    }
+    tracing::info!(
+        "looking up {} authorizations not listed in the window",
+        missing.len()
+    );
+    let mut lookups = stream::iter(missing)
+        .map(|id| async move {
+            let spec = CallSpec {
+                endpoint: "GET /v2.5.1/client-id/{client_id}/authorization/{authorization_id}"
+                    .into(),
+                path: format!(
+                    "/v2.5.1/client-id/{}/authorization/{id}",
+                    client.client_segment()
+                ),
+                query: vec![("lang".into(), "en".into())],
+            };
+            (
+                id,
+                spec.clone(),
+                client.get::<WireAuthorization>(&spec).await,
+            )
+        })
+        .buffer_unordered(concurrency);
+    while let Some((id, spec, result)) = lookups.next().await {
+        match result {
+            Ok(ok) => {
+                outcome.pages.push(RawPage {
+                    endpoint: "authorization".into(),
+                    params: format!("authorization_id={id}"),
+                    utc_date: None,
+                    body: ok.body,
+                });
+                collected.looked_up.insert(id, ok.value);
+            }
+            Err(err) => {
+                let mut call = failed_call(client, &spec, &err, None);
+                call.parameters = format!("authorization_id={id}");
+                tracing::warn!(authorization_id = id, message = %call.message, "flexiti lookup failed");
+                outcome.failed_calls.push(call);
+                failed.insert(id);
+            }
+        }
+    }
+    failed
+}
+
+fn everything_failed(
+    mut outcome: FetchOutcome,
+    dates: &[NaiveDate],
+    window: DayRange,
+    started: Instant,
+) -> FetchOutcome {
+    outcome.failed_utc_dates.extend(dates.iter().copied());
+    outcome.side.incomplete_days.extend(window.days());
+    outcome.stats.elapsed = started.elapsed();
+    outcome
+}
+
+fn finish(
+    mut outcome: FetchOutcome,
+    client: &FlexitiClient,
+    window: DayRange,
+    started: Instant,
+    nothing_fetched: bool,
+    dates: &[NaiveDate],
+) -> FetchOutcome {
+    let (calls, retries) = client.counters();
+    if nothing_fetched {
+        outcome = everything_failed(outcome, dates, window, started);
+    }
+    outcome.stats = FetchStats {
+        calls,
+        retries,
+        records: outcome.side.records.len() as u64,
+        pages: outcome.pages.len() as u64,
+        elapsed: started.elapsed(),
+    };
+    outcome
+}

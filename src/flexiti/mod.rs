@@ -1,0 +1,28 @@
+//! The Flexiti POS API adapter: everything this project assumes about Flexiti lives here.
+//!
+//! Layers, each in its own file: `wire` (serde types for the contract's bodies, tolerant of
+//! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated),
+//! `client` (token, retries, one HTTP exchange), `fetch` (the UTC-date paging, lookups and
+//! completeness), `offline` (the same side read from JSON files), `check` (the reachability
+//! probe). The engine sees only [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees
+//! HTTP or a wire type.
+//!
+//! [`FlexitiSide`]: crate::domain::FlexitiSide
+
+mod check;
+mod client;
+mod error;
+mod fetch;
+mod map;
+mod offline;
+mod outcome;
+mod settings;
+pub mod wire;
+
+pub use check::{CheckReport, check};
+pub use client::{CallErr, CallOk, CallSpec, FlexitiClient};
+pub use error::FlexitiError;
+pub use fetch::fetch;
+pub use offline::{OfflineInput, load_dir};
+pub use outcome::{FetchOutcome, FetchStats, RawPage};
+pub use settings::{FlexitiSettings, MERCHANT_INTEGRATION_URL, PRODUCTION_URL, TRAINING_URL};

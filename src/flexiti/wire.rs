@@ -1,0 +1,448 @@
+//! Wire types: Flexiti's response bodies exactly as the contract assumes them, and nothing more.
+//!
+//! Parsing is tolerant where Flexiti's examples disagree with each other: amounts come as JSON
+//! numbers or strings and are read from their text into exact cents (never through `f64`), ids
+//! as numbers or digit strings, account numbers as strings or numbers, timestamps as UTC
+//! ISO-8601 with or without fractional seconds. Unknown fields are ignored and statuses, types
+//! and error codes stay open strings. A list page is a bare array or an object that holds the
+//! array under `authorizations`, `captures`, `data` or `items`. Every deserializer here streams:
+//! nothing is buffered into a `serde_json::Value`, so pages of millions of rows stay cheap.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::domain::Amount;
+
+/// One element of `/authorizations`, also the body of `/authorization/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireAuthorization {
+    #[serde(deserialize_with = "id")]
+    pub authorization_id: u64,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub reference: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub account_number: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub transaction_type: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub authorization_status: Option<String>,
+    #[serde(default, deserialize_with = "opt_timestamp")]
+    pub creation_date: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "opt_amount")]
+    pub amount: Option<Amount>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub external_location_id: Option<String>,
+}
+
+/// One element of `/captures`, with its returns nested.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireCapture {
+    #[serde(deserialize_with = "id")]
+    pub capture_id: u64,
+    #[serde(deserialize_with = "id")]
+    pub authorization_id: u64,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub reference: Option<String>,
+    #[serde(deserialize_with = "timestamp")]
+    pub date: DateTime<Utc>,
+    #[serde(deserialize_with = "amount")]
+    pub amount: Amount,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub external_location_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_returns")]
+    pub returns: Vec<WireReturn>,
+}
+
+/// A return, nested under its capture.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireReturn {
+    #[serde(deserialize_with = "id")]
+    pub return_id: u64,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub reference: Option<String>,
+    #[serde(deserialize_with = "timestamp")]
+    pub date: DateTime<Utc>,
+    #[serde(deserialize_with = "amount")]
+    pub amount: Amount,
+}
+
+/// Flexiti's error body: `{"error","message","url","field_errors":[...]}`, every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct WireError {
+    #[serde(default, deserialize_with = "opt_text")]
+    pub error: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub message: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub field_errors: Vec<WireFieldError>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct WireFieldError {
+    #[serde(default, deserialize_with = "opt_text")]
+    pub param: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub msg: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub value: Option<String>,
+}
+
+impl WireError {
+    /// The message plus the field errors, as one line for a failed call.
+    pub fn describe(&self) -> String {
+        let mut text = self.message.clone().unwrap_or_default();
+        for f in &self.field_errors {
+            let part = format!(
+                "{}: {} ({})",
+                f.param.as_deref().unwrap_or("?"),
+                f.msg.as_deref().unwrap_or("invalid"),
+                f.value.as_deref().unwrap_or("")
+            );
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(&part);
+        }
+        text
+    }
+}
+
+/// The OAuth token response.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WireToken {
+    pub access_token: String,
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// One list page: the rows plus the paging hints when the page was wrapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: Option<u64>,
+    pub total_pages: Option<u64>,
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Page<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PageVisitor(PhantomData))
+    }
+}
+
+struct PageVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for PageVisitor<T> {
+    type Value = Page<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array, or an object with authorizations|captures|data|items")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Page<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Page {
+            items,
+            total: None,
+            total_pages: None,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Page<T>, A::Error> {
+        let mut items: Option<Vec<T>> = None;
+        let (mut total, mut total_pages) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "authorizations" | "captures" | "data" | "items" if items.is_none() => {
+                    items = Some(map.next_value()?);
+                }
+                "total" => total = map.next_value::<OptU64>()?.0,
+                "total_pages" => total_pages = map.next_value::<OptU64>()?.0,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let items = items.ok_or_else(|| {
+            de::Error::custom("no list under authorizations, captures, data or items")
+        })?;
+        Ok(Page {
+            items,
+            total,
+            total_pages,
+        })
+    }
+}
+
+/// Parses an amount from the raw text of a JSON number or string, exactly.
+pub fn parse_amount_text(raw: &str) -> Result<Amount, String> {
+    let text = raw.trim();
+    let text = if text.starts_with('"') {
+        serde_json::from_str::<String>(text).map_err(|e| format!("amount {raw}: {e}"))?
+    } else {
+        text.to_string()
+    };
+    if text.contains(['e', 'E']) {
+        let value = Decimal::from_scientific(&text).map_err(|e| format!("amount {raw}: {e}"))?;
+        return Amount::from_decimal(value).map_err(|e| format!("amount {e}"));
+    }
+    Amount::parse(&text, false).map_err(|e| format!("amount {e}"))
+}
+
+fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+    let raw = Box::<RawValue>::deserialize(d)?;
+    parse_amount_text(raw.get()).map_err(de::Error::custom)
+}
+
+fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
+    let raw = Box::<RawValue>::deserialize(d)?;
+    if raw.get().trim() == "null" {
+        return Ok(None);
+    }
+    parse_amount_text(raw.get())
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+/// Ids are up to 16 digits; anything longer cannot be a Flexiti id and is refused.
+fn check_id(value: u64) -> Result<u64, String> {
+    if value > 9_999_999_999_999_999 {
+        return Err(format!("id {value} has more than 16 digits"));
+    }
+    Ok(value)
+}
+
+struct IdVisitor;
+
+impl Visitor<'_> for IdVisitor {
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an id of up to 16 digits, as a number or a string")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        check_id(v).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        let v = u64::try_from(v).map_err(|_| E::custom(format!("id {v} is negative")))?;
+        check_id(v).map_err(E::custom)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        let t = v.trim();
+        if t.is_empty() || t.len() > 16 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(E::custom(format!("id '{v}' is not up to 16 digits")));
+        }
+        t.parse()
+            .map_err(|_| E::custom(format!("id '{v}' is not a number")))
+    }
+}
+
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    d.deserialize_any(IdVisitor)
+}
+
+/// Optional count (`total`, `expires_in`): a number, a digit string, or null.
+struct OptU64(Option<u64>);
+
+impl<'de> Deserialize<'de> for OptU64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        opt_u64(d).map(OptU64)
+    }
+}
+
+fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a count")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::custom(format!("'{v}' is not a count")))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Text that may arrive as a string, a number or null (account numbers, codes, ids used as
+/// labels). Numbers keep their JSON spelling.
+fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// UTC ISO-8601: `2026-11-23T18:42:07Z`, with optional fractional seconds; an explicit offset
+/// is converted, a missing one is read as UTC.
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(t) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f"))
+        .map(|naive| naive.and_utc())
+        .map_err(|_| format!("'{text}' is not an ISO-8601 UTC timestamp"))
+}
+
+fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = std::borrow::Cow::<str>::deserialize(d)?;
+    parse_timestamp(&text).map_err(de::Error::custom)
+}
+
+fn opt_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Option::<std::borrow::Cow<str>>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => parse_timestamp(&text).map(Some).map_err(de::Error::custom),
+    }
+}
+
+fn opt_returns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WireReturn>, D::Error> {
+    Ok(Option::<Vec<WireReturn>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn captures(json: &str) -> Page<WireCapture> {
+        serde_json::from_str(json).expect("capture page parses")
+    }
+
+    #[test]
+    fn amounts_as_numbers_and_strings_are_exact_cents() {
+        for (text, cents) in [
+            ("1000.12", 100_012),
+            ("\"1000.12\"", 100_012),
+            ("0.3", 30),
+            ("\"10.00\"", 1000),
+            ("1299.99", 129_999),
+            ("12", 1200),
+            ("1.5e2", 15_000),
+        ] {
+            assert_eq!(
+                parse_amount_text(text),
+                Ok(Amount::from_cents(cents)),
+                "{text}"
+            );
+        }
+        assert!(parse_amount_text("10.005").is_err());
+        assert!(parse_amount_text("\"ten\"").is_err());
+    }
+
+    #[test]
+    fn a_bare_capture_page_with_mixed_spellings_parses() {
+        let page = captures(
+            r#"[{"capture_id":346123,"authorization_id":"4821907733105521","reference":"ORD-1",
+                 "date":"2026-11-23T18:42:09.123Z","amount":1000.12,"unknown":{"x":[1,2]},
+                 "external_location_id":"00-12345",
+                 "returns":[{"return_id":"9000000000123456","capture_id":346123,
+                   "date":"2026-11-24T15:05:44Z","amount":"200.00"}]}]"#,
+        );
+        let c = &page.items[0];
+        assert_eq!(c.capture_id, 346_123);
+        assert_eq!(c.authorization_id, 4_821_907_733_105_521);
+        assert_eq!(c.amount, Amount::from_cents(100_012));
+        assert_eq!(c.date.timestamp_subsec_millis(), 123);
+        assert_eq!(c.returns[0].return_id, 9_000_000_000_123_456);
+        assert_eq!(c.returns[0].amount, Amount::from_cents(20_000));
+        assert_eq!(page.total_pages, None);
+    }
+
+    #[test]
+    fn wrapped_pages_are_read_under_each_documented_key() {
+        for key in ["authorizations", "data", "items"] {
+            let json = format!(
+                r#"{{"total":"3","meta":{{"a":1}},"{key}":[{{"authorization_id":7,
+                "account_number":20076677,"creation_date":"2026-11-23T18:42:07Z",
+                "amount":"5.10","authorization_status":"closed"}}],"total_pages":2}}"#
+            );
+            let page: Page<WireAuthorization> = serde_json::from_str(&json).expect("parses");
+            assert_eq!(page.items.len(), 1, "{key}");
+            assert_eq!(page.total, Some(3));
+            assert_eq!(page.total_pages, Some(2));
+            assert_eq!(page.items[0].account_number.as_deref(), Some("20076677"));
+            assert_eq!(page.items[0].amount, Some(Amount::from_cents(510)));
+        }
+    }
+
+    #[test]
+    fn an_object_without_a_list_and_overlong_ids_are_refused() {
+        assert!(serde_json::from_str::<Page<WireCapture>>(r#"{"total":1}"#).is_err());
+        let long = r#"[{"capture_id":"12345678901234567","authorization_id":1,
+            "date":"2026-11-23T00:00:00Z","amount":1}]"#;
+        assert!(serde_json::from_str::<Page<WireCapture>>(long).is_err());
+    }
+
+    #[test]
+    fn error_bodies_describe_their_field_errors() {
+        let body = r#"{"url":"/x","message":"Some inputs are wrong or missing!","error":"wrong_inputs",
+            "field_errors":[{"param":"creation_date_from","msg":"invalid","value":"2026-13-01","type":"format"}]}"#;
+        let e: WireError = serde_json::from_str(body).expect("parses");
+        assert_eq!(e.error.as_deref(), Some("wrong_inputs"));
+        assert_eq!(
+            e.describe(),
+            "Some inputs are wrong or missing!; creation_date_from: invalid (2026-13-01)"
+        );
+    }
+
+    #[test]
+    fn timestamps_without_zone_are_utc_and_offsets_are_converted() {
+        let a = parse_timestamp("2026-11-23T18:42:07").expect("naive");
+        let b = parse_timestamp("2026-11-23T13:42:07-05:00").expect("offset");
+        assert_eq!(a, b);
+        assert!(parse_timestamp("23/11/2026").is_err());
+    }
+}
