@@ -102,6 +102,13 @@ impl fmt::Display for Amount {
     }
 }
 
+/// Serialized as exact decimal text (`"1299.99"`), never as a binary float.
+impl serde::Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl std::ops::Add for Amount {
     type Output = Amount;
     fn add(self, rhs: Amount) -> Amount {

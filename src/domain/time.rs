@@ -5,7 +5,7 @@ use chrono::{DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Ut
 use chrono_tz::Tz;
 
 /// An inclusive range of calendar dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DayRange {
     pub from: NaiveDate,
     pub to: NaiveDate,
