@@ -2,4 +2,6 @@
 //! against its own sales ledger, records every mismatch and reports it.
 
 pub mod domain;
+pub mod export;
+pub mod notify;
 pub mod report;
