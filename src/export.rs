@@ -107,14 +107,22 @@ fn delimiter_as_text<S: serde::Serializer>(d: &u8, s: S) -> Result<S::Ok, S::Err
 
 impl Default for ExportFormat {
     fn default() -> Self {
-        ExportFormat { excel: false, delimiter: b',', decimal_comma: false }
+        ExportFormat {
+            excel: false,
+            delimiter: b',',
+            decimal_comma: false,
+        }
     }
 }
 
 impl ExportFormat {
     /// Builds a checked format; the only place where the options meet.
     pub fn new(excel: bool, delimiter: u8, decimal_comma: bool) -> Result<Self, FormatError> {
-        let format = ExportFormat { excel, delimiter, decimal_comma };
+        let format = ExportFormat {
+            excel,
+            delimiter,
+            decimal_comma,
+        };
         format.validate()?;
         Ok(format)
     }
@@ -128,15 +136,24 @@ impl ExportFormat {
     }
 
     fn money(&self, amount: Amount) -> String {
-        if self.decimal_comma { amount.to_string_with_comma() } else { amount.to_string() }
+        if self.decimal_comma {
+            amount.to_string_with_comma()
+        } else {
+            amount.to_string()
+        }
     }
 
     fn writer<W: Write>(&self, mut w: W) -> Result<csv::Writer<W>> {
         self.validate()?;
         if self.excel {
-            w.write_all(b"\xEF\xBB\xBF").context("writing the byte order mark")?;
+            w.write_all(b"\xEF\xBB\xBF")
+                .context("writing the byte order mark")?;
         }
-        let terminator = if self.excel { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
+        let terminator = if self.excel {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        };
         Ok(csv::WriterBuilder::new()
             .delimiter(self.delimiter)
             .terminator(terminator)
@@ -220,7 +237,9 @@ fn opt_num<T: ToString>(value: Option<T>) -> String {
 }
 
 fn instant(value: Option<DateTime<Utc>>) -> String {
-    value.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)).unwrap_or_default()
+    value
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
 }
 
 /// Writes discrepancies with the documented columns; `total` is the sum of `delta`.
@@ -239,8 +258,14 @@ pub fn write_discrepancies<W: Write>(
             d.category.as_str().into(),
             text(&d.reference),
             d.kind.as_str().into(),
-            d.flexiti_amount.map(|a| fmt.money(a)).unwrap_or_default().into(),
-            d.ledger_amount.map(|a| fmt.money(a)).unwrap_or_default().into(),
+            d.flexiti_amount
+                .map(|a| fmt.money(a))
+                .unwrap_or_default()
+                .into(),
+            d.ledger_amount
+                .map(|a| fmt.money(a))
+                .unwrap_or_default()
+                .into(),
             fmt.money(d.delta).into(),
             d.severity.as_str().into(),
             d.pass.as_str().into(),
@@ -351,21 +376,33 @@ pub fn export_bundle(
     let mut files = Vec::new();
     if split_by_category {
         for category in Category::ALL {
-            let subset: Vec<ExportRow<'_>> =
-                rows.iter().filter(|r| r.d.category == category).cloned().collect();
+            let subset: Vec<ExportRow<'_>> = rows
+                .iter()
+                .filter(|r| r.d.category == category)
+                .cloned()
+                .collect();
             if subset.is_empty() {
                 continue;
             }
             let name = format!("discrepancies-{category}.csv");
-            files.push(write_file(dir, name, "delta", |b| write_discrepancies(b, &subset, fmt))?);
+            files.push(write_file(dir, name, "delta", |b| {
+                write_discrepancies(b, &subset, fmt)
+            })?);
         }
     } else {
         let name = "discrepancies.csv".to_string();
-        files.push(write_file(dir, name, "delta", |b| write_discrepancies(b, rows, fmt))?);
+        files.push(write_file(dir, name, "delta", |b| {
+            write_discrepancies(b, rows, fmt)
+        })?);
     }
     let name = "summary.csv".to_string();
-    files.push(write_file(dir, name, "net_difference", |b| write_summary(b, totals, fmt))?);
-    let manifest = Manifest { format: *fmt, files };
+    files.push(write_file(dir, name, "net_difference", |b| {
+        write_summary(b, totals, fmt)
+    })?);
+    let manifest = Manifest {
+        format: *fmt,
+        files,
+    };
     let path = dir.join("manifest.json");
     let json = serde_json::to_vec_pretty(&manifest)?;
     std::fs::write(&path, json).with_context(|| format!("{}: cannot write", path.display()))?;
@@ -384,7 +421,12 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
     }
 
-    fn finding(category: Category, reference: &str, flexiti: Option<i64>, ledger: Option<i64>) -> Discrepancy {
+    fn finding(
+        category: Category,
+        reference: &str,
+        flexiti: Option<i64>,
+        ledger: Option<i64>,
+    ) -> Discrepancy {
         let cents = |c: Option<i64>| c.map(Amount::from_cents);
         let delta = Amount::from_cents(ledger.unwrap_or(0) - flexiti.unwrap_or(0));
         Discrepancy {
@@ -436,23 +478,59 @@ mod tests {
     #[test]
     fn money_is_exact_with_two_decimals_and_absent_sides_are_empty() {
         let rows = [
-            finding(Category::AmountMismatch, "ORD-1", Some(129_999), Some(128_799)),
+            finding(
+                Category::AmountMismatch,
+                "ORD-1",
+                Some(129_999),
+                Some(128_799),
+            ),
             finding(Category::MissingInLedger, "ORD-2", Some(5), None),
-            finding(Category::MissingInFlexiti, "ORD-3", None, Some(1_000_000_001)),
+            finding(
+                Category::MissingInFlexiti,
+                "ORD-3",
+                None,
+                Some(1_000_000_001),
+            ),
         ];
         let (csv, stats) = write(&rows, &ExportFormat::default());
         let lines: Vec<&str> = csv.lines().collect();
-        assert!(lines[1].starts_with("2026-11-23,amount_mismatch,ORD-1,sale,1299.99,1287.99,-12.00,error,amount,"), "{}", lines[1]);
-        assert!(lines[2].starts_with("2026-11-23,missing_in_ledger,ORD-2,sale,0.05,,-0.05,"), "{}", lines[2]);
-        assert!(lines[3].starts_with("2026-11-23,missing_in_flexiti,ORD-3,sale,,10000000.01,10000000.01,"), "{}", lines[3]);
+        assert!(
+            lines[1].starts_with(
+                "2026-11-23,amount_mismatch,ORD-1,sale,1299.99,1287.99,-12.00,error,amount,"
+            ),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with("2026-11-23,missing_in_ledger,ORD-2,sale,0.05,,-0.05,"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3]
+                .starts_with("2026-11-23,missing_in_flexiti,ORD-3,sale,,10000000.01,10000000.01,"),
+            "{}",
+            lines[3]
+        );
         assert!(lines[1].contains(",4821907733105521,00-12345,00-12345,R03,2026-11-23T18:42:09Z,2026-11-23T19:05:11Z,-1,ledger.csv,17,"));
         assert!(lines[1].contains(",open,,,"));
-        assert_eq!(stats, ExportStats { rows: 3, total: Amount::from_cents(1_000_000_001 - 1200 - 5) });
+        assert_eq!(
+            stats,
+            ExportStats {
+                rows: 3,
+                total: Amount::from_cents(1_000_000_001 - 1200 - 5)
+            }
+        );
     }
 
     #[test]
     fn formula_like_text_is_neutralised_but_negative_amounts_stay_numbers() {
-        let mut d = finding(Category::AmountMismatch, "=HYPERLINK(\"http://x\")", Some(1500), Some(300));
+        let mut d = finding(
+            Category::AmountMismatch,
+            "=HYPERLINK(\"http://x\")",
+            Some(1500),
+            Some(300),
+        );
         d.ledger_register = Some("+R1".into());
         d.ledger_file = Some("@sum.csv".into());
         d.explanation = "-2+3".into();
@@ -472,7 +550,10 @@ mod tests {
     #[test]
     fn excel_files_start_with_a_bom_and_end_lines_with_crlf() {
         let fmt = ExportFormat::new(true, b',', false).expect("format");
-        let (csv, _) = write(&[finding(Category::NotCaptured, "ORD-1", None, Some(100))], &fmt);
+        let (csv, _) = write(
+            &[finding(Category::NotCaptured, "ORD-1", None, Some(100))],
+            &fmt,
+        );
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(csv.matches("\r\n").count(), 2);
         assert_eq!(csv.matches('\n').count(), 2);
@@ -480,14 +561,35 @@ mod tests {
 
     #[test]
     fn a_decimal_comma_needs_the_semicolon_delimiter() {
-        assert_eq!(ExportFormat::new(false, b',', true), Err(FormatError::DecimalCommaWithComma));
-        assert_eq!(ExportFormat::new(false, b'|', false), Err(FormatError::Delimiter('|')));
-        let bad = ExportFormat { excel: false, delimiter: b',', decimal_comma: true };
+        assert_eq!(
+            ExportFormat::new(false, b',', true),
+            Err(FormatError::DecimalCommaWithComma)
+        );
+        assert_eq!(
+            ExportFormat::new(false, b'|', false),
+            Err(FormatError::Delimiter('|'))
+        );
+        let bad = ExportFormat {
+            excel: false,
+            delimiter: b',',
+            decimal_comma: true,
+        };
         assert!(write_discrepancies(Vec::new(), &[], &bad).is_err());
         let fmt = ExportFormat::new(true, b';', true).expect("format");
-        let (csv, _) = write(&[finding(Category::AmountMismatch, "ORD-1", Some(129_999), Some(128_799))], &fmt);
+        let (csv, _) = write(
+            &[finding(
+                Category::AmountMismatch,
+                "ORD-1",
+                Some(129_999),
+                Some(128_799),
+            )],
+            &fmt,
+        );
         let row = csv.lines().nth(1).expect("row");
-        assert!(row.starts_with("2026-11-23;amount_mismatch;ORD-1;sale;1299,99;1287,99;-12,00;error;"), "{row}");
+        assert!(
+            row.starts_with("2026-11-23;amount_mismatch;ORD-1;sale;1299,99;1287,99;-12,00;error;"),
+            "{row}"
+        );
     }
 
     #[test]
@@ -506,9 +608,17 @@ mod tests {
             note: None,
         };
         let mut buf = Vec::new();
-        write_discrepancies(&mut buf, &[ExportRow::from(&stored)], &ExportFormat::default()).expect("write");
+        write_discrepancies(
+            &mut buf,
+            &[ExportRow::from(&stored)],
+            &ExportFormat::default(),
+        )
+        .expect("write");
         let csv = String::from_utf8(buf).expect("utf-8");
-        assert!(csv.contains(&format!(",acknowledged,3,7,{}\n", d.fingerprint())), "{csv}");
+        assert!(
+            csv.contains(&format!(",acknowledged,3,7,{}\n", d.fingerprint())),
+            "{csv}"
+        );
         assert_eq!(Severity::Warning, d.severity);
     }
 
@@ -544,7 +654,12 @@ mod tests {
     fn a_split_bundle_has_one_file_per_category_and_a_verifiable_manifest() {
         let dir = tempfile::tempdir().expect("tempdir");
         let found = [
-            finding(Category::AmountMismatch, "ORD-1", Some(129_999), Some(128_799)),
+            finding(
+                Category::AmountMismatch,
+                "ORD-1",
+                Some(129_999),
+                Some(128_799),
+            ),
             finding(Category::AmountMismatch, "ORD-2", Some(100), Some(150)),
             finding(Category::MissingInFlexiti, "ORD-3", None, Some(999)),
         ];
@@ -554,13 +669,28 @@ mod tests {
         let names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["discrepancies-amount_mismatch.csv", "discrepancies-missing_in_flexiti.csv", "summary.csv"]
+            [
+                "discrepancies-amount_mismatch.csv",
+                "discrepancies-missing_in_flexiti.csv",
+                "summary.csv"
+            ]
         );
-        assert_eq!((manifest.files[0].rows, manifest.files[0].total.as_str()), (2, "-11.50"));
-        assert_eq!((manifest.files[1].rows, manifest.files[1].total.as_str()), (1, "9.99"));
+        assert_eq!(
+            (manifest.files[0].rows, manifest.files[0].total.as_str()),
+            (2, "-11.50")
+        );
+        assert_eq!(
+            (manifest.files[1].rows, manifest.files[1].total.as_str()),
+            (1, "9.99")
+        );
         for file in &manifest.files {
             let bytes = std::fs::read(dir.path().join(&file.name)).expect("read");
-            assert_eq!(hex::encode(Sha256::digest(&bytes)), file.sha256, "{}", file.name);
+            assert_eq!(
+                hex::encode(Sha256::digest(&bytes)),
+                file.sha256,
+                "{}",
+                file.name
+            );
         }
         let json: serde_json::Value = serde_json::from_slice(
             &std::fs::read(dir.path().join("manifest.json")).expect("manifest"),

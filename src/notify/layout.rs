@@ -28,7 +28,10 @@ pub(crate) struct Section {
 
 impl Section {
     pub fn new(title: impl Into<String>) -> Self {
-        Section { title: title.into(), blocks: Vec::new() }
+        Section {
+            title: title.into(),
+            blocks: Vec::new(),
+        }
     }
 
     pub fn push(mut self, block: Block) -> Self {
@@ -74,7 +77,8 @@ pub(crate) fn human_money(amount: Amount) -> String {
 /// `ORD-20261123-000123` are part of a reference and stay.
 pub(crate) fn scrub_accounts(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let joins_token = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || "-_.".contains(*c));
+    let joins_token =
+        |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || "-_.".contains(*c));
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
@@ -149,11 +153,20 @@ pub(crate) fn render_html(title: &str, sections: &[Section], footer: &str) -> St
     }
     let title = escape_html(title);
     let footer = escape_html(footer);
-    fill(HTML_TEMPLATE, &[("title", &title), ("sections", &body), ("footer", &footer)])
+    fill(
+        HTML_TEMPLATE,
+        &[("title", &title), ("sections", &body), ("footer", &footer)],
+    )
 }
 
 fn html_table(table: &Table) -> String {
-    let class = |i: usize| if table.numeric.get(i) == Some(&true) { " class=\"num\"" } else { "" };
+    let class = |i: usize| {
+        if table.numeric.get(i) == Some(&true) {
+            " class=\"num\""
+        } else {
+            ""
+        }
+    };
     let mut out = String::from("<table>\n<tr>");
     for (i, header) in table.headers.iter().enumerate() {
         out.push_str(&format!("<th{}>{}</th>", class(i), escape_html(header)));
@@ -173,7 +186,11 @@ fn html_table(table: &Table) -> String {
 pub(crate) fn render_text(title: &str, sections: &[Section], footer: &str) -> String {
     let mut body = String::new();
     for section in sections {
-        body.push_str(&format!("{}\n{}\n", section.title, "-".repeat(section.title.chars().count())));
+        body.push_str(&format!(
+            "{}\n{}\n",
+            section.title,
+            "-".repeat(section.title.chars().count())
+        ));
         for block in &section.blocks {
             match block {
                 Block::Para(text) => body.push_str(&format!("{text}\n")),
@@ -188,7 +205,10 @@ pub(crate) fn render_text(title: &str, sections: &[Section], footer: &str) -> St
         }
         body.push('\n');
     }
-    fill(TEXT_TEMPLATE, &[("title", title), ("sections", &body), ("footer", footer)])
+    fill(
+        TEXT_TEMPLATE,
+        &[("title", title), ("sections", &body), ("footer", footer)],
+    )
 }
 
 fn text_table(table: &Table) -> String {
@@ -229,7 +249,10 @@ mod tests {
     #[test]
     fn money_for_humans_has_thousands_separators() {
         assert_eq!(human_money(Amount::from_cents(123_456)), "1,234.56");
-        assert_eq!(human_money(Amount::from_cents(-100_000_000)), "-1,000,000.00");
+        assert_eq!(
+            human_money(Amount::from_cents(-100_000_000)),
+            "-1,000,000.00"
+        );
         assert_eq!(human_money(Amount::from_cents(99_999)), "999.99");
         assert_eq!(human_money(Amount::from_cents(-5)), "-0.05");
     }
@@ -240,13 +263,19 @@ mod tests {
             scrub_accounts("account 20076677 is closed; account_number=12345678901234"),
             "account ****6677 is closed; account_number=****1234"
         );
-        assert_eq!(scrub_accounts("ORD-20261123-000123 on 4821907733105521"), "ORD-20261123-000123 on 4821907733105521");
+        assert_eq!(
+            scrub_accounts("ORD-20261123-000123 on 4821907733105521"),
+            "ORD-20261123-000123 on 4821907733105521"
+        );
         assert_eq!(scrub_accounts("page 2 of 346123"), "page 2 of 346123");
     }
 
     #[test]
     fn placeholders_in_data_are_not_expanded() {
-        assert_eq!(fill("a {{x}} b {{y}}", &[("x", "{{y}}"), ("y", "Y")]), "a {{y}} b Y");
+        assert_eq!(
+            fill("a {{x}} b {{y}}", &[("x", "{{y}}"), ("y", "Y")]),
+            "a {{y}} b Y"
+        );
         assert_eq!(fill("{{unknown}} {{", &[]), "{{unknown}} {{");
     }
 }

@@ -75,7 +75,9 @@ fn heading(opts: &RenderOptions, range: DayRange) -> String {
 }
 
 fn local(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
+    at.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 fn opt_money(amount: Option<Amount>) -> String {
@@ -95,9 +97,16 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         report.range,
         plural(count, "discrepancy", "discrepancies"),
         human_money(report.money_at_stake()),
-        plural(report.failed_calls.len(), "failed API call", "failed API calls"),
+        plural(
+            report.failed_calls.len(),
+            "failed API call",
+            "failed API calls"
+        ),
     );
-    let filename = format!("flexiti-discrepancies-{}.csv", report.range.to_string().replace("..", "_"));
+    let filename = format!(
+        "flexiti-discrepancies-{}.csv",
+        report.range.to_string().replace("..", "_")
+    );
     let mut csv = Vec::new();
     write_discrepancies(&mut csv, &ExportRow::from_report(report), &opts.csv_format)
         .with_context(|| format!("{filename}: rendering the attachment"))?;
@@ -123,12 +132,20 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         subject,
         text: render_text(&title, &sections, &footer),
         html: render_html(&title, &sections, &footer),
-        attachment: Some(Attachment { filename, content_type: "text/csv; charset=utf-8", bytes: csv }),
+        attachment: Some(Attachment {
+            filename,
+            content_type: "text/csv; charset=utf-8",
+            bytes: csv,
+        }),
     })
 }
 
 fn overview(report: &RunReport, opts: &RenderOptions) -> Section {
-    let errors = report.discrepancies.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = report
+        .discrepancies
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let mut section = Section::new("Summary")
         .push(Block::Para(format!(
             "{} ({} errors, {} warnings), {} CAD at stake; {}.",
@@ -156,7 +173,11 @@ fn overview(report: &RunReport, opts: &RenderOptions) -> Section {
             report.status.as_str(),
         )));
     if !report.incomplete_days.is_empty() {
-        let days: Vec<String> = report.incomplete_days.iter().map(ToString::to_string).collect();
+        let days: Vec<String> = report
+            .incomplete_days
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         section = section.push(Block::Warning(format!(
             "Not fully fetched: {}. Missing-at-Flexiti rows there are reported as unverified.",
             days.join(", ")
@@ -191,10 +212,21 @@ fn totals(report: &RunReport) -> Section {
         .collect();
     section.push(Block::Table(Table {
         headers: vec![
-            "Day", "Store", "Flexiti #", "Flexiti sales", "Flexiti returns", "Flexiti net",
-            "Ledger #", "Ledger sales", "Ledger returns", "Ledger net", "Difference",
+            "Day",
+            "Store",
+            "Flexiti #",
+            "Flexiti sales",
+            "Flexiti returns",
+            "Flexiti net",
+            "Ledger #",
+            "Ledger sales",
+            "Ledger returns",
+            "Ledger net",
+            "Difference",
         ],
-        numeric: vec![false, false, true, true, true, true, true, true, true, true, true],
+        numeric: vec![
+            false, false, true, true, true, true, true, true, true, true, true,
+        ],
         rows,
     }))
 }
@@ -224,7 +256,13 @@ fn by_category(report: &RunReport) -> Section {
         })
         .collect();
     section.push(Block::Table(Table {
-        headers: vec!["Category", "Severity", "Count", "Amount (|delta|)", "Net delta"],
+        headers: vec![
+            "Category",
+            "Severity",
+            "Count",
+            "Amount (|delta|)",
+            "Net delta",
+        ],
         numeric: vec![false, false, true, true, true],
         rows,
     }))
@@ -242,7 +280,11 @@ fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
         .still_open
         .iter()
         .filter_map(|(fp, age)| {
-            report.discrepancies.iter().find(|d| d.fingerprint() == *fp).map(|d| (d, *age))
+            report
+                .discrepancies
+                .iter()
+                .find(|d| d.fingerprint() == *fp)
+                .map(|d| (d, *age))
         })
         .collect();
     still_open.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.delta.abs().cmp(&a.0.delta.abs())));
@@ -260,13 +302,13 @@ fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
                 ]
             })
             .collect();
-        section = section.push(Block::Para("Still open, oldest first:".into())).push(Block::Table(
-            Table {
+        section = section
+            .push(Block::Para("Still open, oldest first:".into()))
+            .push(Block::Table(Table {
                 headers: vec!["Day", "Category", "Reference", "Delta", "Open for"],
                 numeric: vec![false, false, false, true, true],
                 rows,
-            },
-        ));
+            }));
         if let Some(block) = more(shown, still_open.len(), "") {
             section = section.push(block);
         }
@@ -277,10 +319,18 @@ fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
             .iter()
             .map(|s| {
                 let d = &s.discrepancy;
-                format!("{} {} {} ({})", d.business_date, d.category, d.reference, human_money(d.delta))
+                format!(
+                    "{} {} {} ({})",
+                    d.business_date,
+                    d.category,
+                    d.reference,
+                    human_money(d.delta)
+                )
             })
             .collect();
-        section = section.push(Block::Para("Resolved (no longer found):".into())).push(Block::List(items));
+        section = section
+            .push(Block::Para("Resolved (no longer found):".into()))
+            .push(Block::List(items));
         if let Some(block) = more(shown, changes.resolved.len(), "") {
             section = section.push(block);
         }
@@ -313,13 +363,26 @@ fn largest(report: &RunReport, opts: &RenderOptions) -> Section {
                 opt_money(d.flexiti_amount),
                 opt_money(d.ledger_amount),
                 human_money(d.delta),
-                d.ledger_store.clone().or_else(|| d.flexiti_store.clone()).unwrap_or_default(),
+                d.ledger_store
+                    .clone()
+                    .or_else(|| d.flexiti_store.clone())
+                    .unwrap_or_default(),
                 d.explanation.clone(),
             ]
         })
         .collect();
     let mut section = section.push(Block::Table(Table {
-        headers: vec!["Day", "Category", "Reference", "Kind", "Flexiti", "Ledger", "Delta", "Store", "Why"],
+        headers: vec![
+            "Day",
+            "Category",
+            "Reference",
+            "Kind",
+            "Flexiti",
+            "Ledger",
+            "Delta",
+            "Store",
+            "Why",
+        ],
         numeric: vec![false, false, false, false, true, true, true, false, false],
         rows,
     }));
@@ -333,7 +396,9 @@ fn failed_calls(report: &RunReport, opts: &RenderOptions) -> Section {
     let calls = &report.failed_calls;
     let section = Section::new(format!("Failed API calls ({})", calls.len()));
     if calls.is_empty() {
-        return section.push(Block::Para("None: every page and lookup was fetched.".into()));
+        return section.push(Block::Para(
+            "None: every page and lookup was fetched.".into(),
+        ));
     }
     let shown = calls.len().min(opts.list_cap);
     let rows = calls[..shown]
@@ -342,7 +407,9 @@ fn failed_calls(report: &RunReport, opts: &RenderOptions) -> Section {
             vec![
                 c.endpoint.clone(),
                 mask_account_parameter(&c.parameters),
-                c.http_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                c.http_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 c.error_code.clone().unwrap_or_else(|| "-".into()),
                 scrub_accounts(&c.message),
                 c.attempts.to_string(),
@@ -351,7 +418,15 @@ fn failed_calls(report: &RunReport, opts: &RenderOptions) -> Section {
         })
         .collect();
     let mut section = section.push(Block::Table(Table {
-        headers: vec!["Endpoint", "Parameters", "Status", "Code", "Message", "Attempts", "x-reference-id"],
+        headers: vec![
+            "Endpoint",
+            "Parameters",
+            "Status",
+            "Code",
+            "Message",
+            "Attempts",
+            "x-reference-id",
+        ],
         numeric: vec![false, false, true, false, false, true, false],
         rows,
     }));

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -91,7 +92,11 @@ impl Default for EmailSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum EmailConfigError {
     #[error("email.{field}: '{value}' is not an email address: {reason}")]
-    Address { field: &'static str, value: String, reason: String },
+    Address {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("email.to is empty: add a recipient or set email.policy = \"never\"")]
     NoRecipients,
     #[error(
@@ -153,11 +158,13 @@ impl EmailSettings {
     }
 
     fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailConfigError> {
-        value.parse().map_err(|e: lettre::address::AddressError| EmailConfigError::Address {
-            field,
-            value: value.to_string(),
-            reason: e.to_string(),
-        })
+        value.parse().map_err(
+            |e: lettre::address::AddressError| EmailConfigError::Address {
+                field,
+                value: value.to_string(),
+                reason: e.to_string(),
+            },
+        )
     }
 
     /// Checks addresses, recipients and the transport's safety rules.
@@ -173,7 +180,10 @@ impl EmailSettings {
             if self.tls == TlsMode::None && !is_loopback(&self.smtp_host) {
                 return Err(EmailConfigError::PlainToRemote(self.smtp_host.clone()));
             }
-            let has_password = self.password.as_ref().is_some_and(|p| !p.expose_secret().is_empty());
+            let has_password = self
+                .password
+                .as_ref()
+                .is_some_and(|p| !p.expose_secret().is_empty());
             if self.username.is_some() && !has_password {
                 return Err(EmailConfigError::MissingPassword);
             }
@@ -191,8 +201,15 @@ fn is_loopback(host: &str) -> bool {
 /// The email backend.
 #[derive(Clone)]
 pub enum Mailer {
-    File { dir: PathBuf },
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, server: String },
+    File {
+        dir: PathBuf,
+    },
+    /// The transport is built per send, inside the async runtime: lettre's connection pool
+    /// needs a running runtime, and a nightly job sends one or two messages.
+    Smtp {
+        builder: Box<AsyncSmtpTransportBuilder>,
+        server: String,
+    },
 }
 
 impl std::fmt::Debug for Mailer {
@@ -209,7 +226,9 @@ impl Mailer {
     pub fn from_settings(settings: &EmailSettings) -> Result<Mailer, EmailConfigError> {
         settings.validate()?;
         match settings.transport {
-            TransportKind::File => Ok(Mailer::File { dir: settings.file_dir.clone() }),
+            TransportKind::File => Ok(Mailer::File {
+                dir: settings.file_dir.clone(),
+            }),
             TransportKind::Smtp => Self::smtp(settings),
         }
     }
@@ -217,8 +236,10 @@ impl Mailer {
     fn smtp(settings: &EmailSettings) -> Result<Mailer, EmailConfigError> {
         let host = settings.smtp_host.clone();
         let tls_parameters = || {
-            TlsParameters::new(host.clone())
-                .map_err(|e| EmailConfigError::Tls { host: host.clone(), reason: e.to_string() })
+            TlsParameters::new(host.clone()).map_err(|e| EmailConfigError::Tls {
+                host: host.clone(),
+                reason: e.to_string(),
+            })
         };
         let tls = match settings.tls {
             TlsMode::Starttls => Tls::Required(tls_parameters()?),
@@ -230,10 +251,15 @@ impl Mailer {
             .tls(tls)
             .timeout(Some(Duration::from_secs(settings.timeout_secs.max(1))));
         if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-            builder = builder
-                .credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
         }
-        Ok(Mailer::Smtp { transport: builder.build(), server: settings.server() })
+        Ok(Mailer::Smtp {
+            builder: Box::new(builder),
+            server: settings.server(),
+        })
     }
 
     /// Sends one message to `settings.to`: text and HTML alternatives, plus the CSV attachment.
@@ -245,8 +271,13 @@ impl Mailer {
         let message = build_message(email, settings)?;
         match self {
             Mailer::File { dir } => {
-                let file_error = |reason: String| SendError::File { dir: dir.display().to_string(), reason };
-                tokio::fs::create_dir_all(dir).await.map_err(|e| file_error(e.to_string()))?;
+                let file_error = |reason: String| SendError::File {
+                    dir: dir.display().to_string(),
+                    reason,
+                };
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| file_error(e.to_string()))?;
                 let id = AsyncFileTransport::<Tokio1Executor>::new(dir)
                     .send(message)
                     .await
@@ -255,13 +286,21 @@ impl Mailer {
                 tracing::info!(path = %path.display(), "email written");
                 Ok(SentTo::File(path))
             }
-            Mailer::Smtp { transport, server } => {
+            Mailer::Smtp { builder, server } => {
+                let transport: AsyncSmtpTransport<Tokio1Executor> =
+                    AsyncSmtpTransportBuilder::clone(builder).build();
                 transport
                     .send(message)
                     .await
-                    .map_err(|source| SendError::Smtp { server: server.clone(), source })?;
+                    .map_err(|source| SendError::Smtp {
+                        server: server.clone(),
+                        source,
+                    })?;
                 tracing::info!(server = %server, recipients = settings.to.len(), "emailed");
-                Ok(SentTo::Smtp { server: server.clone(), recipients: settings.to.len() })
+                Ok(SentTo::Smtp {
+                    server: server.clone(),
+                    recipients: settings.to.len(),
+                })
             }
         }
     }
@@ -288,5 +327,7 @@ fn build_message(email: &RenderedEmail, settings: &EmailSettings) -> Result<Mess
         }
         None => alternative,
     };
-    builder.multipart(body).map_err(|e| SendError::Message(e.to_string()))
+    builder
+        .multipart(body)
+        .map_err(|e| SendError::Message(e.to_string()))
 }
