@@ -241,6 +241,7 @@ fn both_bodies_carry_totals_categories_changes_and_what_could_not_be_checked() {
             "00-12345",
             "12,350,955.88",
             "12,349,105.89",
+            "5 discrepancies (4 errors, 1 warning)",
             "amount_mismatch",
             "unverified",
             "2 new, 1 still open, 1 resolved",

@@ -9,6 +9,7 @@
 
 mod layout;
 mod render;
+mod sections;
 mod transport;
 
 pub use render::{Attachment, RenderOptions, RenderedEmail, render, render_failure};
