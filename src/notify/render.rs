@@ -1,0 +1,155 @@
+//! Turns a run report into the email a finance team reads at 8 a.m.: what was checked, what did
+//! not match, what is new, what could not be checked, and the full list as a CSV attachment.
+
+use anyhow::{Context, Result};
+use chrono_tz::Tz;
+
+use super::layout::{Block, Section, human_money, render_html, render_text, scrub_accounts};
+use super::sections::{
+    by_category, changes, failed_calls, largest, overview, plural, rejects, totals,
+};
+use crate::domain::DayRange;
+use crate::export::{ExportFormat, ExportRow, write_discrepancies};
+use crate::report::{RunReport, RunStatus};
+
+/// Presentation choices of the email.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    pub merchant_name: String,
+    /// How many of the largest discrepancies the body lists.
+    pub largest: usize,
+    /// The zone in which times are shown (the merchant's).
+    pub zone: Tz,
+    /// How many failed calls, rejected rows and still-open findings are listed before
+    /// "and N more".
+    pub list_cap: usize,
+    pub csv_format: ExportFormat,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            merchant_name: String::new(),
+            largest: 10,
+            zone: chrono_tz::America::Toronto,
+            list_cap: 20,
+            csv_format: ExportFormat::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// A rendered message: both alternatives of the body, and the CSV of the findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub attachment: Option<Attachment>,
+}
+
+fn marker(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Partial => "PARTIAL ",
+        RunStatus::Failed => "FAILED ",
+        RunStatus::Abandoned => "ABANDONED ",
+        RunStatus::Running | RunStatus::Succeeded => "",
+    }
+}
+
+fn heading(opts: &RenderOptions, range: DayRange) -> String {
+    match opts.merchant_name.trim() {
+        "" => format!("Flexiti reconciliation {range}"),
+        name => format!("{name}: Flexiti reconciliation {range}"),
+    }
+}
+
+pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail> {
+    let count = report.discrepancies.len();
+    let subject = format!(
+        "[flexiti-recon] {}{}: {} ({} CAD), {}",
+        marker(report.status),
+        report.range,
+        plural(count, "discrepancy", "discrepancies"),
+        human_money(report.money_at_stake()),
+        plural(
+            report.failed_calls.len(),
+            "failed API call",
+            "failed API calls"
+        ),
+    );
+    let filename = format!(
+        "flexiti-discrepancies-{}.csv",
+        report.range.to_string().replace("..", "_")
+    );
+    let mut csv = Vec::new();
+    write_discrepancies(&mut csv, &ExportRow::from_report(report), &opts.csv_format)
+        .with_context(|| format!("{filename}: rendering the attachment"))?;
+
+    let sections = vec![
+        overview(report, opts),
+        totals(report),
+        by_category(report),
+        changes(report, opts),
+        largest(report, opts),
+        failed_calls(report, opts),
+        rejects(report, opts),
+    ];
+    let title = heading(opts, report.range);
+    let footer = format!(
+        "flexiti-recon run {} · x-reference-id {} · {} lists all {} with ids, times and explanations",
+        report.run_id,
+        report.x_reference_id,
+        filename,
+        plural(count, "discrepancy", "discrepancies"),
+    );
+    Ok(RenderedEmail {
+        subject,
+        text: render_text(&title, &sections, &footer),
+        html: render_html(&title, &sections, &footer),
+        attachment: Some(Attachment {
+            filename,
+            content_type: "text/csv; charset=utf-8",
+            bytes: csv,
+        }),
+    })
+}
+
+/// The alert for a run that failed before it could produce a report.
+pub fn render_failure(
+    range: DayRange,
+    error: &str,
+    x_reference_id: &str,
+    opts: &RenderOptions,
+) -> RenderedEmail {
+    let subject = format!("[flexiti-recon] FAILED {range}: run failed");
+    let rerun = if range.from == range.to {
+        format!("flexiti-recon run --date {}", range.from)
+    } else {
+        format!("flexiti-recon run --from {} --to {}", range.from, range.to)
+    };
+    let sections = vec![
+        Section::new("The run failed")
+            .push(Block::Warning(format!(
+                "The reconciliation of {range} failed and stored no new results."
+            )))
+            .push(Block::Para(format!("Error: {}", scrub_accounts(error))))
+            .push(Block::Para(format!(
+                "Once the cause is fixed, rerun the days with: {rerun}"
+            ))),
+    ];
+    let title = heading(opts, range);
+    let footer = format!("flexiti-recon · x-reference-id {x_reference_id}");
+    RenderedEmail {
+        subject,
+        text: render_text(&title, &sections, &footer),
+        html: render_html(&title, &sections, &footer),
+        attachment: None,
+    }
+}
