@@ -79,8 +79,8 @@ impl Amount {
         let cents = normalized
             .checked_mul(Decimal::from(100))
             .ok_or_else(|| AmountError::OutOfRange(value.to_string()))?;
-        let cents =
-            i64::try_from(cents.trunc()).map_err(|_| AmountError::OutOfRange(value.to_string()))?;
+        let cents = i64::try_from(cents.trunc())
+            .map_err(|_| AmountError::OutOfRange(value.to_string()))?;
         Ok(Amount(cents))
     }
 
@@ -141,32 +141,17 @@ mod tests {
 
     #[test]
     fn parses_plain_decimals_exactly() {
-        assert_eq!(
-            Amount::parse("1299.99", false),
-            Ok(Amount::from_cents(129_999))
-        );
+        assert_eq!(Amount::parse("1299.99", false), Ok(Amount::from_cents(129_999)));
         assert_eq!(Amount::parse("0.1", false), Ok(Amount::from_cents(10)));
-        assert_eq!(
-            Amount::parse("-200", false),
-            Ok(Amount::from_cents(-20_000))
-        );
-        assert_eq!(
-            Amount::parse(" 10.500 ", false),
-            Ok(Amount::from_cents(1050))
-        );
-        assert_eq!(
-            Amount::parse("1299,99", true),
-            Ok(Amount::from_cents(129_999))
-        );
+        assert_eq!(Amount::parse("-200", false), Ok(Amount::from_cents(-20_000)));
+        assert_eq!(Amount::parse(" 10.500 ", false), Ok(Amount::from_cents(1050)));
+        assert_eq!(Amount::parse("1299,99", true), Ok(Amount::from_cents(129_999)));
     }
 
     #[test]
     fn refuses_what_is_not_a_plain_amount() {
         for bad in ["", "abc", "1e3", "1,299.99", "$12", "12.3.4", "-", "."] {
-            assert!(
-                Amount::parse(bad, false).is_err(),
-                "{bad} should be refused"
-            );
+            assert!(Amount::parse(bad, false).is_err(), "{bad} should be refused");
         }
         assert_eq!(
             Amount::parse("10.005", false),

@@ -98,10 +98,7 @@ impl BusinessCalendar {
     /// The UTC dates that the local span of `days` touches, in order.
     pub fn utc_dates_touched(&self, days: DayRange) -> Vec<NaiveDate> {
         let start = self.start_of(days.from).date_naive();
-        let end_day = days
-            .to
-            .checked_add_days(Days::new(1))
-            .unwrap_or(NaiveDate::MAX);
+        let end_day = days.to.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
         let last_instant = self.start_of(end_day) - chrono::Duration::nanoseconds(1);
         let end = last_instant.date_naive();
         DayRange::new(start, end).days().collect()
@@ -123,23 +120,12 @@ mod tests {
     #[test]
     fn a_toronto_day_touches_two_utc_dates() {
         let dates = toronto().utc_dates_touched(DayRange::new(d("2026-11-22"), d("2026-11-24")));
-        assert_eq!(
-            dates,
-            vec![
-                d("2026-11-22"),
-                d("2026-11-23"),
-                d("2026-11-24"),
-                d("2026-11-25")
-            ]
-        );
+        assert_eq!(dates, vec![d("2026-11-22"), d("2026-11-23"), d("2026-11-24"), d("2026-11-25")]);
     }
 
     #[test]
     fn evening_utc_instants_belong_to_the_previous_local_day() {
-        let at = Utc
-            .with_ymd_and_hms(2026, 11, 24, 3, 30, 0)
-            .single()
-            .expect("instant");
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 3, 30, 0).single().expect("instant");
         assert_eq!(toronto().day_of(at), d("2026-11-23"));
     }
 
@@ -149,9 +135,6 @@ mod tests {
         let gap = d("2026-03-08").and_hms_opt(2, 30, 0).expect("time");
         assert_eq!(cal.day_of(cal.local_to_utc(gap)), d("2026-03-08"));
         let overlap = d("2026-11-01").and_hms_opt(1, 30, 0).expect("time");
-        assert_eq!(
-            cal.local_to_utc(overlap).to_rfc3339(),
-            "2026-11-01T05:30:00+00:00"
-        );
+        assert_eq!(cal.local_to_utc(overlap).to_rfc3339(), "2026-11-01T05:30:00+00:00");
     }
 }
