@@ -451,19 +451,20 @@ fn deliver(shared: &Shared, body: Vec<u8>) -> Response {
     if dropped {
         shared.count_fault(fault::DROP_CONNECTION);
         let half = Bytes::from(body[..body.len() / 2].to_vec());
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
-            Err(std::io::Error::new(
+        // The error comes a moment later so that the status line and the first half are on the
+        // wire first: the client sees a 200 whose body breaks, not a refused request.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+        tokio::spawn(async move {
+            let _ = tx.send(Ok(half)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let reset = std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
                 "connection dropped by the sandbox",
-            )),
-        ];
-        return (
-            StatusCode::OK,
-            json,
-            Body::from_stream(tokio_stream::iter(chunks)),
-        )
-            .into_response();
+            );
+            let _ = tx.send(Err(reset)).await;
+        });
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        return (StatusCode::OK, json, Body::from_stream(stream)).into_response();
     }
     (StatusCode::OK, json, body).into_response()
 }
