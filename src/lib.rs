@@ -11,5 +11,6 @@ pub mod ledger;
 pub mod notify;
 pub mod reconcile;
 pub mod report;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,493 @@
+//! One generated order at a time: a normal Flexiti order (authorization, capture, maybe a return,
+//! and the matching ledger rows), an other-tender sale, an abandoned authorization, or an order
+//! bent into exactly one finding of the matching rules.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+
+use super::generate::{Dice, GenerateOptions, GenerateSummary};
+use super::writers::{
+    AuthorizationOut, CaptureOut, JsonFiles, LedgerFiles, LedgerLine, Money, ReturnOut,
+};
+use crate::domain::{Category, Kind};
+
+const OTHER_TENDERS: [&str; 5] = ["VISA", "MASTERCARD", "DEBIT", "CASH", "AMEX"];
+const OTHER_TENDER_PER_MILLE: u32 = 180;
+const RETURN_PER_MILLE: u32 = 60;
+const LATER_DAY_RETURN_PER_MILLE: u32 = 350;
+const NEAR_MIDNIGHT_PER_MILLE: u32 = 30;
+const ABANDONED_PER_MILLE: u32 = 15;
+const INJECTED: [Category; 8] = [
+    Category::AmountMismatch,
+    Category::DateMismatch,
+    Category::StoreMismatch,
+    Category::DuplicateInFlexiti,
+    Category::DuplicateInLedger,
+    Category::MissingInLedger,
+    Category::MissingInFlexiti,
+    Category::NotCaptured,
+];
+
+/// One row of `expected.csv`.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub day: NaiveDate,
+    pub category: Category,
+    pub reference: String,
+    pub kind: Kind,
+    pub flexiti_cents: Option<i64>,
+    pub ledger_cents: Option<i64>,
+}
+
+/// A ledger return waiting for its (later) day, so the ledger stays roughly in day order.
+struct PendingReturn {
+    at: DateTime<Utc>,
+    store: usize,
+    register: u32,
+    reference: String,
+    cents: i64,
+}
+
+/// The fields of one order that every variant needs.
+struct Order {
+    day: NaiveDate,
+    reference: String,
+    at: DateTime<Utc>,
+    cents: i64,
+    store: usize,
+    register: u32,
+}
+
+pub(crate) struct Orders {
+    dice: Dice,
+    stores: Vec<String>,
+    per_mille: u32,
+    authorizations: JsonFiles,
+    captures: JsonFiles,
+    ledger: LedgerFiles,
+    pending: BTreeMap<NaiveDate, Vec<PendingReturn>>,
+    findings: Vec<Finding>,
+    injection_credit: u32,
+    injected: usize,
+    next_authorization: u64,
+    next_capture: u64,
+    next_return: u64,
+    summary: GenerateSummary,
+}
+
+impl Orders {
+    pub fn create(opts: &GenerateOptions, flexiti: &Path, ledger: &Path) -> anyhow::Result<Orders> {
+        Ok(Orders {
+            dice: Dice::new(opts.seed),
+            stores: opts.stores.clone(),
+            per_mille: opts.discrepancy_per_mille,
+            authorizations: JsonFiles::create(
+                flexiti,
+                "authorizations",
+                opts.flexiti_files,
+                opts.pretty,
+            )?,
+            captures: JsonFiles::create(flexiti, "captures", opts.flexiti_files, opts.pretty)?,
+            ledger: LedgerFiles::create(ledger, opts.ledger_files)?,
+            pending: BTreeMap::new(),
+            findings: Vec::new(),
+            // The first Flexiti order of the reconciled days is already a finding.
+            injection_credit: 1000u32.saturating_sub(opts.discrepancy_per_mille),
+            injected: 0,
+            next_authorization: 0,
+            next_capture: 346_000,
+            next_return: 9_000_000_000_000_000,
+            summary: GenerateSummary::default(),
+        })
+    }
+
+    /// Writes `count` orders of `day`; findings only when `reconciled`.
+    pub fn day(&mut self, day: NaiveDate, count: u64, reconciled: bool) -> anyhow::Result<()> {
+        if let Some(returns) = self.pending.remove(&day) {
+            for r in returns {
+                self.ledger_row(
+                    r.at,
+                    r.store,
+                    r.register,
+                    &r.reference,
+                    "RETURN",
+                    "FLEXITI",
+                    r.cents,
+                )?;
+            }
+        }
+        let mut seconds: Vec<u32> = (0..count)
+            .map(|_| self.dice.second_of_day(NEAR_MIDNIGHT_PER_MILLE))
+            .collect();
+        if reconciled && seconds.len() >= 4 {
+            seconds[0] = self.dice.midnight_early();
+            seconds[1] = self.dice.midnight_late();
+        }
+        seconds.sort_unstable();
+        let mut later_return_due = reconciled;
+        let mut abandoned = 0u64;
+        for (index, second) in (1u64..).zip(seconds) {
+            let mut order = self.order(day, index, second);
+            if self.dice.roll(OTHER_TENDER_PER_MILLE) {
+                let tender = OTHER_TENDERS[self.dice.range(0..=4) as usize % OTHER_TENDERS.len()];
+                self.ledger_row(
+                    order.at,
+                    order.store,
+                    order.register,
+                    &order.reference,
+                    "SALE",
+                    tender,
+                    order.cents,
+                )?;
+                self.summary.other_tender_rows += 1;
+            } else if let Some(category) = reconciled.then(|| self.next_injection()).flatten() {
+                if category == Category::DuplicateInFlexiti {
+                    // the second capture must stay on the same business day
+                    let second = self.dice.shop_hours();
+                    order.at = self.dice.instant(day, second);
+                }
+                self.inject(category, &order)?;
+            } else {
+                let forced_later = later_return_due && (9 * 3600..21 * 3600).contains(&second);
+                later_return_due &= !forced_later;
+                self.normal(&order, forced_later)?;
+            }
+            if self.dice.roll(ABANDONED_PER_MILLE) {
+                abandoned += 1;
+                let mut walked_away = self.order(day, count + abandoned, second);
+                walked_away.at = order.at;
+                let status = if self.dice.coin() {
+                    "unauthorized"
+                } else {
+                    "opened"
+                };
+                self.authorization(&walked_away, status, walked_away.cents)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<(GenerateSummary, Vec<Finding>)> {
+        for (_, returns) in std::mem::take(&mut self.pending) {
+            for r in returns {
+                self.ledger_row(
+                    r.at,
+                    r.store,
+                    r.register,
+                    &r.reference,
+                    "RETURN",
+                    "FLEXITI",
+                    r.cents,
+                )?;
+            }
+        }
+        let mut summary = self.summary;
+        summary.files.extend(self.authorizations.finish()?);
+        summary.files.extend(self.captures.finish()?);
+        summary.files.extend(self.ledger.finish()?);
+        for f in &self.findings {
+            *summary.findings.entry(f.category).or_insert(0) += 1;
+        }
+        Ok((summary, self.findings))
+    }
+
+    fn order(&mut self, day: NaiveDate, index: u64, second: u32) -> Order {
+        let reference = format!(
+            "ORD-{:04}{:02}{:02}-{index:06}",
+            day.year(),
+            day.month(),
+            day.day()
+        );
+        Order {
+            day,
+            reference,
+            at: self.dice.instant(day, second),
+            cents: i64::try_from(self.dice.range(2_500..=500_000)).unwrap_or(2_500),
+            store: self.dice.range(0..=(self.stores.len() as u64 - 1)) as usize,
+            register: u32::try_from(self.dice.range(1..=8)).unwrap_or(1),
+        }
+    }
+
+    fn next_injection(&mut self) -> Option<Category> {
+        self.injection_credit += self.per_mille;
+        if self.injection_credit < 1000 {
+            return None;
+        }
+        self.injection_credit -= 1000;
+        let category = INJECTED[self.injected % INJECTED.len()];
+        self.injected += 1;
+        Some(category)
+    }
+
+    fn normal(&mut self, o: &Order, forced_later_return: bool) -> anyhow::Result<()> {
+        let authorization_id = self.authorization(o, "closed", 0)?;
+        let mut returns = Vec::new();
+        let promotional = self.promotional(authorization_id);
+        if forced_later_return || (promotional && self.dice.roll(RETURN_PER_MILLE)) {
+            let later = forced_later_return || self.dice.roll(LATER_DAY_RETURN_PER_MILLE);
+            let offset = if forced_later_return {
+                1
+            } else {
+                self.dice.range(1..=3)
+            };
+            let same_day = o.at
+                + chrono::Duration::seconds(
+                    i64::try_from(self.dice.range(600..=7200)).unwrap_or(600),
+                );
+            let at = if !later && self.dice.calendar.day_of(same_day) == o.day {
+                same_day
+            } else {
+                let day = o.day.checked_add_days(Days::new(offset)).unwrap_or(o.day);
+                let second = self.dice.shop_hours();
+                self.dice.instant(day, second)
+            };
+            let cents = i64::try_from(self.dice.range(100.min(o.cents as u64)..=o.cents as u64))
+                .unwrap_or(o.cents);
+            self.next_return += 1;
+            returns.push(ReturnOut {
+                id: self.next_return,
+                at,
+                amount: self.money(cents),
+                remaining_capture: self.money(o.cents - cents),
+            });
+            self.summary.returns += 1;
+            self.pending
+                .entry(self.dice.calendar.day_of(at))
+                .or_default()
+                .push(PendingReturn {
+                    at,
+                    store: o.store,
+                    register: o.register,
+                    reference: o.reference.clone(),
+                    cents,
+                });
+        }
+        self.capture(o, authorization_id, o.at, o.store, &returns)?;
+        self.ledger_row(
+            o.at,
+            o.store,
+            o.register,
+            &o.reference,
+            "SALE",
+            "FLEXITI",
+            o.cents,
+        )
+    }
+
+    /// Bends one order into exactly one finding of `category` (see DESIGN.md's matching rules).
+    fn inject(&mut self, category: Category, o: &Order) -> anyhow::Result<()> {
+        let mut finding = Finding {
+            day: o.day,
+            category,
+            reference: o.reference.clone(),
+            kind: Kind::Sale,
+            flexiti_cents: Some(o.cents),
+            ledger_cents: Some(o.cents),
+        };
+        let sale = |this: &mut Self, at, cents| {
+            this.ledger_row(
+                at,
+                o.store,
+                o.register,
+                &o.reference,
+                "SALE",
+                "FLEXITI",
+                cents,
+            )
+        };
+        match category {
+            Category::AmountMismatch => {
+                let delta = i64::try_from(self.dice.range(1..=5_000)).unwrap_or(1);
+                let ledger = if self.dice.coin() && o.cents > delta {
+                    o.cents - delta
+                } else {
+                    o.cents + delta
+                };
+                let id = self.authorization(o, "closed", 0)?;
+                self.capture(o, id, o.at, o.store, &[])?;
+                sale(self, o.at, ledger)?;
+                finding.ledger_cents = Some(ledger);
+            }
+            Category::DateMismatch => {
+                let next_day = o.day.checked_add_days(Days::new(1)).unwrap_or(o.day);
+                let (late, early) = (self.dice.midnight_late(), self.dice.midnight_early());
+                let rung_up = self.dice.instant(o.day, late);
+                let captured = self.dice.instant(next_day, early);
+                let late = Order {
+                    at: captured,
+                    reference: o.reference.clone(),
+                    ..*o
+                };
+                let id = self.authorization(&late, "closed", 0)?;
+                self.capture(o, id, captured, o.store, &[])?;
+                sale(self, rung_up, o.cents)?;
+            }
+            Category::StoreMismatch => {
+                let other = (o.store + 1) % self.stores.len();
+                let elsewhere = Order {
+                    store: other,
+                    reference: o.reference.clone(),
+                    ..*o
+                };
+                let id = self.authorization(&elsewhere, "closed", 0)?;
+                let store = if self.stores.len() > 1 {
+                    other
+                } else {
+                    usize::MAX
+                };
+                self.capture(o, id, o.at, store, &[])?;
+                sale(self, o.at, o.cents)?;
+            }
+            Category::DuplicateInFlexiti => {
+                let id = self.authorization(o, "closed", 0)?;
+                self.capture(o, id, o.at, o.store, &[])?;
+                let again = o.at
+                    + chrono::Duration::seconds(
+                        i64::try_from(self.dice.range(20..=300)).unwrap_or(20),
+                    );
+                self.capture(o, id, again, o.store, &[])?;
+                sale(self, o.at, o.cents)?;
+                finding.ledger_cents = None;
+            }
+            Category::DuplicateInLedger => {
+                let id = self.authorization(o, "closed", 0)?;
+                self.capture(o, id, o.at, o.store, &[])?;
+                sale(self, o.at, o.cents)?;
+                sale(self, o.at, o.cents)?;
+                finding.flexiti_cents = None;
+            }
+            Category::MissingInLedger => {
+                let id = self.authorization(o, "closed", 0)?;
+                self.capture(o, id, o.at, o.store, &[])?;
+                finding.ledger_cents = None;
+            }
+            Category::MissingInFlexiti => {
+                sale(self, o.at, o.cents)?;
+                finding.flexiti_cents = None;
+            }
+            _ => {
+                self.authorization(o, "opened", o.cents)?;
+                sale(self, o.at, o.cents)?;
+                finding.flexiti_cents = None;
+            }
+        }
+        self.findings.push(finding);
+        Ok(())
+    }
+
+    fn money(&mut self, cents: i64) -> Money {
+        Money {
+            cents,
+            as_string: self.dice.coin(),
+        }
+    }
+
+    /// Eight authorizations in ten are promotional purchases (only those may have returns).
+    fn promotional(&self, authorization_id: u64) -> bool {
+        authorization_id % 10 < 8
+    }
+
+    /// Writes an authorization created a few seconds before `o.at`; returns its id.
+    fn authorization(&mut self, o: &Order, status: &str, remaining: i64) -> anyhow::Result<u64> {
+        self.next_authorization += 1;
+        let id = 4_000_000_000_000_000 + self.next_authorization * 1000 + self.dice.range(0..=999);
+        let digits = self.dice.range(8..=14);
+        let account = format!(
+            "{:0width$}",
+            self.dice.range(10_000_000..=99_999_999_999_999) % 10u64.pow(digits as u32),
+            width = digits as usize
+        );
+        let account = format!("2{}", &account[1..]);
+        let created =
+            o.at - chrono::Duration::seconds(i64::try_from(self.dice.range(3..=40)).unwrap_or(3));
+        let millis = self
+            .dice
+            .roll(200)
+            .then(|| u32::try_from(self.dice.range(0..=999)).unwrap_or(0));
+        let transaction_type = if self.promotional(id) {
+            "promotional_purchase"
+        } else {
+            "regular_purchase"
+        };
+        let term = [6, 12, 18, 24][self.dice.range(0..=3) as usize];
+        let (amount, remaining) = (self.money(o.cents), self.money(remaining));
+        self.authorizations
+            .authorization(&AuthorizationOut {
+                id,
+                reference: &o.reference,
+                account_number: &account,
+                transaction_type,
+                status,
+                created,
+                created_millis: millis,
+                amount,
+                remaining,
+                store: &self.stores[o.store],
+                plan_id: 4,
+                term,
+            })
+            .context("generate: cannot write an authorization")?;
+        self.summary.authorizations += 1;
+        Ok(id)
+    }
+
+    /// `store` out of range stands for an id no configured store has.
+    fn capture(
+        &mut self,
+        o: &Order,
+        authorization_id: u64,
+        at: DateTime<Utc>,
+        store: usize,
+        returns: &[ReturnOut],
+    ) -> anyhow::Result<()> {
+        self.next_capture += 1;
+        let (amount, remaining) = (self.money(o.cents), self.money(0));
+        let as_string = self.dice.roll(50);
+        let store = self.stores.get(store).map_or("99-99999", String::as_str);
+        self.captures
+            .capture(&CaptureOut {
+                id: self.next_capture,
+                authorization_id,
+                authorization_id_as_string: as_string,
+                reference: &o.reference,
+                at,
+                amount,
+                remaining_authorization: remaining,
+                store,
+                returns,
+            })
+            .context("generate: cannot write a capture")?;
+        self.summary.captures += 1;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ledger_row(
+        &mut self,
+        at: DateTime<Utc>,
+        store: usize,
+        register: u32,
+        reference: &str,
+        txn_type: &str,
+        tender: &str,
+        cents: i64,
+    ) -> anyhow::Result<()> {
+        let sold_at = at.with_timezone(&self.dice.calendar.zone).naive_local();
+        self.ledger
+            .row(&LedgerLine {
+                sold_at,
+                store: &self.stores[store],
+                register,
+                order_id: reference,
+                txn_type,
+                tender,
+                cents,
+            })
+            .context("generate: cannot write a ledger row")?;
+        self.summary.ledger_rows += 1;
+        Ok(())
+    }
+}

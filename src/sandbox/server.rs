@@ -1,0 +1,470 @@
+//! The sandbox's HTTP surface (axum): the token endpoint, the paged list endpoints and the
+//! single-authorization lookup, with the contract's error bodies and the configured faults.
+//!
+//! Order of checks on a data call, so that each fault is observable on its own: maintenance,
+//! latency, bearer token, `x-reference-id`, client id in the path, 429, random 5xx, the
+//! first-N-failures counter, input validation (409), the dated and per-id failures, then the
+//! answer, which may still be malformed or cut short.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::data::Dataset;
+use super::faults::{Dice, Faults};
+use super::listing::{self, ListKind};
+use super::tokens::{TokenCheck, TokenStore};
+use super::{SandboxStats, fault};
+
+pub(crate) const BASE_PATH: &str = "/flexiti/pos-api";
+
+pub(crate) struct Shared {
+    pub data: Dataset,
+    pub client_id: String,
+    pub client_secret: String,
+    pub faults: Faults,
+    pub dice: Mutex<Dice>,
+    pub tokens: Mutex<TokenStore>,
+    pub stats: Mutex<SandboxStats>,
+}
+
+impl Shared {
+    pub fn dice(&self) -> std::sync::MutexGuard<'_, Dice> {
+        self.dice.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn stats(&self) -> std::sync::MutexGuard<'_, SandboxStats> {
+        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn tokens(&self) -> std::sync::MutexGuard<'_, TokenStore> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn count_fault(&self, kind: &str) {
+        *self.stats().faults.entry(kind.to_string()).or_insert(0) += 1;
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let v251 = format!("{BASE_PATH}/v2.5.1/client-id/{{client_id}}");
+    Router::new()
+        .route(&format!("{BASE_PATH}/v2.5/oauth/token"), post(token))
+        .route(&format!("{v251}/authorizations"), get(list_authorizations))
+        .route(&format!("{v251}/captures"), get(list_captures))
+        .route(
+            &format!("{v251}/authorization/{{authorization_id}}"),
+            get(lookup),
+        )
+        .fallback(|uri: Uri| async move {
+            error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("no such endpoint: {}", uri.path()),
+            )
+        })
+        .with_state(shared)
+}
+
+/// `{"error": code, "message": text}` with the given status.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"error": code, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TokenForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+}
+
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    count_request(&shared, "token", &headers);
+    if let Some(refused) = outage(&shared).await {
+        return refused;
+    }
+    let query = query.unwrap_or_default();
+    if query.contains("client_id") || query.contains("client_secret") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "credentials must be sent in the form body, not in the query string",
+        );
+    }
+    let Ok(Form(form)) = form else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "expected an application/x-www-form-urlencoded body",
+        );
+    };
+    let (Some(id), Some(secret)) = (form.client_id.as_deref(), form.client_secret.as_deref())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "client_id and client_secret are required",
+        );
+    };
+    if id != shared.client_id || secret != shared.client_secret {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "unknown client_id or wrong client_secret",
+        );
+    }
+    if form.scope.as_deref().is_some_and(|s| s != "merchant") {
+        return error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "only the merchant scope is available",
+        );
+    }
+    let ttl = shared.faults.token_ttl_secs.map(Duration::from_secs);
+    let issued = match form.grant_type.as_deref().unwrap_or("client_credentials") {
+        "client_credentials" => shared.tokens().issue(id, ttl),
+        "refresh_token" => {
+            let Some(refresh) = form.refresh_token.as_deref() else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required with grant_type=refresh_token",
+                );
+            };
+            match shared.tokens().refresh(id, refresh, ttl) {
+                Some(issued) => issued,
+                None => {
+                    return error(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_token",
+                        "the refresh token is unknown or its access token has expired",
+                    );
+                }
+            }
+        }
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("unsupported grant_type '{other}'"),
+            );
+        }
+    };
+    shared.stats().tokens_issued += 1;
+    let body = json!({
+        "token_type": "bearer",
+        "access_token": issued.access_token,
+        "expires_in": super::tokens::ANNOUNCED_TTL_SECS,
+        "refresh_token": issued.refresh_token,
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn list_authorizations(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Response {
+    list(
+        shared,
+        ListKind::Authorizations,
+        &method,
+        &uri,
+        &headers,
+        &client_id,
+    )
+    .await
+}
+
+async fn list_captures(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Response {
+    list(
+        shared,
+        ListKind::Captures,
+        &method,
+        &uri,
+        &headers,
+        &client_id,
+    )
+    .await
+}
+
+async fn list(
+    shared: Arc<Shared>,
+    kind: ListKind,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Response {
+    if let Some(refused) = guard(&shared, kind.endpoint(), method, uri, headers, client_id).await {
+        return refused;
+    }
+    let query = match listing::ListQuery::parse(uri) {
+        Ok(query) => query,
+        Err(field_errors) => return listing::wrong_inputs(uri.path(), field_errors),
+    };
+    if let Some(date) = shared
+        .faults
+        .failing_dates
+        .iter()
+        .find(|d| query.from <= **d && **d <= query.to)
+    {
+        shared.count_fault(fault::FAILING_DATE);
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "general_error",
+            &format!("internal error while listing {date}"),
+        );
+    }
+    let body = listing::page(&shared.data, kind, &query, shared.faults.wrapped_pages);
+    deliver(&shared, body)
+}
+
+async fn lookup(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((client_id, authorization_id)): Path<(String, String)>,
+) -> Response {
+    if let Some(refused) = guard(
+        &shared,
+        "authorization",
+        &method,
+        &uri,
+        &headers,
+        &client_id,
+    )
+    .await
+    {
+        return refused;
+    }
+    let Ok(id) = authorization_id.trim().parse::<u64>() else {
+        let errors = vec![listing::field_error(
+            "authorization_id",
+            "invalid",
+            &authorization_id,
+            "format",
+        )];
+        return listing::wrong_inputs(uri.path(), errors);
+    };
+    if shared.faults.failing_authorization_ids.contains(&id) {
+        shared.count_fault(fault::FAILING_AUTHORIZATION);
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "general_error",
+            "internal error while reading the authorization",
+        );
+    }
+    match shared.data.authorization(id) {
+        Some(item) => deliver(&shared, item.json.clone().into_bytes()),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("authorization {id} not found"),
+        ),
+    }
+}
+
+fn count_request(shared: &Shared, endpoint: &str, headers: &HeaderMap) {
+    let mut stats = shared.stats();
+    *stats.requests.entry(endpoint.to_string()).or_insert(0) += 1;
+    if let Some(id) = reference_id(headers) {
+        stats.reference_ids.insert(id);
+    }
+}
+
+fn reference_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-reference-id")?.to_str().ok()?;
+    (value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())).then(|| value.to_string())
+}
+
+/// Maintenance and latency: what every endpoint, the token one included, goes through.
+async fn outage(shared: &Shared) -> Option<Response> {
+    if shared.faults.maintenance {
+        shared.count_fault(fault::MAINTENANCE);
+        return Some(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "general_error",
+            "the service is under maintenance",
+        ));
+    }
+    if shared.faults.latency_ms > 0 {
+        shared.count_fault(fault::LATENCY);
+        tokio::time::sleep(Duration::from_millis(shared.faults.latency_ms)).await;
+    }
+    None
+}
+
+async fn guard(
+    shared: &Shared,
+    endpoint: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Option<Response> {
+    count_request(shared, endpoint, headers);
+    if let Some(refused) = outage(shared).await {
+        return Some(refused);
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string());
+    let Some(bearer) = bearer else {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "missing bearer token",
+        ));
+    };
+    let owner = match shared.tokens().check(&bearer) {
+        TokenCheck::Valid(owner) => owner,
+        TokenCheck::Expired => {
+            shared.count_fault(fault::EXPIRED_TOKEN);
+            return Some(error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token has expired",
+            ));
+        }
+        TokenCheck::Unknown => {
+            return Some(error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "unknown access token",
+            ));
+        }
+    };
+    if reference_id(headers).is_none() {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the x-reference-id header must be 32 hexadecimal characters",
+        ));
+    }
+    if owner != client_id {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "invalid_role",
+            &format!("the token does not grant access to client id '{client_id}'"),
+        ));
+    }
+    random_failure(shared, method, uri)
+}
+
+fn random_failure(shared: &Shared, method: &Method, uri: &Uri) -> Option<Response> {
+    let faults = &shared.faults;
+    let mut dice = shared.dice();
+    if dice.roll(faults.rate_limit_per_mille) {
+        drop(dice);
+        shared.count_fault(fault::RATE_LIMIT);
+        let mut refused = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "slow down",
+        );
+        refused.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(faults.retry_after_secs),
+        );
+        return Some(refused);
+    }
+    if dice.roll(faults.server_error_per_mille) {
+        let codes = [500u16, 502, 503, 504];
+        let code = dice.pick(&codes).copied().unwrap_or(500);
+        drop(dice);
+        shared.count_fault(fault::SERVER_ERROR);
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Some(error(
+            status,
+            "general_error",
+            "an unexpected error occurred",
+        ));
+    }
+    let call = format!("{method} {uri}");
+    if dice.within_first(&call, faults.fail_first_n_per_call) {
+        drop(dice);
+        shared.count_fault(fault::FAIL_FIRST_N);
+        return Some(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "general_error",
+            "temporarily unavailable",
+        ));
+    }
+    None
+}
+
+/// A 200 with `body`, unless the dice decide to garble it or cut the connection half-way.
+fn deliver(shared: &Shared, body: Vec<u8>) -> Response {
+    let (malformed, dropped) = {
+        let mut dice = shared.dice();
+        let malformed = dice.roll(shared.faults.malformed_json_per_mille);
+        (
+            malformed,
+            !malformed && dice.roll(shared.faults.drop_connection_per_mille),
+        )
+    };
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    if malformed {
+        shared.count_fault(fault::MALFORMED_JSON);
+        let mut garbled = body[..body.len() / 2].to_vec();
+        garbled.extend_from_slice(b"\x00<html>oops");
+        return (StatusCode::OK, json, garbled).into_response();
+    }
+    if dropped {
+        shared.count_fault(fault::DROP_CONNECTION);
+        let half = Bytes::from(body[..body.len() / 2].to_vec());
+        // The error comes a moment later so that the status line and the first half are on the
+        // wire first: the client sees a 200 whose body breaks, not a refused request.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+        tokio::spawn(async move {
+            let _ = tx.send(Ok(half)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let reset = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection dropped by the sandbox",
+            );
+            let _ = tx.send(Err(reset)).await;
+        });
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        return (StatusCode::OK, json, Body::from_stream(stream)).into_response();
+    }
+    (StatusCode::OK, json, body).into_response()
+}
