@@ -14,7 +14,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::{Amount, BusinessCalendar};
+use crate::flexiti::FlexitiSettings;
 use crate::ledger::LedgerSettings;
+use crate::notify::EmailSettings;
 
 /// The config file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,10 +36,10 @@ pub struct FileConfig {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub database: DatabaseSection,
-    pub flexiti: FlexitiSection,
+    pub flexiti: FlexitiSettings,
     pub ledger: LedgerSettings,
     #[serde(default)]
-    pub email: EmailSection,
+    pub email: EmailSettings,
     #[serde(default)]
     pub metrics: MetricsSection,
 }
@@ -65,70 +67,6 @@ pub struct DatabaseSection {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FlexitiSection {
-    /// `training`, `merchant-integration`, `production`, or a base URL.
-    pub environment: String,
-    pub client_id: String,
-    pub page_size: u32,
-    pub concurrency: usize,
-    pub timeout_secs: u64,
-    pub max_attempts: u32,
-    pub backoff_base_ms: u64,
-    pub backoff_cap_ms: u64,
-}
-
-impl Default for FlexitiSection {
-    fn default() -> Self {
-        FlexitiSection {
-            environment: String::new(),
-            client_id: String::new(),
-            page_size: 100,
-            concurrency: 4,
-            timeout_secs: 30,
-            max_attempts: 5,
-            backoff_base_ms: 500,
-            backoff_cap_ms: 30_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EmailSection {
-    /// `always`, `only_when_findings` or `never`.
-    pub policy: String,
-    /// `file` (one .eml per message) or `smtp`.
-    pub transport: String,
-    pub file_dir: Option<PathBuf>,
-    pub from: String,
-    pub to: Vec<String>,
-    pub smtp_host: String,
-    pub smtp_port: u16,
-    /// `starttls`, `implicit` or `none` (loopback only).
-    pub tls: String,
-    pub username: Option<String>,
-    pub timeout_secs: u64,
-}
-
-impl Default for EmailSection {
-    fn default() -> Self {
-        EmailSection {
-            policy: "always".into(),
-            transport: "file".into(),
-            file_dir: None,
-            from: "flexiti-recon@localhost".into(),
-            to: vec!["finance@localhost".into()],
-            smtp_host: "localhost".into(),
-            smtp_port: 587,
-            tls: "starttls".into(),
-            username: None,
-            timeout_secs: 30,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSection {
@@ -146,8 +84,11 @@ pub struct Config {
     pub tolerance: Amount,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// `[flexiti]` with the client secret filled from the environment when set.
+    pub flexiti: FlexitiSettings,
     pub client_secret: Option<SecretString>,
-    pub smtp_password: Option<SecretString>,
+    /// `[email]` with its folder made absolute and the SMTP password from the environment.
+    pub email: EmailSettings,
 }
 
 /// Reads a secret from `VAR`, or from the file named by `VAR_FILE`.
@@ -211,45 +152,58 @@ impl Config {
                 file.match_window_days
             );
         }
-        if file.flexiti.environment.is_empty() {
-            bail!("config flexiti.environment: set a Flexiti environment name or base URL");
-        }
         if file.flexiti.client_id.is_empty() {
             bail!("config flexiti.client_id: required");
         }
         if file.flexiti.page_size == 0 || file.flexiti.concurrency == 0 {
             bail!("config flexiti.page_size and flexiti.concurrency must be at least 1");
         }
+        file.flexiti
+            .validate()
+            .map_err(|e| anyhow::anyhow!("config flexiti: {e}"))?;
         file.ledger.validate().context("config")?;
-        let data_dir = base_dir.join(&file.data_dir);
+        let data_dir = normalize(&base_dir.join(&file.data_dir));
         let database_url = match &file.database.url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", data_dir.join("flexiti-recon.db").display()),
         };
-        if let Some(dir) = &file.email.file_dir {
-            file.email.file_dir = Some(base_dir.join(dir));
+        let client_secret = secret_from_env("FLEXITI_CLIENT_SECRET")?;
+        let mut flexiti = file.flexiti.clone();
+        if let Some(secret) = &client_secret {
+            flexiti.client_secret = secret.clone();
         }
+        let mut email = file.email.clone();
+        email.file_dir = if file.email.file_dir.as_os_str().is_empty()
+            || file.email.file_dir == EmailSettings::default().file_dir
+        {
+            data_dir.join("outbox")
+        } else {
+            normalize(&base_dir.join(&file.email.file_dir))
+        };
+        email.password = secret_from_env("FLEXITI_SMTP_PASSWORD")?;
+        email
+            .validate()
+            .map_err(|e| anyhow::anyhow!("config {e}"))?;
         Ok(Config {
             path,
             calendar: BusinessCalendar::new(zone),
             tolerance,
             data_dir,
             database_url,
-            client_secret: secret_from_env("FLEXITI_CLIENT_SECRET")?,
-            smtp_password: secret_from_env("FLEXITI_SMTP_PASSWORD")?,
+            flexiti,
+            client_secret,
+            email,
             file,
             base_dir,
         })
     }
+}
 
-    /// The email outbox of the file transport.
-    pub fn outbox_dir(&self) -> PathBuf {
-        self.file
-            .email
-            .file_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("outbox"))
-    }
+/// Drops `.` components so that paths shown to people read cleanly.
+fn normalize(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 fn location(text: &str, e: &toml::de::Error) -> String {
@@ -282,6 +236,9 @@ fn apply_env(file: &mut FileConfig) {
     }
     if let Some(v) = var("FLEXITI_SMTP_HOST") {
         file.email.smtp_host = v;
+    }
+    if let Some(v) = var("FLEXITI_SMTP_PORT").and_then(|p| p.parse().ok()) {
+        file.email.smtp_port = Some(v);
     }
     if let Some(v) = var("FLEXITI_SMTP_USERNAME") {
         file.email.username = Some(v);

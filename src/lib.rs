@@ -1,6 +1,7 @@
 //! flexiti-recon: reconciles a merchant's Flexiti point-of-sale financing transactions
 //! against its own sales ledger, records every mismatch and reports it.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;

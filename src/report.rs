@@ -141,8 +141,13 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Sum of the absolute deltas of the error findings.
+    /// Sum of the absolute deltas of the error findings. Warnings (date and store mismatches)
+    /// are left out: they share their pair's delta with any amount mismatch of the same pair.
     pub fn money_at_stake(&self) -> Amount {
-        self.discrepancies.iter().map(|d| d.delta.abs()).sum()
+        self.discrepancies
+            .iter()
+            .filter(|d| d.severity == crate::domain::Severity::Error)
+            .map(|d| d.delta.abs())
+            .sum()
     }
 }

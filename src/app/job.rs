@@ -1,0 +1,519 @@
+//! One run of the job: plan, lock, fetch, ingest, reconcile, store, notify, exit code.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate, Utc};
+
+use super::{audit, metrics};
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::domain::{Category, DayRange, FlexitiSide, LedgerSide};
+use crate::exit::{AppError, Exit};
+use crate::export::{self, ExportFormat, ExportRow};
+use crate::flexiti;
+use crate::ledger;
+use crate::notify::{self, Mailer, RenderOptions};
+use crate::reconcile::{self, ReconcileParams};
+use crate::report::{ChangeSummary, FailedCall, RunReport, RunStatus};
+use crate::store::Store;
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub range: Option<DayRange>,
+    pub store: Option<String>,
+    pub dry_run: bool,
+    pub no_email: bool,
+    pub flexiti_dir: Option<PathBuf>,
+    pub replay: Option<i64>,
+    pub fail_on_discrepancy: bool,
+    pub csv: Option<PathBuf>,
+    pub trigger: String,
+    pub wait: bool,
+}
+
+impl RunRequest {
+    pub fn from_args(args: &RunArgs) -> Self {
+        let range = match (args.date, args.from, args.to) {
+            (Some(d), _, _) => Some(DayRange::single(d)),
+            (None, Some(from), Some(to)) => Some(DayRange::new(from, to)),
+            _ => None,
+        };
+        RunRequest {
+            range,
+            store: args.store.clone(),
+            dry_run: args.dry_run,
+            no_email: args.no_email,
+            flexiti_dir: args.flexiti_dir.clone(),
+            replay: args.replay,
+            fail_on_discrepancy: args.fail_on_discrepancy,
+            csv: args.csv.clone(),
+            trigger: args.trigger.clone(),
+            wait: args.wait,
+        }
+    }
+}
+
+/// What a finished run leaves behind.
+#[derive(Debug)]
+pub struct JobOutcome {
+    pub report: RunReport,
+    pub exit: Exit,
+    pub database: Option<String>,
+    pub email: Option<String>,
+    pub email_error: Option<String>,
+    pub csv: Option<PathBuf>,
+    pub audit_dir: Option<PathBuf>,
+}
+
+impl JobOutcome {
+    /// A short human summary: counts and money per category, and where everything went.
+    pub fn summary(&self) -> String {
+        let r = &self.report;
+        let mut out = format!(
+            "run {} for {}: {} ({} Flexiti records, {} ledger rows, {} pairs)\n",
+            r.run_id,
+            r.range,
+            r.status.as_str(),
+            r.flexiti_records,
+            r.ledger_rows,
+            r.matched_pairs
+        );
+        if r.discrepancies.is_empty() {
+            out.push_str("  no discrepancies\n");
+        }
+        for category in Category::ALL {
+            let found: Vec<_> = r
+                .discrepancies
+                .iter()
+                .filter(|d| d.category == category)
+                .collect();
+            if !found.is_empty() {
+                let money: crate::domain::Amount = found.iter().map(|d| d.delta.abs()).sum();
+                out.push_str(&format!(
+                    "  {:<22} {:>5}  {:>14} CAD\n",
+                    category.as_str(),
+                    found.len(),
+                    money.to_string()
+                ));
+            }
+        }
+        if !r.failed_calls.is_empty() {
+            out.push_str(&format!("  failed API calls: {}\n", r.failed_calls.len()));
+        }
+        if !r.incomplete_days.is_empty() {
+            let days: Vec<String> = r.incomplete_days.iter().map(NaiveDate::to_string).collect();
+            out.push_str(&format!("  not fully fetched: {}\n", days.join(", ")));
+        }
+        if !r.rejects.is_empty() {
+            out.push_str(&format!("  rejected ledger rows: {}\n", r.rejects.len()));
+        }
+        let changes = &r.changes;
+        if !changes.new.is_empty() || !changes.still_open.is_empty() || !changes.resolved.is_empty()
+        {
+            out.push_str(&format!(
+                "  since the last run: {} new, {} still open, {} resolved\n",
+                changes.new.len(),
+                changes.still_open.len(),
+                changes.resolved.len()
+            ));
+        }
+        if let Some(db) = &self.database {
+            out.push_str(&format!("  database: {db}\n"));
+        }
+        match (&self.email, &self.email_error) {
+            (Some(e), _) => out.push_str(&format!("  email: {e}\n")),
+            (None, Some(err)) => out.push_str(&format!("  email FAILED: {err}\n")),
+            _ => {}
+        }
+        if let Some(csv) = &self.csv {
+            out.push_str(&format!("  csv: {}\n", csv.display()));
+        }
+        if let Some(dir) = &self.audit_dir {
+            out.push_str(&format!("  audit bundle: {}\n", dir.display()));
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// Yesterday in the merchant's zone.
+pub fn default_range(config: &Config) -> DayRange {
+    let today = config.calendar.day_of(Utc::now());
+    DayRange::single(today.checked_sub_days(Days::new(1)).unwrap_or(today))
+}
+
+fn render_options(config: &Config) -> RenderOptions {
+    RenderOptions {
+        merchant_name: config.file.merchant.clone(),
+        zone: config.calendar.zone,
+        ..RenderOptions::default()
+    }
+}
+
+/// The whole nightly job.
+pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome, AppError> {
+    let replay = match request.replay {
+        Some(id) => Some(audit::Replay::load(config, id).map_err(AppError::usage)?),
+        None => None,
+    };
+    let range = replay
+        .as_ref()
+        .map(|r| r.range)
+        .or(request.range)
+        .unwrap_or_else(|| default_range(config));
+    if range.is_empty() {
+        return Err(AppError::usage(anyhow::anyhow!(
+            "--from {} is after --to {}",
+            range.from,
+            range.to
+        )));
+    }
+    let dry_run = request.dry_run || replay.is_some();
+    let mut email_settings = config.email.clone();
+    if dry_run {
+        email_settings.transport = notify::TransportKind::File;
+    }
+    let mailer = if request.no_email {
+        None
+    } else {
+        Some(Mailer::from_settings(&email_settings).map_err(|e| AppError::usage(e.into()))?)
+    };
+    let ledger_files = ledger::resolve_files(&config.file.ledger.files, &config.base_dir)
+        .map_err(AppError::fatal)?;
+    let x_reference_id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::info!(%range, x_reference_id, dry_run, "starting the run");
+
+    let store = if dry_run {
+        None
+    } else {
+        Some(
+            Store::connect(&config.database_url)
+                .await
+                .map_err(AppError::fatal)?,
+        )
+    };
+    let lock = match &store {
+        Some(store) => Some(acquire_lock(store, &config.file.merchant, request.wait).await?),
+        None => None,
+    };
+    let started_at = Utc::now();
+    let run_id = match &store {
+        Some(store) => store
+            .begin_run(
+                range,
+                &request.trigger,
+                &x_reference_id,
+                env!("CARGO_PKG_VERSION"),
+            )
+            .await
+            .map_err(AppError::fatal)?,
+        None => 0,
+    };
+
+    let body = async {
+        let ledger = ledger::read_files(&ledger_files, &config.file.ledger, config.calendar)?;
+        let window = range.widen(config.file.match_window_days);
+        let (flexiti, failed_calls, pages) =
+            fetch_side(config, request, replay.as_ref(), window, &x_reference_id).await?;
+        let outcome = reconcile::reconcile(
+            &flexiti,
+            &ledger,
+            &ReconcileParams {
+                range,
+                window_days: config.file.match_window_days,
+                tolerance: config.tolerance,
+                calendar: config.calendar,
+                store: request.store.clone(),
+            },
+        )?;
+        let mut report = build_report(
+            run_id,
+            range,
+            request,
+            started_at,
+            &x_reference_id,
+            outcome,
+            &ledger,
+            failed_calls,
+        );
+        let audit_dir = if dry_run {
+            None
+        } else {
+            Some(audit::write_bundle(
+                config, &report, &ledger, &pages, &flexiti,
+            )?)
+        };
+        if let Some(store) = &store {
+            report.changes = match &request.store {
+                Some(s) => {
+                    store
+                        .finish_run_for_stores(&report, std::slice::from_ref(s))
+                        .await?
+                }
+                None => store.finish_run(&report).await?,
+            };
+        }
+        anyhow::Ok((report, audit_dir))
+    };
+    let (report, audit_dir) = match body.await {
+        Ok(done) => done,
+        Err(error) => {
+            let message = format!("{error:#}");
+            if let Some(store) = &store {
+                if let Err(e) = store.fail_run(run_id, &message).await {
+                    tracing::error!("could not mark run {run_id} failed: {e:#}");
+                }
+            }
+            alert_failure(
+                config,
+                &email_settings,
+                mailer.as_ref(),
+                range,
+                &message,
+                &x_reference_id,
+            )
+            .await;
+            return Err(AppError::fatal(error));
+        }
+    };
+    finish(
+        config,
+        request,
+        store,
+        lock,
+        mailer,
+        &email_settings,
+        report,
+        audit_dir,
+    )
+    .await
+}
+
+async fn acquire_lock(
+    store: &Store,
+    merchant: &str,
+    wait: bool,
+) -> Result<crate::store::LockGuard, AppError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
+    loop {
+        if let Some(guard) = store.try_lock(merchant).await.map_err(AppError::fatal)? {
+            return Ok(guard);
+        }
+        if !wait || std::time::Instant::now() > deadline {
+            return Err(AppError::locked(anyhow::anyhow!(
+                "another run for merchant '{merchant}' is in progress (lock held); try again later or pass --wait"
+            )));
+        }
+        tracing::info!("another run holds the lock; waiting");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+async fn fetch_side(
+    config: &Config,
+    request: &RunRequest,
+    replay: Option<&audit::Replay>,
+    window: DayRange,
+    x_reference_id: &str,
+) -> anyhow::Result<(FlexitiSide, Vec<FailedCall>, Vec<flexiti::RawPage>)> {
+    if let Some(replay) = replay {
+        let mut input = flexiti::load_dir(&replay.flexiti_dir)?;
+        input.side.incomplete_days = replay.incomplete_days.clone();
+        return Ok((input.side, replay.failed_calls.clone(), Vec::new()));
+    }
+    if let Some(dir) = &request.flexiti_dir {
+        let input = flexiti::load_dir(dir)?;
+        tracing::info!(
+            records = input.side.records.len(),
+            files = input.files.len(),
+            "read the Flexiti side from files"
+        );
+        return Ok((input.side, Vec::new(), Vec::new()));
+    }
+    let mut settings = config.flexiti.clone();
+    settings.client_secret = config
+        .client_secret
+        .clone()
+        .context("FLEXITI_CLIENT_SECRET: not set (nor FLEXITI_CLIENT_SECRET_FILE); the Flexiti client secret comes from the environment")?;
+    let outcome = flexiti::fetch(&settings, config.calendar, window, x_reference_id).await;
+    tracing::info!(
+        records = outcome.side.records.len(),
+        pages = outcome.stats.pages,
+        failed = outcome.failed_calls.len(),
+        "fetched from Flexiti"
+    );
+    Ok((outcome.side, outcome.failed_calls, outcome.pages))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    run_id: i64,
+    range: DayRange,
+    request: &RunRequest,
+    started_at: chrono::DateTime<Utc>,
+    x_reference_id: &str,
+    outcome: reconcile::Outcome,
+    ledger: &LedgerSide,
+    failed_calls: Vec<FailedCall>,
+) -> RunReport {
+    let status = if failed_calls.is_empty() {
+        RunStatus::Succeeded
+    } else {
+        RunStatus::Partial
+    };
+    RunReport {
+        run_id,
+        range,
+        trigger: request.trigger.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        x_reference_id: x_reference_id.to_string(),
+        status,
+        discrepancies: outcome.discrepancies,
+        totals: outcome.totals,
+        failed_calls,
+        rejects: ledger.rejects.clone(),
+        ignored_other_tender: ledger.ignored_other_tender,
+        incomplete_days: outcome.incomplete_days,
+        flexiti_records: outcome.flexiti_records,
+        ledger_rows: outcome.ledger_rows,
+        matched_pairs: outcome.matched_pairs,
+        changes: ChangeSummary::default(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    config: &Config,
+    request: &RunRequest,
+    store: Option<Store>,
+    lock: Option<crate::store::LockGuard>,
+    mailer: Option<Mailer>,
+    email_settings: &notify::EmailSettings,
+    mut report: RunReport,
+    audit_dir: Option<PathBuf>,
+) -> Result<JobOutcome, AppError> {
+    let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
+    let (mut email, mut email_error) = (None, None);
+    if let Some(mailer) = &mailer {
+        if notify::should_send(email_settings.policy, &report) {
+            let sent = async {
+                let rendered = notify::render(&report, &render_options(config))?;
+                anyhow::Ok(mailer.send(&rendered, email_settings).await?)
+            };
+            match sent.await {
+                Ok(to) => {
+                    tracing::info!(to = %to, "emailed the summary");
+                    email = Some(to.to_string());
+                }
+                Err(e) => {
+                    let message = format!("email failed: {e:#}");
+                    tracing::error!("{message}");
+                    if let Some(store) = &store {
+                        if let Err(e) = store.mark_partial(report.run_id, &message).await {
+                            tracing::error!("could not mark run {} partial: {e:#}", report.run_id);
+                        }
+                    }
+                    report.status = RunStatus::Partial;
+                    email_error = Some(message);
+                }
+            }
+        }
+    }
+    if let Some(lock) = lock {
+        if let Err(e) = lock.release().await {
+            tracing::warn!("releasing the run lock: {e:#}");
+        }
+    }
+    if !request.dry_run {
+        if let Some(path) = &config.file.metrics.textfile {
+            let last_success = match &store {
+                Some(store) => store.last_successful_run_finished_at().await.ok().flatten(),
+                None => None,
+            };
+            if let Err(e) = metrics::write(path, &report, last_success) {
+                tracing::warn!("metrics textfile {}: {e:#}", path.display());
+            }
+        }
+    }
+    let exit = if report.status == RunStatus::Partial {
+        Exit::Partial
+    } else if request.fail_on_discrepancy && !report.discrepancies.is_empty() {
+        Exit::Discrepancies
+    } else {
+        Exit::Done
+    };
+    tracing::info!(
+        run_id = report.run_id,
+        discrepancies = report.discrepancies.len(),
+        status = report.status.as_str(),
+        "run finished"
+    );
+    Ok(JobOutcome {
+        report,
+        exit,
+        database: store.map(|_| redact_url(&config.database_url)),
+        email,
+        email_error,
+        csv,
+        audit_dir,
+    })
+}
+
+fn write_csv(
+    request: &RunRequest,
+    report: &RunReport,
+    audit_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let target = match (&request.csv, audit_dir) {
+        (Some(path), _) => path.clone(),
+        (None, Some(dir)) => dir.join("discrepancies.csv"),
+        (None, None) => return Ok(None),
+    };
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create", parent.display()))?;
+    }
+    let file = std::fs::File::create(&target)
+        .with_context(|| format!("{}: cannot create", target.display()))?;
+    let rows = ExportRow::from_report(report);
+    export::write_discrepancies(
+        std::io::BufWriter::new(file),
+        &rows,
+        &ExportFormat::default(),
+    )
+    .with_context(|| format!("{}: cannot write", target.display()))?;
+    Ok(Some(target))
+}
+
+async fn alert_failure(
+    config: &Config,
+    settings: &notify::EmailSettings,
+    mailer: Option<&Mailer>,
+    range: DayRange,
+    error: &str,
+    x_reference_id: &str,
+) {
+    let Some(mailer) = mailer else { return };
+    let email = notify::render_failure(range, error, x_reference_id, &render_options(config));
+    match mailer.send(&email, settings).await {
+        Ok(to) => tracing::info!(to = %to, "sent the failure alert"),
+        Err(e) => tracing::error!("could not send the failure alert: {e:#}"),
+    }
+}
+
+/// A database URL without its password, for people to read.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}

@@ -1,0 +1,50 @@
+//! The application: turns a parsed command into work on the library's stages and an exit code.
+//! Every stage is called from here and nowhere else, so the order of a run reads top to bottom
+//! in [`job::run_job`].
+
+mod audit;
+mod commands;
+mod demo;
+mod job;
+mod metrics;
+
+use std::path::Path;
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::exit::{AppError, Exit};
+
+pub use job::{JobOutcome, RunRequest, run_job};
+
+/// Runs one command.
+pub async fn dispatch(command: Command) -> Result<Exit, AppError> {
+    match command {
+        Command::Run(args) => {
+            let config = load_config(&args.config.config)?;
+            let request = RunRequest::from_args(&args);
+            let outcome = run_job(&config, &request).await?;
+            println!("{}", outcome.summary());
+            Ok(outcome.exit)
+        }
+        Command::Export(args) => commands::export(&load_config(&args.config.config)?, &args).await,
+        Command::Runs { config, action } => {
+            commands::runs(&load_config(&config.config)?, action).await
+        }
+        Command::Discrepancies { config, action } => {
+            commands::discrepancies(&load_config(&config.config)?, action).await
+        }
+        Command::Migrate(config) => commands::migrate(&load_config(&config.config)?).await,
+        Command::Check(config) => commands::check(&load_config(&config.config)?).await,
+        Command::Status {
+            config,
+            max_age_hours,
+        } => commands::status(&load_config(&config.config)?, max_age_hours).await,
+        Command::Sandbox { action } => commands::sandbox(action).await,
+        Command::Demo { data_dir } => demo::run(&data_dir).await,
+    }
+}
+
+/// Loads and checks the config; every problem is a usage error (exit 2).
+pub fn load_config(path: &Path) -> Result<Config, AppError> {
+    Config::load(path).map_err(AppError::usage)
+}
