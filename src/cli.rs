@@ -29,8 +29,17 @@ pub enum LogFormat {
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
     /// The config file (TOML).
-    #[arg(long, short = 'c', env = "FLEXITI_RECON_CONFIG")]
-    pub config: PathBuf,
+    #[arg(long, short = 'c', env = "FLEXITI_RECON_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The config path, or a usage error saying how to give one.
+    pub fn path(&self) -> anyhow::Result<&std::path::Path> {
+        self.config.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("no config file: pass --config PATH or set FLEXITI_RECON_CONFIG")
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,4 +235,14 @@ pub enum SandboxAction {
         #[arg(long, default_value_t = 1)]
         ledger_files: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -217,17 +217,21 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         let window = range.widen(config.file.match_window_days);
         let (flexiti, failed_calls, pages) =
             fetch_side(config, request, replay.as_ref(), window, &x_reference_id).await?;
-        let outcome = reconcile::reconcile(
-            &flexiti,
-            &ledger,
-            &ReconcileParams {
-                range,
-                window_days: config.file.match_window_days,
-                tolerance: config.tolerance,
-                calendar: config.calendar,
-                store: request.store.clone(),
-            },
-        )?;
+        let params = ReconcileParams {
+            range,
+            window_days: config.file.match_window_days,
+            tolerance: config.tolerance,
+            calendar: config.calendar,
+            store: request.store.clone(),
+        };
+        // The engine is CPU-bound: it runs on a blocking thread, off the async workers.
+        let (outcome, flexiti, ledger) = tokio::task::spawn_blocking(move || {
+            let outcome = reconcile::reconcile(&flexiti, &ledger, &params);
+            (outcome, flexiti, ledger)
+        })
+        .await
+        .context("the reconcile stage stopped unexpectedly")?;
+        let outcome = outcome?;
         let mut report = build_report(
             run_id,
             range,

@@ -10,7 +10,7 @@ mod metrics;
 
 use std::path::Path;
 
-use crate::cli::Command;
+use crate::cli::{Command, ConfigArg};
 use crate::config::Config;
 use crate::exit::{AppError, Exit};
 
@@ -20,31 +20,30 @@ pub use job::{JobOutcome, RunRequest, run_job};
 pub async fn dispatch(command: Command) -> Result<Exit, AppError> {
     match command {
         Command::Run(args) => {
-            let config = load_config(&args.config.config)?;
+            let config = load_config(&args.config)?;
             let request = RunRequest::from_args(&args);
             let outcome = run_job(&config, &request).await?;
             println!("{}", outcome.summary());
             Ok(outcome.exit)
         }
-        Command::Export(args) => commands::export(&load_config(&args.config.config)?, &args).await,
-        Command::Runs { config, action } => {
-            commands::runs(&load_config(&config.config)?, action).await
-        }
+        Command::Export(args) => commands::export(&load_config(&args.config)?, &args).await,
+        Command::Runs { config, action } => commands::runs(&load_config(&config)?, action).await,
         Command::Discrepancies { config, action } => {
-            commands::discrepancies(&load_config(&config.config)?, action).await
+            commands::discrepancies(&load_config(&config)?, action).await
         }
-        Command::Migrate(config) => commands::migrate(&load_config(&config.config)?).await,
-        Command::Check(config) => commands::check(&load_config(&config.config)?).await,
+        Command::Migrate(config) => commands::migrate(&load_config(&config)?).await,
+        Command::Check(config) => commands::check(&load_config(&config)?).await,
         Command::Status {
             config,
             max_age_hours,
-        } => commands::status(&load_config(&config.config)?, max_age_hours).await,
+        } => commands::status(&load_config(&config)?, max_age_hours).await,
         Command::Sandbox { action } => commands::sandbox(action).await,
         Command::Demo { data_dir } => demo::run(&data_dir).await,
     }
 }
 
 /// Loads and checks the config; every problem is a usage error (exit 2).
-pub fn load_config(path: &Path) -> Result<Config, AppError> {
+pub fn load_config(arg: &ConfigArg) -> Result<Config, AppError> {
+    let path: &Path = arg.path().map_err(AppError::usage)?;
     Config::load(path).map_err(AppError::usage)
 }
