@@ -93,10 +93,10 @@ pub struct Config {
 
 /// Reads a secret from `VAR`, or from the file named by `VAR_FILE`.
 pub fn secret_from_env(var: &str) -> anyhow::Result<Option<SecretString>> {
-    if let Ok(value) = std::env::var(var) {
-        if !value.is_empty() {
-            return Ok(Some(SecretString::from(value)));
-        }
+    if let Ok(value) = std::env::var(var)
+        && !value.is_empty()
+    {
+        return Ok(Some(SecretString::from(value)));
     }
     let file_var = format!("{var}_FILE");
     if let Ok(path) = std::env::var(&file_var) {

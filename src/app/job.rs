@@ -265,10 +265,10 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         Ok(done) => done,
         Err(error) => {
             let message = format!("{error:#}");
-            if let Some(store) = &store {
-                if let Err(e) = store.fail_run(run_id, &message).await {
-                    tracing::error!("could not mark run {run_id} failed: {e:#}");
-                }
+            if let Some(store) = &store
+                && let Err(e) = store.fail_run(run_id, &message).await
+            {
+                tracing::error!("could not mark run {run_id} failed: {e:#}");
             }
             alert_failure(
                 config,
@@ -401,45 +401,45 @@ async fn finish(
 ) -> Result<JobOutcome, AppError> {
     let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
     let (mut email, mut email_error) = (None, None);
-    if let Some(mailer) = &mailer {
-        if notify::should_send(email_settings.policy, &report) {
-            let sent = async {
-                let rendered = notify::render(&report, &render_options(config))?;
-                anyhow::Ok(mailer.send(&rendered, email_settings).await?)
-            };
-            match sent.await {
-                Ok(to) => {
-                    tracing::info!(to = %to, "emailed the summary");
-                    email = Some(to.to_string());
+    if let Some(mailer) = &mailer
+        && notify::should_send(email_settings.policy, &report)
+    {
+        let sent = async {
+            let rendered = notify::render(&report, &render_options(config))?;
+            anyhow::Ok(mailer.send(&rendered, email_settings).await?)
+        };
+        match sent.await {
+            Ok(to) => {
+                tracing::info!(to = %to, "emailed the summary");
+                email = Some(to.to_string());
+            }
+            Err(e) => {
+                let message = format!("email failed: {e:#}");
+                tracing::error!("{message}");
+                if let Some(store) = &store
+                    && let Err(e) = store.mark_partial(report.run_id, &message).await
+                {
+                    tracing::error!("could not mark run {} partial: {e:#}", report.run_id);
                 }
-                Err(e) => {
-                    let message = format!("email failed: {e:#}");
-                    tracing::error!("{message}");
-                    if let Some(store) = &store {
-                        if let Err(e) = store.mark_partial(report.run_id, &message).await {
-                            tracing::error!("could not mark run {} partial: {e:#}", report.run_id);
-                        }
-                    }
-                    report.status = RunStatus::Partial;
-                    email_error = Some(message);
-                }
+                report.status = RunStatus::Partial;
+                email_error = Some(message);
             }
         }
     }
-    if let Some(lock) = lock {
-        if let Err(e) = lock.release().await {
-            tracing::warn!("releasing the run lock: {e:#}");
-        }
+    if let Some(lock) = lock
+        && let Err(e) = lock.release().await
+    {
+        tracing::warn!("releasing the run lock: {e:#}");
     }
-    if !request.dry_run {
-        if let Some(path) = &config.file.metrics.textfile {
-            let last_success = match &store {
-                Some(store) => store.last_successful_run_finished_at().await.ok().flatten(),
-                None => None,
-            };
-            if let Err(e) = metrics::write(path, &report, last_success) {
-                tracing::warn!("metrics textfile {}: {e:#}", path.display());
-            }
+    if !request.dry_run
+        && let Some(path) = &config.file.metrics.textfile
+    {
+        let last_success = match &store {
+            Some(store) => store.last_successful_run_finished_at().await.ok().flatten(),
+            None => None,
+        };
+        if let Err(e) = metrics::write(path, &report, last_success) {
+            tracing::warn!("metrics textfile {}: {e:#}", path.display());
         }
     }
     let exit = if report.status == RunStatus::Partial {
