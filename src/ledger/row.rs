@@ -185,7 +185,10 @@ impl<'a> Validator<'a> {
         {
             return Ok(t.and_utc());
         }
-        match NaiveDateTime::parse_from_str(value, &self.settings.sold_at_format) {
+        let local = NaiveDateTime::parse_from_str(value, &self.settings.sold_at_format)
+            .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f"))
+            .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f"));
+        match local {
             Ok(local) => Ok(self.calendar.local_to_utc(local)),
             Err(_) => reject(format!(
                 "bad date '{value}' (expected {} local time, or an instant with an offset)",

@@ -22,12 +22,14 @@ fn valid_rows_are_read_with_file_line_local_time_and_positive_amounts() {
     let body = format!(
         "{HEADER}2026-11-23 14:05:11,00-12345,R03,ORD-1,SALE,FLEXITI,1299.99,CAD\n\
          2026-11-23 23:59:59,00-12345,R03,ORD-2,RETURN,flexiti,-200.00,CAD\n\
-         2026-11-23T18:00:00-05:00,00-12345,R01,ORD-3,SALE,FLEXITI,5,CAD\n"
+         2026-11-23T18:00:00-05:00,00-12345,R01,ORD-3,SALE,FLEXITI,5,CAD\n\
+         2026-11-23T18:00:00.250,00-12345,R01,ORD-4,SALE,FLEXITI,5,CAD\n\
+         2026-11-23 23:00:00Z,00-12345,R01,ORD-5,SALE,FLEXITI,5,CAD\n"
     );
     let path = write(&dir, "l.csv", &body);
     let side = read_files(&[path], &LedgerSettings::default(), cal()).expect("read");
     assert!(side.rejects.is_empty(), "{:?}", side.rejects);
-    assert_eq!(side.rows.len(), 3);
+    assert_eq!(side.rows.len(), 5);
     let r = &side.rows[1];
     assert_eq!(
         (r.line, r.kind, r.amount),
@@ -35,6 +37,11 @@ fn valid_rows_are_read_with_file_line_local_time_and_positive_amounts() {
     );
     assert_eq!(r.at.to_rfc3339(), "2026-11-24T04:59:59+00:00");
     assert_eq!(side.rows[2].at.to_rfc3339(), "2026-11-23T23:00:00+00:00");
+    assert_eq!(
+        side.rows[3].at.to_rfc3339(),
+        "2026-11-23T23:00:00.250+00:00"
+    );
+    assert_eq!(side.rows[4].at.to_rfc3339(), "2026-11-23T23:00:00+00:00");
     assert_eq!(side.rows[0].store.as_deref(), Some("00-12345"));
 }
 
