@@ -295,6 +295,37 @@ async fn a_day_that_always_fails_is_incomplete_and_its_ledger_rows_are_unverifie
 }
 
 #[tokio::test]
+async fn a_run_writes_prometheus_metrics_for_node_exporter() {
+    let h = Harness::start(Faults::default()).await;
+    let url = h
+        ._sandbox
+        .as_ref()
+        .map(SandboxHandle::base_url)
+        .expect("sandbox");
+    h.write_config(&url, "");
+    let text = std::fs::read_to_string(&h.config_path).expect("config")
+        + "[metrics]\ntextfile = \"metrics/recon.prom\"\n";
+    std::fs::write(&h.config_path, text).expect("config");
+    let out = h.cli(&["run", "--date", "2026-11-23", "--no-email"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let prom =
+        std::fs::read_to_string(h.dir.path().join("metrics/recon.prom")).expect("metrics file");
+    assert!(
+        prom.contains("flexiti_recon_discrepancies{category=\"amount_mismatch\"} 1"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("flexiti_recon_discrepancy_amount_cad{category=\"amount_mismatch\"} 2.97"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("flexiti_recon_last_success_timestamp_seconds "),
+        "{prom}"
+    );
+    assert!(prom.contains("flexiti_recon_failed_calls 0"), "{prom}");
+}
+
+#[tokio::test]
 async fn a_bad_config_key_is_a_usage_error_naming_the_key() {
     let h = Harness::with_url("http://127.0.0.1:9/flexiti/pos-api", None);
     h.write_config(
@@ -436,6 +467,9 @@ async fn accountants_export_acknowledge_and_list_from_the_command_line() {
     assert!(stderr(&unknown).contains("999999"));
     let status = h.cli(&["status", "--max-age-hours", "1"]).await;
     assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
+    let stale = h.cli(&["status", "--max-age-hours", "0"]).await;
+    assert_eq!(stale.status.code(), Some(1), "{}", stdout(&stale));
+    assert!(stdout(&stale).starts_with("STALE"), "{}", stdout(&stale));
 }
 
 #[tokio::test]
