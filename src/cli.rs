@@ -28,18 +28,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
-    /// The config file (TOML).
+    /// The config file (TOML); without one, every default applies.
     #[arg(long, short = 'c', env = "FLEXITI_RECON_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-}
-
-impl ConfigArg {
-    /// The config path, or a usage error saying how to give one.
-    pub fn path(&self) -> anyhow::Result<&std::path::Path> {
-        self.config.as_deref().ok_or_else(|| {
-            anyhow::anyhow!("no config file: pass --config PATH or set FLEXITI_RECON_CONFIG")
-        })
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +100,9 @@ pub struct RunArgs {
     /// Do not send the email.
     #[arg(long)]
     pub no_email: bool,
+    /// Ledger files to reconcile instead of the configured ones (repeatable).
+    #[arg(long = "ledger", value_name = "FILE")]
+    pub ledger: Vec<PathBuf>,
     /// Take the Flexiti side from contract-shaped JSON files in DIR instead of the API.
     #[arg(long, conflicts_with = "replay")]
     pub flexiti_dir: Option<PathBuf>,

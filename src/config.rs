@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::domain::{Amount, BusinessCalendar};
 use crate::flexiti::FlexitiSettings;
 use crate::ledger::LedgerSettings;
-use crate::notify::EmailSettings;
+use crate::notify::{EmailPolicy, EmailSettings};
 
 /// The config file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,10 +36,12 @@ pub struct FileConfig {
     pub data_dir: PathBuf,
     #[serde(default)]
     pub database: DatabaseSection,
+    #[serde(default = "default_flexiti")]
     pub flexiti: FlexitiSettings,
-    pub ledger: LedgerSettings,
     #[serde(default)]
-    pub email: EmailSettings,
+    pub ledger: LedgerSettings,
+    /// Without an `[email]` section no email is sent.
+    pub email: Option<EmailSettings>,
     #[serde(default)]
     pub metrics: MetricsSection,
 }
@@ -58,6 +60,9 @@ fn default_tolerance() -> String {
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
+}
+fn default_flexiti() -> FlexitiSettings {
+    FlexitiSettings::new("training", "", SecretString::from(String::new()))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,6 +115,12 @@ pub fn secret_from_env(var: &str) -> anyhow::Result<Option<SecretString>> {
 }
 
 impl Config {
+    /// Every default, for a run without a config file: paths relative to the current folder.
+    pub fn defaults() -> anyhow::Result<Config> {
+        let file: FileConfig = toml::from_str("").context("built-in defaults")?;
+        Config::from_file(PathBuf::new(), file, PathBuf::from("."))
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("config {}: cannot read", path.display()))?;
@@ -152,15 +163,15 @@ impl Config {
                 file.match_window_days
             );
         }
-        if file.flexiti.client_id.is_empty() {
-            bail!("config flexiti.client_id: required");
-        }
         if file.flexiti.page_size == 0 || file.flexiti.concurrency == 0 {
             bail!("config flexiti.page_size and flexiti.concurrency must be at least 1");
         }
-        file.flexiti
-            .validate()
-            .map_err(|e| anyhow::anyhow!("config flexiti: {e}"))?;
+        // Without a client id the API is not used (`--flexiti-dir`); the fetch refuses to start.
+        if !file.flexiti.client_id.is_empty() {
+            file.flexiti
+                .validate()
+                .map_err(|e| anyhow::anyhow!("config flexiti: {e}"))?;
+        }
         file.ledger.validate().context("config")?;
         let data_dir = normalize(&base_dir.join(&file.data_dir));
         let database_url = match &file.database.url {
@@ -172,13 +183,16 @@ impl Config {
         if let Some(secret) = &client_secret {
             flexiti.client_secret = secret.clone();
         }
-        let mut email = file.email.clone();
-        email.file_dir = if file.email.file_dir.as_os_str().is_empty()
-            || file.email.file_dir == EmailSettings::default().file_dir
+        let mut email = file.email.clone().unwrap_or_else(|| EmailSettings {
+            policy: EmailPolicy::Never,
+            ..EmailSettings::default()
+        });
+        email.file_dir = if email.file_dir.as_os_str().is_empty()
+            || email.file_dir == EmailSettings::default().file_dir
         {
             data_dir.join("outbox")
         } else {
-            normalize(&base_dir.join(&file.email.file_dir))
+            normalize(&base_dir.join(&email.file_dir))
         };
         email.password = secret_from_env("FLEXITI_SMTP_PASSWORD")?;
         email
@@ -231,16 +245,18 @@ fn apply_env(file: &mut FileConfig) {
     if let Some(v) = var("FLEXITI_DATA_DIR") {
         file.data_dir = PathBuf::from(v);
     }
-    if let Some(v) = var("FLEXITI_EMAIL_TO") {
-        file.email.to = v.split(',').map(|s| s.trim().to_string()).collect();
-    }
-    if let Some(v) = var("FLEXITI_SMTP_HOST") {
-        file.email.smtp_host = v;
-    }
-    if let Some(v) = var("FLEXITI_SMTP_PORT").and_then(|p| p.parse().ok()) {
-        file.email.smtp_port = Some(v);
-    }
-    if let Some(v) = var("FLEXITI_SMTP_USERNAME") {
-        file.email.username = Some(v);
+    if let Some(email) = file.email.as_mut() {
+        if let Some(v) = var("FLEXITI_EMAIL_TO") {
+            email.to = v.split(',').map(|s| s.trim().to_string()).collect();
+        }
+        if let Some(v) = var("FLEXITI_SMTP_HOST") {
+            email.smtp_host = v;
+        }
+        if let Some(v) = var("FLEXITI_SMTP_PORT").and_then(|p| p.parse().ok()) {
+            email.smtp_port = Some(v);
+        }
+        if let Some(v) = var("FLEXITI_SMTP_USERNAME") {
+            email.username = Some(v);
+        }
     }
 }

@@ -587,3 +587,32 @@ fn generated_scenarios_are_recovered_exactly_by_the_engine() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_accountant_can_reconcile_files_without_a_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "run",
+            "--date",
+            "2026-11-23",
+            "--csv",
+            "found.csv",
+            "--flexiti-dir",
+        ])
+        .arg(samples().join("flexiti"))
+        .arg("--ledger")
+        .arg(samples().join("ledger/ledger.csv"))
+        .env_remove("FLEXITI_RECON_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("run the binary");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.path().join("found.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 9, "{csv}");
+    assert!(
+        dir.path().join("data/flexiti-recon.db").exists(),
+        "stored under ./data by default"
+    );
+}

@@ -106,8 +106,12 @@ pub fn write_bundle(
     std::fs::write(&run_json, serde_json::to_vec_pretty(&facts)?)
         .with_context(|| format!("{}: cannot write", run_json.display()))?;
     let config_copy = dir.join("config.toml");
-    std::fs::copy(&config.path, &config_copy)
-        .with_context(|| format!("{}: cannot copy the config", config_copy.display()))?;
+    if config.path.as_os_str().is_empty() {
+        std::fs::write(&config_copy, "# no config file: every default applied\n")
+    } else {
+        std::fs::copy(&config.path, &config_copy).map(|_| ())
+    }
+    .with_context(|| format!("{}: cannot write the config copy", config_copy.display()))?;
     tracing::info!(dir = %dir.display(), pages = pages.len(), "wrote the audit bundle");
     Ok(dir)
 }

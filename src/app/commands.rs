@@ -352,6 +352,10 @@ pub async fn check(config: &Config) -> Result<Exit, AppError> {
             );
         }
     }
+    if config.email.to.is_empty() {
+        println!("email: not configured (no [email] section or no recipients)");
+        return Ok(if ok { Exit::Done } else { Exit::Fatal });
+    }
     match Mailer::from_settings(&config.email) {
         Ok(_) if config.email.transport == TransportKind::File => {
             println!(

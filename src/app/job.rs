@@ -27,6 +27,8 @@ pub struct RunRequest {
     pub dry_run: bool,
     pub no_email: bool,
     pub flexiti_dir: Option<PathBuf>,
+    /// Ledger files that replace the configured ones.
+    pub ledger: Vec<PathBuf>,
     pub replay: Option<i64>,
     pub fail_on_discrepancy: bool,
     pub csv: Option<PathBuf>,
@@ -47,6 +49,7 @@ impl RunRequest {
             dry_run: args.dry_run,
             no_email: args.no_email,
             flexiti_dir: args.flexiti_dir.clone(),
+            ledger: args.ledger.clone(),
             replay: args.replay,
             fail_on_discrepancy: args.fail_on_discrepancy,
             csv: args.csv.clone(),
@@ -175,13 +178,17 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
     if dry_run {
         email_settings.transport = notify::TransportKind::File;
     }
-    let mailer = if request.no_email {
+    let mailer = if request.no_email || email_settings.to.is_empty() {
         None
     } else {
         Some(Mailer::from_settings(&email_settings).map_err(|e| AppError::usage(e.into()))?)
     };
-    let ledger_files = ledger::resolve_files(&config.file.ledger.files, &config.base_dir)
-        .map_err(AppError::fatal)?;
+    let ledger_files = if request.ledger.is_empty() {
+        ledger::resolve_files(&config.file.ledger.files, &config.base_dir)
+            .map_err(AppError::fatal)?
+    } else {
+        request.ledger.clone()
+    };
     let x_reference_id = uuid::Uuid::new_v4().simple().to_string();
     tracing::info!(%range, x_reference_id, dry_run, "starting the run");
 
@@ -335,6 +342,11 @@ async fn fetch_side(
             "read the Flexiti side from files"
         );
         return Ok((input.side, Vec::new(), Vec::new()));
+    }
+    if config.flexiti.client_id.is_empty() {
+        anyhow::bail!(
+            "config flexiti.client_id: required to fetch from the Flexiti API (or pass --flexiti-dir)"
+        );
     }
     let mut settings = config.flexiti.clone();
     settings.client_secret = config

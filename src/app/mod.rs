@@ -8,8 +8,6 @@ mod demo;
 mod job;
 mod metrics;
 
-use std::path::Path;
-
 use crate::cli::{Command, ConfigArg};
 use crate::config::Config;
 use crate::exit::{AppError, Exit};
@@ -42,8 +40,14 @@ pub async fn dispatch(command: Command) -> Result<Exit, AppError> {
     }
 }
 
-/// Loads and checks the config; every problem is a usage error (exit 2).
+/// Loads and checks the config; every problem is a usage error (exit 2). Without `--config`
+/// (nor `FLEXITI_RECON_CONFIG`) every default applies, with paths relative to the current folder.
 pub fn load_config(arg: &ConfigArg) -> Result<Config, AppError> {
-    let path: &Path = arg.path().map_err(AppError::usage)?;
-    Config::load(path).map_err(AppError::usage)
+    match &arg.config {
+        Some(path) => Config::load(path).map_err(AppError::usage),
+        None => {
+            tracing::info!("no --config given: using the defaults (data folder ./data)");
+            Config::defaults().map_err(AppError::usage)
+        }
+    }
 }
