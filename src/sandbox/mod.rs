@@ -10,6 +10,7 @@ mod data;
 mod faults;
 mod generate;
 mod listing;
+mod oauth;
 mod orders;
 mod server;
 mod tokens;

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +21,7 @@ use super::data::Dataset;
 use super::faults::{Dice, Faults};
 use super::listing::{self, ListKind};
 use super::tokens::{TokenCheck, TokenStore};
-use super::{SandboxStats, fault};
+use super::{SandboxStats, fault, oauth};
 
 pub(crate) const BASE_PATH: &str = "/flexiti/pos-api";
 
@@ -57,7 +56,7 @@ impl Shared {
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let v251 = format!("{BASE_PATH}/v2.5.1/client-id/{{client_id}}");
     Router::new()
-        .route(&format!("{BASE_PATH}/v2.5/oauth/token"), post(token))
+        .route(&format!("{BASE_PATH}/v2.5/oauth/token"), post(oauth::token))
         .route(&format!("{v251}/authorizations"), get(list_authorizations))
         .route(&format!("{v251}/captures"), get(list_captures))
         .route(
@@ -80,107 +79,6 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
         status,
         [(header::CONTENT_TYPE, "application/json")],
         json!({"error": code, "message": message}).to_string(),
-    )
-        .into_response()
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct TokenForm {
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    grant_type: Option<String>,
-    refresh_token: Option<String>,
-    scope: Option<String>,
-}
-
-async fn token(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    form: Result<Form<TokenForm>, FormRejection>,
-) -> Response {
-    count_request(&shared, "token", &headers);
-    if let Some(refused) = outage(&shared).await {
-        return refused;
-    }
-    let query = query.unwrap_or_default();
-    if query.contains("client_id") || query.contains("client_secret") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "credentials must be sent in the form body, not in the query string",
-        );
-    }
-    let Ok(Form(form)) = form else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "expected an application/x-www-form-urlencoded body",
-        );
-    };
-    let (Some(id), Some(secret)) = (form.client_id.as_deref(), form.client_secret.as_deref())
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client",
-            "client_id and client_secret are required",
-        );
-    };
-    if id != shared.client_id || secret != shared.client_secret {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client",
-            "unknown client_id or wrong client_secret",
-        );
-    }
-    if form.scope.as_deref().is_some_and(|s| s != "merchant") {
-        return error(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "only the merchant scope is available",
-        );
-    }
-    let ttl = shared.faults.token_ttl_secs.map(Duration::from_secs);
-    let issued = match form.grant_type.as_deref().unwrap_or("client_credentials") {
-        "client_credentials" => shared.tokens().issue(id, ttl),
-        "refresh_token" => {
-            let Some(refresh) = form.refresh_token.as_deref() else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "refresh_token is required with grant_type=refresh_token",
-                );
-            };
-            match shared.tokens().refresh(id, refresh, ttl) {
-                Some(issued) => issued,
-                None => {
-                    return error(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_token",
-                        "the refresh token is unknown or its access token has expired",
-                    );
-                }
-            }
-        }
-        other => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("unsupported grant_type '{other}'"),
-            );
-        }
-    };
-    shared.stats().tokens_issued += 1;
-    let body = json!({
-        "token_type": "bearer",
-        "access_token": issued.access_token,
-        "expires_in": super::tokens::ANNOUNCED_TTL_SECS,
-        "refresh_token": issued.refresh_token,
-    });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
     )
         .into_response()
 }
@@ -299,7 +197,7 @@ async fn lookup(
     }
 }
 
-fn count_request(shared: &Shared, endpoint: &str, headers: &HeaderMap) {
+pub(crate) fn count_request(shared: &Shared, endpoint: &str, headers: &HeaderMap) {
     let mut stats = shared.stats();
     *stats.requests.entry(endpoint.to_string()).or_insert(0) += 1;
     if let Some(id) = reference_id(headers) {
@@ -313,7 +211,7 @@ fn reference_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Maintenance and latency: what every endpoint, the token one included, goes through.
-async fn outage(shared: &Shared) -> Option<Response> {
+pub(crate) async fn outage(shared: &Shared) -> Option<Response> {
     if shared.faults.maintenance {
         shared.count_fault(fault::MAINTENANCE);
         return Some(error(
