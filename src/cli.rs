@@ -197,7 +197,7 @@ pub enum SandboxAction {
     /// Serve the fake Flexiti API until stopped.
     Serve {
         /// Data set folder (with flexiti/*.json).
-        #[arg(long, default_value = "samples")]
+        #[arg(long = "data-dir", default_value = "samples")]
         data: PathBuf,
         #[arg(long, default_value_t = 8088)]
         port: u16,
@@ -228,6 +228,12 @@ pub enum SandboxAction {
         flexiti_files: u32,
         #[arg(long, default_value_t = 1)]
         ledger_files: u32,
+        /// Store ids, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "00-12345,00-67890")]
+        stores: Vec<String>,
+        /// Pretty-printed JSON (for small, readable data sets).
+        #[arg(long)]
+        pretty: bool,
     },
 }
 

@@ -455,12 +455,16 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             discrepancy_per_mille,
             flexiti_files,
             ledger_files,
+            stores,
+            pretty,
         } => {
             let mut opts = sandbox::GenerateOptions::new(out, from, days, orders);
             opts.seed = seed;
             opts.discrepancy_per_mille = discrepancy_per_mille;
             opts.flexiti_files = flexiti_files;
             opts.ledger_files = ledger_files;
+            opts.stores = stores;
+            opts.pretty = pretty;
             let summary = sandbox::generate(&opts)
                 .context("sandbox generate")
                 .map_err(AppError::fatal)?;
