@@ -616,3 +616,110 @@ async fn an_accountant_can_reconcile_files_without_a_config_file() {
         "stored under ./data by default"
     );
 }
+
+#[tokio::test]
+async fn a_run_whose_email_fails_keeps_its_results_and_exits_partial() {
+    let h = Harness::start(Faults::default()).await;
+    let url = h
+        ._sandbox
+        .as_ref()
+        .map(SandboxHandle::base_url)
+        .expect("sandbox");
+    h.write_config(&url, "");
+    let text = std::fs::read_to_string(&h.config_path).expect("config").replace(
+        "[email]\ntransport = \"file\"\n",
+        "[email]\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 9\ntls = \"none\"\ntimeout_secs = 2\n",
+    );
+    std::fs::write(&h.config_path, text).expect("config");
+    let out = h.cli(&["run", "--date", "2026-11-23"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("email FAILED: email failed: smtp 127.0.0.1:9"),
+        "{}",
+        stdout(&out)
+    );
+    let store = h.store().await;
+    let runs = store.list_runs(1).await.expect("runs");
+    assert_eq!(runs[0].status, RunStatus::Partial);
+    assert!(
+        runs[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("smtp 127.0.0.1:9")),
+        "{:?}",
+        runs[0].error
+    );
+    let stored = store
+        .list_discrepancies(&DiscrepancyFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 8, "the results are stored all the same");
+}
+
+#[tokio::test]
+async fn the_job_runs_the_same_on_postgresql() {
+    use sqlx::{Connection, Executor};
+    let admin_url = std::env::var("FLEXITI_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is unreachable ({e}): start it or set FLEXITI_TEST_PG_URL")
+        });
+    let name = format!("flexiti_job_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
+    let db_url = match admin_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("FLEXITI_TEST_PG_URL has no database part"),
+    };
+
+    let h = Harness::start(Faults::default()).await;
+    let run = |args: &'static [&'static str]| {
+        let db_url = db_url.clone();
+        let h = &h;
+        async move {
+            tokio::process::Command::new(BIN)
+                .args(args)
+                .arg("--config")
+                .arg(&h.config_path)
+                .env("FLEXITI_CLIENT_SECRET", SECRET)
+                .env("FLEXITI_DATABASE_URL", &db_url)
+                .current_dir(h.dir.path())
+                .output()
+                .await
+                .expect("run the binary")
+        }
+    };
+    let first = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
+    let second = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
+    let listed = run(&["discrepancies", "list"]).await;
+    let store = Store::connect(&db_url).await.expect("store");
+    let stored = store
+        .list_discrepancies(&DiscrepancyFilter::default())
+        .await
+        .expect("list");
+    let runs = store.list_runs(5).await.expect("runs");
+    store.close().await;
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop database");
+
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("0 new, 8 still open"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(stored.len(), 8);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(stdout(&listed).lines().count(), 9, "{}", stdout(&listed));
+    assert!(
+        !h.dir.path().join("data/flexiti-recon.db").exists(),
+        "nothing went to SQLite"
+    );
+}
