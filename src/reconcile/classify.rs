@@ -222,7 +222,7 @@ fn flexiti_only(f: &Keyed<'_, FlexitiRecord>, category: Category, why: &str) -> 
     with_flexiti(&mut d, f.item);
     d.delta = Amount::ZERO - f.item.amount;
     d.explanation = format!(
-        "{category}: Flexiti {} {} {} at {}; {why}",
+        "Flexiti {} {} {} at {}; {why}",
         f.item.identity(),
         f.item.kind,
         f.item.amount,
@@ -247,7 +247,7 @@ fn ledger_only(
     with_ledger(sides, &mut d, l.item);
     d.delta = l.item.amount;
     d.explanation = format!(
-        "{category}: ledger {}:{} {} {}; {why}",
+        "ledger {}:{} {} {}; {why}",
         sides.ledger.file_name(l.item.file_index),
         l.item.line,
         l.item.kind,
