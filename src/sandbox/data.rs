@@ -5,7 +5,7 @@
 //! stay strings and numbers stay numbers: the client under test must meet both. Only what the
 //! server filters on is parsed: ids, UTC dates and the optional authorization filters.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -36,7 +36,26 @@ impl Item {
 pub(crate) struct Dataset {
     pub authorizations: Vec<Item>,
     pub captures: Vec<Item>,
+    /// UTC date → positions in `authorizations`, ascending (so in id order).
+    pub authorizations_by_date: BTreeMap<NaiveDate, Vec<usize>>,
+    /// UTC date → positions in `captures`, ascending; a capture is under each of its dates.
+    pub captures_by_date: BTreeMap<NaiveDate, Vec<usize>>,
     by_authorization_id: HashMap<u64, usize>,
+}
+
+/// Positions of `items` by each of their dates, so a page costs its own size, not a scan.
+fn index_by_date(items: &[Item]) -> BTreeMap<NaiveDate, Vec<usize>> {
+    let mut index: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
+    for (position, item) in items.iter().enumerate() {
+        for date in &item.dates {
+            let positions = index.entry(*date).or_default();
+            // A capture with two returns on one date is listed once.
+            if positions.last() != Some(&position) {
+                positions.push(position);
+            }
+        }
+    }
+    index
 }
 
 impl Dataset {
@@ -78,6 +97,8 @@ impl Dataset {
         }
         dataset.authorizations.sort_by_key(|i| i.id);
         dataset.captures.sort_by_key(|i| i.id);
+        dataset.authorizations_by_date = index_by_date(&dataset.authorizations);
+        dataset.captures_by_date = index_by_date(&dataset.captures);
         dataset.by_authorization_id = dataset
             .authorizations
             .iter()

@@ -1,6 +1,7 @@
 //! The list endpoints' query parameters, their validation (409 `wrong_inputs` with
 //! `field_errors`) and the pages, bare or wrapped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::http::{StatusCode, Uri, header};
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use super::data::{Dataset, Item};
 
 /// The largest page the sandbox serves; a larger `page_size` is a validation error.
-pub const MAX_PAGE_SIZE: usize = 500;
+pub const MAX_PAGE_SIZE: usize = 1000;
 const DEFAULT_PAGE_SIZE: usize = 50;
 
 #[derive(Debug, Clone, Copy)]
@@ -157,24 +158,50 @@ pub(crate) fn wrong_inputs(path: &str, field_errors: Vec<Value>) -> Response {
 
 /// One page of the matching elements in id order, as the JSON text to send.
 pub(crate) fn page(data: &Dataset, kind: ListKind, query: &ListQuery, wrapped: bool) -> Vec<u8> {
-    let items = match kind {
-        ListKind::Authorizations => &data.authorizations,
-        ListKind::Captures => &data.captures,
+    let (items, by_date) = match kind {
+        ListKind::Authorizations => (&data.authorizations, &data.authorizations_by_date),
+        ListKind::Captures => (&data.captures, &data.captures_by_date),
     };
+    // Positions listed on some date of the range, ascending and each once, as a scan of the
+    // whole collection in id order would meet them.
+    let mut dated = by_date.range(query.from..=query.to).map(|(_, p)| p);
+    let mut positions: Cow<'_, [usize]> = match (dated.next(), dated.next()) {
+        (None, _) => Cow::Borrowed(&[]),
+        (Some(only), None) => Cow::Borrowed(only),
+        (Some(first), Some(second)) => {
+            let mut all: Vec<usize> = first.iter().chain(second).copied().collect();
+            all.extend(dated.flatten());
+            all.sort_unstable();
+            all.dedup();
+            Cow::Owned(all)
+        }
+    };
+    if query.status.is_some() || query.transaction_type.is_some() || query.account_number.is_some()
+    {
+        positions = Cow::Owned(
+            positions
+                .iter()
+                .copied()
+                .filter(|p| items.get(*p).is_some_and(|i| query.admits(i)))
+                .collect(),
+        );
+    }
+    let total = positions.len();
     let skip = query
         .page_number
         .saturating_sub(1)
         .saturating_mul(query.page_size);
-    let mut total = 0usize;
     let mut body = String::from("[");
-    for item in items.iter().filter(|i| query.admits(i)) {
-        if total >= skip && total < skip.saturating_add(query.page_size) {
-            if body.len() > 1 {
-                body.push(',');
-            }
-            body.push_str(&item.json);
+    for item in positions
+        .iter()
+        .skip(skip)
+        .take(query.page_size)
+        .filter_map(|p| items.get(*p))
+    {
+        if body.len() > 1 {
+            body.push(',');
         }
-        total += 1;
+        body.push_str(&item.json);
     }
     body.push(']');
     if wrapped {
