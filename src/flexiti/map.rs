@@ -26,12 +26,17 @@ pub struct Collected {
 
 impl Collected {
     pub fn add_authorizations(&mut self, rows: impl IntoIterator<Item = WireAuthorization>) {
+        // Sized up front: growing a map of a million rows moves every row at each doubling.
+        let rows = rows.into_iter();
+        self.listed.reserve(rows.size_hint().0);
         for a in rows {
             self.listed.entry(a.authorization_id).or_insert(a);
         }
     }
 
     pub fn add_captures(&mut self, rows: impl IntoIterator<Item = WireCapture>) {
+        let rows = rows.into_iter();
+        self.captures.reserve(rows.size_hint().0);
         for c in rows {
             match self.captures.get_mut(&c.capture_id) {
                 None => {
