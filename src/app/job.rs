@@ -299,7 +299,11 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
 
 /// One `stage=… ms=…` line per stage, for people and for `bench/reconcile.sh`.
 fn log_stage(stage: &str, started: Instant) {
-    tracing::info!(stage, ms = started.elapsed().as_millis() as u64, "stage done");
+    tracing::info!(
+        stage,
+        ms = started.elapsed().as_millis() as u64,
+        "stage done"
+    );
 }
 
 async fn acquire_lock(

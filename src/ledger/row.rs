@@ -146,18 +146,17 @@ impl<'a> Validator<'a> {
             ));
         }
         let kind = self.kind(field(pos.txn_type, "txn_type")?)?;
-        if let Some(currency) = optional(pos.currency, "currency")? {
-            if !self
+        if let Some(currency) = optional(pos.currency, "currency")?
+            && !self
                 .settings
                 .currencies
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(currency))
-            {
-                return reject(format!(
-                    "other currency '{currency}' (only {} is reconciled)",
-                    self.settings.currencies.join(", ")
-                ));
-            }
+        {
+            return reject(format!(
+                "other currency '{currency}' (only {} is reconciled)",
+                self.settings.currencies.join(", ")
+            ));
         }
         let at = self.time(field(pos.sold_at, "sold_at")?)?;
         let amount = self.amount(field(pos.amount, "amount")?, kind)?;
@@ -195,10 +194,10 @@ impl<'a> Validator<'a> {
         if value.is_empty() {
             return reject("bad date: sold_at is empty");
         }
-        if self.plain_local_format {
-            if let Some(local) = plain_local_time(value) {
-                return Ok(self.calendar.local_to_utc(local));
-            }
+        if self.plain_local_format
+            && let Some(local) = plain_local_time(value)
+        {
+            return Ok(self.calendar.local_to_utc(local));
         }
         if let Ok(t) = DateTime::parse_from_rfc3339(value) {
             return Ok(t.with_timezone(&Utc));
@@ -215,10 +214,9 @@ impl<'a> Validator<'a> {
         if let Some(naive) = value
             .strip_suffix('Z')
             .or_else(|| value.strip_suffix(" UTC"))
+            && let Ok(t) = NaiveDateTime::parse_from_str(naive.trim(), "%Y-%m-%d %H:%M:%S%.f")
         {
-            if let Ok(t) = NaiveDateTime::parse_from_str(naive.trim(), "%Y-%m-%d %H:%M:%S%.f") {
-                return Ok(t.and_utc());
-            }
+            return Ok(t.and_utc());
         }
         match NaiveDateTime::parse_from_str(value, &self.settings.sold_at_format) {
             Ok(local) => Ok(self.calendar.local_to_utc(local)),
