@@ -14,7 +14,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data_root="${FLEXITI_BENCH_DIR:-$HOME/.cache/flexiti-recon/bench}"
 target="${CARGO_TARGET_DIR:-$repo/target}"
-bin="$target/release/flexiti-recon"
+bin="$data_root/flexiti-recon"
 day="2026-11-23"
 seed=7
 
@@ -36,7 +36,13 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 echo "building the release binary" >&2
+# Touching main.rs makes cargo link (and so place) this checkout's binary even when a target
+# folder shared between checkouts holds another checkout's build; the private copy keeps it
+# from being replaced while the benchmark runs.
+touch "$repo/src/main.rs"
 (cd "$repo" && cargo build --release --quiet)
+mkdir -p "$data_root"
+cp "$target/release/flexiti-recon" "$bin"
 
 # A size's data set: flexiti/*.json, ledger/*.csv, expected.csv and the bench config.
 prepare() {
