@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use flexiti_recon::{app, cli::Cli, exit::Exit, telemetry};
 
+// A run allocates and frees millions of small strings: with the system allocator, freeing them
+// (consolidating freed chunks) cost a fifth of a large reconciliation; mimalloc far less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format, cli.verbose);

@@ -1,7 +1,7 @@
 //! One run of the job: plan, lock, fetch, ingest, reconcile, store, notify, exit code.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{Days, NaiveDate, Utc};
@@ -220,10 +220,15 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
     };
 
     let body = async {
+        let clock = Instant::now();
         let ledger = ledger::read_files(&ledger_files, &config.file.ledger, config.calendar)?;
+        log_stage("ledger", clock);
         let window = range.widen(config.file.match_window_days);
+        let clock = Instant::now();
         let (flexiti, failed_calls, pages) =
             fetch_side(config, request, replay.as_ref(), window, &x_reference_id).await?;
+        log_stage("flexiti", clock);
+        let clock = Instant::now();
         let params = ReconcileParams {
             range,
             window_days: config.file.match_window_days,
@@ -239,6 +244,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         .await
         .context("the reconcile stage stopped unexpectedly")?;
         let outcome = outcome?;
+        log_stage("reconcile", clock);
         let mut report = build_report(
             run_id,
             range,
@@ -300,6 +306,15 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         audit_dir,
     )
     .await
+}
+
+/// One `stage=… ms=…` line per stage, for people and for `bench/reconcile.sh`.
+fn log_stage(stage: &str, started: Instant) {
+    tracing::info!(
+        stage,
+        ms = started.elapsed().as_millis() as u64,
+        "stage done"
+    );
 }
 
 async fn acquire_lock(
@@ -411,7 +426,9 @@ async fn finish(
     mut report: RunReport,
     audit_dir: Option<PathBuf>,
 ) -> Result<JobOutcome, AppError> {
+    let clock = Instant::now();
     let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
+    log_stage("write", clock);
     let (mut email, mut email_error) = (None, None);
     if let Some(mailer) = &mailer
         && notify::should_send(email_settings.policy, &report)

@@ -26,12 +26,17 @@ pub struct Collected {
 
 impl Collected {
     pub fn add_authorizations(&mut self, rows: impl IntoIterator<Item = WireAuthorization>) {
+        // Sized up front: growing a map of a million rows moves every row at each doubling.
+        let rows = rows.into_iter();
+        self.listed.reserve(rows.size_hint().0);
         for a in rows {
             self.listed.entry(a.authorization_id).or_insert(a);
         }
     }
 
     pub fn add_captures(&mut self, rows: impl IntoIterator<Item = WireCapture>) {
+        let rows = rows.into_iter();
+        self.captures.reserve(rows.size_hint().0);
         for c in rows {
             match self.captures.get_mut(&c.capture_id) {
                 None => {
@@ -49,6 +54,12 @@ impl Collected {
     }
 
     pub fn merge(&mut self, other: Collected) {
+        // The common case when gathering parts: nothing here yet, so take the other's maps
+        // whole instead of re-inserting every row.
+        if self.listed.is_empty() && self.looked_up.is_empty() && self.captures.is_empty() {
+            *self = other;
+            return;
+        }
         for (id, a) in other.listed {
             self.listed.entry(id).or_insert(a);
         }
@@ -86,12 +97,11 @@ impl Collected {
                 .or_else(|| c.external_location_id.clone());
             let capture_reference = c
                 .reference
-                .clone()
-                .or_else(|| auth.and_then(|a| a.reference.clone()))
-                .unwrap_or_default();
+                .as_ref()
+                .or_else(|| auth.and_then(|a| a.reference.as_ref()));
             let base = FlexitiRecord {
                 kind: Kind::Sale,
-                reference: capture_reference.clone(),
+                reference: capture_reference.cloned().unwrap_or_default(),
                 amount: c.amount.abs(),
                 at: c.date,
                 capture_id: c.capture_id,
@@ -107,8 +117,10 @@ impl Collected {
                     kind: Kind::Return,
                     reference: r
                         .reference
-                        .clone()
-                        .unwrap_or_else(|| capture_reference.clone()),
+                        .as_ref()
+                        .or(capture_reference)
+                        .cloned()
+                        .unwrap_or_default(),
                     amount: r.amount.abs(),
                     at: r.date,
                     return_id: Some(r.return_id),
@@ -117,7 +129,7 @@ impl Collected {
             }
             records.push(base);
         }
-        records.sort_by_key(|r| (r.at, r.record_id(), r.kind));
+        let records = sorted_by_time(records);
 
         let by_id: BTreeMap<u64, &WireAuthorization> =
             self.listed.iter().map(|(id, a)| (*id, a)).collect();
@@ -143,6 +155,24 @@ impl Collected {
             incomplete_days: Default::default(),
         }
     }
+}
+
+/// Records ordered by time, record id and kind (a stable sort). The order is found on small
+/// keys and the records are moved once: sorting the records themselves moves each of them
+/// many times.
+fn sorted_by_time(records: Vec<FlexitiRecord>) -> Vec<FlexitiRecord> {
+    let mut order: Vec<(chrono::DateTime<chrono::Utc>, u64, Kind, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.at, r.record_id(), r.kind, i))
+        .collect();
+    // The position makes every key distinct, so an unstable sort gives the stable order.
+    order.sort_unstable();
+    let mut slots: Vec<Option<FlexitiRecord>> = records.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, _, _, i)| slots.get_mut(i).and_then(Option::take))
+        .collect()
 }
 
 #[cfg(test)]

@@ -61,8 +61,54 @@ pub fn read_files(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    for (index, path) in files.iter().enumerate() {
-        read_one(index, path, settings, calendar, &store_map, &mut side)?;
+    // One thread per file (up to the cores there are); parts are joined in file order, so
+    // rows, rejects and counts come out exactly as a sequential read would give them.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, files.len().max(1));
+    let mut by_file: Vec<Option<anyhow::Result<LedgerSide>>> =
+        (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let store_map = &store_map;
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for (index, path) in files.iter().enumerate().skip(w).step_by(workers) {
+                        let mut part = LedgerSide::default();
+                        let read = read_one(index, path, settings, calendar, store_map, &mut part);
+                        let failed = read.is_err();
+                        mine.push((index, read.map(|()| part)));
+                        if failed {
+                            break;
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (index, part) in handle.join().unwrap_or_default() {
+                by_file[index] = Some(part);
+            }
+        }
+    });
+    // A worker stops at its first failing file, so the first failure in file order comes
+    // before any file left unread: the error is the one a sequential read would report.
+    for (index, part) in by_file.into_iter().enumerate() {
+        let part = part.unwrap_or_else(|| {
+            Err(anyhow::anyhow!(
+                "ledger file {}: the reader stopped unexpectedly",
+                files[index].display()
+            ))
+        })?;
+        if side.rows.is_empty() {
+            side.rows = part.rows;
+        } else {
+            side.rows.extend(part.rows);
+        }
+        side.rejects.extend(part.rejects);
+        side.ignored_other_tender += part.ignored_other_tender;
     }
     tracing::info!(
         files = files.len(),

@@ -63,6 +63,33 @@ pub(crate) struct Validator<'a> {
     calendar: BusinessCalendar,
     store_map: &'a HashMap<&'a str, &'a str>,
     tenders: Vec<String>,
+    /// `sold_at_format` is the default `%Y-%m-%d %H:%M:%S`, which [`plain_local_time`] reads.
+    plain_local_format: bool,
+}
+
+/// `YYYY-MM-DD HH:MM:SS` read by hand: the common case, far cheaper than trying
+/// every format in turn. Such a value has no offset, so only the naive local format could
+/// have read it; anything else (or an impossible date) goes down the general path.
+fn plain_local_time(value: &str) -> Option<NaiveDateTime> {
+    let b = value.as_bytes();
+    let shape = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    Some(date.and_time(time))
 }
 
 impl<'a> Validator<'a> {
@@ -80,6 +107,7 @@ impl<'a> Validator<'a> {
                 .iter()
                 .map(|t| t.trim().to_uppercase())
                 .collect(),
+            plain_local_format: settings.sold_at_format == "%Y-%m-%d %H:%M:%S",
         })
     }
 
@@ -166,6 +194,11 @@ impl<'a> Validator<'a> {
         if value.is_empty() {
             return reject("bad date: sold_at is empty");
         }
+        if self.plain_local_format
+            && let Some(local) = plain_local_time(value)
+        {
+            return Ok(self.calendar.local_to_utc(local));
+        }
         if let Ok(t) = DateTime::parse_from_rfc3339(value) {
             return Ok(t.with_timezone(&Utc));
         }
@@ -211,6 +244,34 @@ impl<'a> Validator<'a> {
                 format!("bad amount '{value}': returns are written negative in this ledger"),
             ),
             _ => Ok(amount.abs()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_reader_agrees_with_chrono_or_leaves_the_value_to_it() {
+        assert!(plain_local_time("2026-11-23 09:15:00").is_some());
+        for value in [
+            "2026-11-23 09:15:00",
+            "2024-02-29 23:59:59",
+            "0999-01-01 00:00:00",
+            "2026-02-30 10:00:00",
+            "2026-11-23 24:00:00",
+            "2026-11-23 10:00:60",
+            "2026-11-23T10:00:00",
+            "2026-11-23 10:00:0x",
+            "+026-11-23 10:00:00",
+            "2026-11-23 10:00",
+        ] {
+            // When the hand reader gives up, the general path (chrono) decides.
+            let chrono = NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S").ok();
+            if let Some(t) = plain_local_time(value) {
+                assert_eq!(Some(t), chrono, "{value}");
+            }
         }
     }
 }

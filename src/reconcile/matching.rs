@@ -112,14 +112,28 @@ pub(crate) fn run(
     Ok(match_frames(fc.into_frame("fi")?, lc.into_frame("li")?)?)
 }
 
+/// Sorts by key, time and tie, and numbers the rows within each key (`n`, from 0). Sorted
+/// rows of one key are contiguous, so `n` is the row's position minus the position of its
+/// key's first row: a running maximum instead of a window over groups, which costs as much
+/// as the sort itself on millions of rows.
 fn ranked(lf: LazyFrame, key: &[&str]) -> PolarsResult<LazyFrame> {
     let mut order: Vec<Expr> = key.iter().map(|c| col(*c)).collect();
     order.push(col("t"));
     order.push(col("b"));
-    let group: Vec<Expr> = key.iter().map(|c| col(*c)).collect();
+    let starts_key = key
+        .iter()
+        .map(|c| col(*c).neq_missing(col(*c).shift(lit(1))))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or_else(|| lit(true));
+    let key_start = when(starts_key)
+        .then(col("pos"))
+        .otherwise(lit(0u32))
+        .cum_max(false);
     Ok(lf
         .sort_by_exprs(order, SortMultipleOptions::default())
-        .with_column(col("t").cum_count(false).over(group)?.alias("n")))
+        .with_row_index("pos", None)
+        .with_column((col("pos") - key_start).alias("n"))
+        .drop(by_name(["pos"], true, false)))
 }
 
 fn pair(f: LazyFrame, l: LazyFrame, key: &[&str]) -> PolarsResult<DataFrame> {

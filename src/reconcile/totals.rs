@@ -1,6 +1,6 @@
 //! Control totals per business day and store for both sides, beside the row-level findings.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
@@ -18,18 +18,20 @@ fn add(t: &mut SideTotals, kind: Kind, amount: Amount) {
     }
 }
 
-fn slot<'m>(
-    map: &'m mut BTreeMap<(NaiveDate, String), DayStoreTotals>,
+/// Totals keyed by borrowed store names while counting; owned names only once per slot.
+type Slots<'a> = HashMap<(NaiveDate, &'a str), DayStoreTotals>;
+
+fn slot<'m, 'a>(
+    map: &'m mut Slots<'a>,
     day: NaiveDate,
-    store: &Option<String>,
+    store: Option<&'a str>,
 ) -> &'m mut DayStoreTotals {
-    let name = store.clone().unwrap_or_else(|| NO_STORE.to_string());
-    map.entry((day, name.clone()))
-        .or_insert_with(|| DayStoreTotals {
-            business_date: day,
-            store: name,
-            ..DayStoreTotals::default()
-        })
+    let name = store.unwrap_or(NO_STORE);
+    map.entry((day, name)).or_insert_with(|| DayStoreTotals {
+        business_date: day,
+        store: name.to_string(),
+        ..DayStoreTotals::default()
+    })
 }
 
 /// Totals of the records whose business day lies in `range` (and of `store` when given);
@@ -43,12 +45,12 @@ pub(crate) fn per_day_and_store(
     let keep = |day: NaiveDate, s: &Option<String>| {
         range.contains(day) && store.is_none_or(|want| s.as_deref() == Some(want))
     };
-    let mut map = BTreeMap::new();
+    let mut map = Slots::new();
     let (mut nf, mut nl) = (0, 0);
     for k in f.iter().filter(|k| keep(k.day, &k.item.store)) {
         nf += 1;
         add(
-            &mut slot(&mut map, k.day, &k.item.store).flexiti,
+            &mut slot(&mut map, k.day, k.item.store.as_deref()).flexiti,
             k.item.kind,
             k.item.amount,
         );
@@ -56,10 +58,13 @@ pub(crate) fn per_day_and_store(
     for k in l.iter().filter(|k| keep(k.day, &k.item.store)) {
         nl += 1;
         add(
-            &mut slot(&mut map, k.day, &k.item.store).ledger,
+            &mut slot(&mut map, k.day, k.item.store.as_deref()).ledger,
             k.item.kind,
             k.item.amount,
         );
     }
-    (map.into_values().collect(), nf, nl)
+    // Ordered by day, then store name (a missing store counts as "(none)").
+    let mut totals: Vec<DayStoreTotals> = map.into_values().collect();
+    totals.sort_by(|a, b| (a.business_date, &a.store).cmp(&(b.business_date, &b.store)));
+    (totals, nf, nl)
 }
