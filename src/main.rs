@@ -1,10 +1,12 @@
 //! Thin main: parse the command line, start logging, run the command, map the outcome to an
 //! exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use flexiti_recon::{app, cli::Cli, exit::Exit, telemetry};
+use flexiti_recon::cli::{Cli, LogFormat};
+use flexiti_recon::{app, exit::Exit, telemetry};
 
 // A run allocates and frees millions of small strings: with the system allocator, freeing them
 // (consolidating freed chunks) cost a fifth of a large reconciliation; mimalloc far less.
@@ -24,7 +26,8 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Fatal.code());
         }
     };
-    match runtime.block_on(app::dispatch(cli.command)) {
+    let interactive = cli.log_format == LogFormat::Human && std::io::stderr().is_terminal();
+    match runtime.block_on(app::dispatch(cli.command, interactive)) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             tracing::error!(exit = e.exit.code(), "{e}");

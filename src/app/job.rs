@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{Days, NaiveDate, Utc};
 
+use super::progress::Stages;
 use super::{audit, metrics};
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -34,6 +35,8 @@ pub struct RunRequest {
     pub csv: Option<PathBuf>,
     pub trigger: String,
     pub wait: bool,
+    /// Show a spinner with the current stage (a terminal with human logs).
+    pub progress: bool,
 }
 
 impl RunRequest {
@@ -55,6 +58,7 @@ impl RunRequest {
             csv: args.csv.clone(),
             trigger: args.trigger.clone(),
             wait: args.wait,
+            progress: false,
         }
     }
 }
@@ -219,16 +223,17 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         None => 0,
     };
 
+    let stages = Stages::new(request.progress && range.len() > 1);
     let body = async {
-        let clock = Instant::now();
+        stages.begin("reading the ledger");
         let ledger = ledger::read_files(&ledger_files, &config.file.ledger, config.calendar)?;
-        log_stage("ledger", clock);
+        stages.done("ledger");
         let window = range.widen(config.file.match_window_days);
-        let clock = Instant::now();
+        stages.begin("fetching the Flexiti side");
         let (flexiti, failed_calls, pages) =
             fetch_side(config, request, replay.as_ref(), window, &x_reference_id).await?;
-        log_stage("flexiti", clock);
-        let clock = Instant::now();
+        stages.done("flexiti");
+        stages.begin("reconciling");
         let params = ReconcileParams {
             range,
             window_days: config.file.match_window_days,
@@ -244,7 +249,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         .await
         .context("the reconcile stage stopped unexpectedly")?;
         let outcome = outcome?;
-        log_stage("reconcile", clock);
+        stages.done("reconcile");
         let mut report = build_report(
             run_id,
             range,
@@ -263,6 +268,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             )?)
         };
         if let Some(store) = &store {
+            stages.begin("storing the results");
             report.changes = match &request.store {
                 Some(s) => {
                     store
@@ -309,13 +315,6 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
 }
 
 /// One `stage=… ms=…` line per stage, for people and for `bench/reconcile.sh`.
-fn log_stage(stage: &str, started: Instant) {
-    tracing::info!(
-        stage,
-        ms = started.elapsed().as_millis() as u64,
-        "stage done"
-    );
-}
 
 async fn acquire_lock(
     store: &Store,
@@ -426,9 +425,10 @@ async fn finish(
     mut report: RunReport,
     audit_dir: Option<PathBuf>,
 ) -> Result<JobOutcome, AppError> {
-    let clock = Instant::now();
+    let stages = Stages::new(false);
+    stages.begin("writing the CSV");
     let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
-    log_stage("write", clock);
+    stages.done("write");
     let (mut email, mut email_error) = (None, None);
     if let Some(mailer) = &mailer
         && notify::should_send(email_settings.policy, &report)

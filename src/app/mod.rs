@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod job;
 mod metrics;
+mod progress;
 
 use crate::cli::{Command, ConfigArg};
 use crate::config::Config;
@@ -14,12 +15,13 @@ use crate::exit::{AppError, Exit};
 
 pub use job::{JobOutcome, RunRequest, run_job};
 
-/// Runs one command.
-pub async fn dispatch(command: Command) -> Result<Exit, AppError> {
+/// Runs one command. `interactive`: a person watches stderr (a terminal, human logs).
+pub async fn dispatch(command: Command, interactive: bool) -> Result<Exit, AppError> {
     match command {
         Command::Run(args) => {
             let config = load_config(&args.config)?;
-            let request = RunRequest::from_args(&args);
+            let mut request = RunRequest::from_args(&args);
+            request.progress = interactive;
             let outcome = run_job(&config, &request).await?;
             println!("{}", outcome.summary());
             Ok(outcome.exit)
