@@ -46,6 +46,8 @@ struct Server {
     log: Mutex<Log>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Per `endpoint:date` query: requests in flight now, and the most seen at once.
+    query_in_flight: Mutex<HashMap<String, (usize, usize)>>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,12 @@ struct Log {
 }
 
 impl Server {
+    /// The most requests of one `endpoint:date` query the server had in hand at once.
+    fn max_in_flight_of(&self, query: &str) -> usize {
+        let seen = self.query_in_flight.lock().expect("in flight");
+        seen.get(query).map_or(0, |(_, max)| *max)
+    }
+
     fn count(&self, key: &str) -> usize {
         self.log
             .lock()
@@ -182,8 +190,21 @@ async fn list(
 ) -> Response {
     let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let query = format!(
+        "{endpoint}:{}",
+        q.get("creation_date_from").map_or("", String::as_str)
+    );
+    {
+        let mut seen = s.query_in_flight.lock().expect("in flight");
+        let (now, max) = seen.entry(query.clone()).or_default();
+        *now += 1;
+        *max = (*max).max(*now);
+    }
     tokio::time::sleep(s.latency).await;
     let response = list_page(&s, &endpoint, &q, &headers);
+    if let Some((now, _)) = s.query_in_flight.lock().expect("in flight").get_mut(&query) {
+        *now -= 1;
+    }
     s.in_flight.fetch_sub(1, Ordering::SeqCst);
     response
 }
@@ -701,6 +722,119 @@ async fn requests_in_flight_never_exceed_the_concurrency() {
     let out = run(&settings).await;
     assert!(out.failed_calls.is_empty());
     assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+/// The data set with twelve more captures on UTC Nov 23: six full pages of two, then an empty one.
+fn busy_date() -> Server {
+    let mut s = data();
+    let extra = (0..12u64).map(|i| {
+        json!({"capture_id":500_000 + i,"authorization_id":"4821907733105521",
+               "reference":format!("ORD-X{i}"),"date":format!("2026-11-23T12:{i:02}:00Z"),
+               "amount":"10.00","external_location_id":"00-11111"})
+    });
+    let day = s.captures.get_mut("2026-11-23").expect("Nov 23 captures");
+    day.truncate(0);
+    day.extend(extra);
+    s.latency = Duration::from_millis(100);
+    s
+}
+
+/// The raw pages of one query, in the order the fetch kept them.
+fn pages_of(out: &FetchOutcome, endpoint: &str, date: &str) -> Vec<String> {
+    out.pages
+        .iter()
+        .filter(|p| p.endpoint == endpoint && p.utc_date == Some(day(date)))
+        .map(|p| format!("{} {}", p.params, String::from_utf8_lossy(&p.body)))
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_of_one_date_overlap_and_give_what_reading_them_in_turn_gives() {
+    let (base, server) = spawn(busy_date()).await;
+    let mut overlapping = settings(&base);
+    overlapping.concurrency = 6;
+    let out = run(&overlapping).await;
+    assert!(out.failed_calls.is_empty(), "{:?}", out.failed_calls);
+    // After the first full page, up to four pages are read ahead, never beyond the bound.
+    let most = server.max_in_flight_of("captures:2026-11-23");
+    assert!((2..=4).contains(&most), "{most} pages of Nov 23 at once");
+    assert!(server.max_in_flight.load(Ordering::SeqCst) <= 6);
+    // The end is page 7 (empty); read-ahead sent at most three pages past it, all dropped.
+    for page in 1..=7 {
+        assert_eq!(server.count(&format!("captures:2026-11-23:{page}")), 1);
+    }
+    let past_end: usize = (8..=11)
+        .map(|page| server.count(&format!("captures:2026-11-23:{page}")))
+        .sum();
+    assert!(past_end <= 3, "{past_end} pages past the end");
+
+    let (base, _) = spawn(busy_date()).await;
+    let mut in_turn = settings(&base);
+    in_turn.concurrency = 1;
+    let sequential = run(&in_turn).await;
+    assert_eq!(out.side.records, sequential.side.records);
+    assert_eq!(out.side.authorizations, sequential.side.authorizations);
+    let kept = pages_of(&out, "captures", "2026-11-23");
+    assert_eq!(kept.len(), 7);
+    assert_eq!(kept, pages_of(&sequential, "captures", "2026-11-23"));
+    assert_eq!(out.pages.len(), sequential.pages.len());
+    assert_eq!(out.stats.records, 12 + 1 + 1 + 1);
+}
+
+#[tokio::test]
+async fn announced_pages_are_requested_together_and_none_past_the_last() {
+    let mut s = busy_date();
+    s.wrapped = true;
+    let (base, server) = spawn(s).await;
+    let mut settings = settings(&base);
+    settings.concurrency = 6;
+    let started = Instant::now();
+    let out = run(&settings).await;
+    let elapsed = started.elapsed();
+    assert!(out.failed_calls.is_empty(), "{:?}", out.failed_calls);
+    // Page 1 announces six pages; pages 2 to 6 then go out together.
+    let most = server.max_in_flight_of("captures:2026-11-23");
+    assert!(most >= 4, "{most} pages of Nov 23 at once");
+    assert!(server.max_in_flight.load(Ordering::SeqCst) <= 6);
+    for page in 1..=6 {
+        assert_eq!(server.count(&format!("captures:2026-11-23:{page}")), 1);
+    }
+    assert_eq!(server.count("captures:2026-11-23:7"), 0);
+    assert_eq!(pages_of(&out, "captures", "2026-11-23").len(), 6);
+    assert_eq!(out.stats.records, 12 + 1 + 1 + 1);
+    // Read in turn, the six pages alone would take 600 ms.
+    assert!(elapsed < Duration::from_millis(550), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_failed_page_in_the_middle_is_the_one_failed_call_of_its_date() {
+    let mut s = busy_date();
+    s.always.push((
+        "captures:2026-11-23:3".into(),
+        Fault::Status(502, json!({"error":"general_error"})),
+    ));
+    let (base, server) = spawn(s).await;
+    let mut settings = settings(&base);
+    settings.concurrency = 6;
+    let out = run(&settings).await;
+    assert_eq!(out.failed_calls.len(), 1, "{:?}", out.failed_calls);
+    let f = &out.failed_calls[0];
+    assert!(f.parameters.contains("page_number=3"), "{}", f.parameters);
+    assert_eq!((f.http_status, f.attempts), (Some(502), 3));
+    assert_eq!(out.failed_utc_dates, BTreeSet::from([day("2026-11-23")]));
+    assert_eq!(server.count("captures:2026-11-23:3"), 3);
+    // Pages read ahead before the failure still count; nothing is requested after it.
+    assert_eq!(server.count("captures:2026-11-23:7"), 0);
+    let ids: BTreeSet<u64> = out.side.records.iter().map(|r| r.capture_id).collect();
+    for lost in [500_004, 500_005] {
+        assert!(!ids.contains(&lost), "{lost} is on the failed page");
+    }
+    for kept in [500_000, 500_001, 500_002, 500_003] {
+        assert!(
+            ids.contains(&kept),
+            "{kept} is on a page before the failure"
+        );
+    }
 }
 
 #[tokio::test]

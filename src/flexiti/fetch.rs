@@ -1,9 +1,11 @@
 //! The fetch stage: every UTC date the window touches, both list endpoints, then the
 //! authorization lookups, turned into the domain's Flexiti side plus failed calls.
 //!
-//! Each UTC date is its own paged query (`creation_date_from = creation_date_to`); pages of one
-//! date are read in order until a short page or `total_pages`, dates run in parallel with at
-//! most `concurrency` requests in flight. Completeness follows DESIGN's exact reading: business
+//! Each UTC date is its own paged query (`creation_date_from = creation_date_to`); it ends at a
+//! short page or at `total_pages`. Dates run in parallel and the pages of one date overlap (all
+//! announced pages at once, or a few pages read ahead when the server gives no totals), with at
+//! most `concurrency` requests in flight over the whole fetch; pages are used in page order, so
+//! the outcome is the one of reading them one after the other. Completeness follows DESIGN's exact reading: business
 //! day D of the window is incomplete when a page of a UTC date that D's local span touches
 //! failed, or when an authorization lookup needed by a record of D failed. Records are kept
 //! even when their authorization lookup failed (their store is then the capture's).
@@ -13,8 +15,9 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use futures::StreamExt;
-use futures::stream;
+use futures::stream::{self, FuturesOrdered};
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 
 use crate::domain::{BusinessCalendar, DayRange};
 use crate::report::FailedCall;
@@ -27,6 +30,9 @@ use super::wire::{Page, WireAuthorization, WireCapture};
 
 /// Pages beyond this for one date mean a server that ignores `page_number`.
 const MAX_PAGES_PER_DATE: u32 = 100_000;
+
+/// Pages of one date read ahead, at most, when the server announces no totals.
+const READ_AHEAD: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ListKind {
@@ -95,54 +101,188 @@ pub(crate) fn list_spec(
     }
 }
 
-async fn fetch_date(
+/// Rows of one list page, whichever endpoint it came from.
+enum Rows {
+    Captures(Vec<WireCapture>),
+    Authorizations(Vec<WireAuthorization>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Captures(rows) => rows.len(),
+            Rows::Authorizations(rows) => rows.len(),
+        }
+    }
+
+    fn add_to(self, collected: &mut Collected) {
+        match self {
+            Rows::Captures(rows) => collected.add_captures(rows),
+            Rows::Authorizations(rows) => collected.add_authorizations(rows),
+        }
+    }
+}
+
+/// One list page as read, with the totals the server announced.
+struct PageRead {
+    rows: Rows,
+    total: Option<u64>,
+    total_pages: Option<u64>,
+    body: Vec<u8>,
+}
+
+/// How the pages of one date query are requested.
+#[derive(Clone, Copy)]
+struct Paging {
+    page_size: u32,
+    /// Pages kept in flight past a full page when the server gives no totals.
+    read_ahead: u32,
+    /// Pages of one date in flight at most (the semaphore bounds the whole fetch anyway).
+    per_date: usize,
+}
+
+impl Paging {
+    fn new(page_size: u32, concurrency: usize) -> Paging {
+        let concurrency = concurrency.max(1);
+        Paging {
+            page_size,
+            read_ahead: u32::try_from(concurrency.min(READ_AHEAD)).unwrap_or(1),
+            per_date: concurrency,
+        }
+    }
+
+    /// Whether page `number` ends the date: the same rule as reading the pages one by one.
+    fn is_last(&self, number: u32, page: &PageRead) -> bool {
+        let len = page.rows.len();
+        // A server that caps page_size below ours still announces total_pages: trust it first.
+        match page.total_pages {
+            Some(total) => u64::from(number) >= total || len == 0,
+            None => len < self.page_size as usize,
+        }
+    }
+
+    /// The last page worth requesting once page `number` is known not to be the last.
+    fn horizon(&self, number: u32, page: &PageRead) -> u32 {
+        let known = match (page.total_pages, page.total) {
+            (Some(pages), _) => pages,
+            (None, Some(total)) => total.div_ceil(u64::from(self.page_size)),
+            (None, None) => 0,
+        };
+        let known = u32::try_from(known).unwrap_or(u32::MAX);
+        let ahead = if page.total_pages.is_some() {
+            known
+        } else {
+            known.max(number.saturating_add(self.read_ahead))
+        };
+        ahead.min(MAX_PAGES_PER_DATE)
+    }
+}
+
+/// Reads one page, holding one of the fetch's request permits for the whole call (retries
+/// and their waits included), so `concurrency` bounds what is in flight across all dates.
+async fn read_list_page(
     client: &FlexitiClient,
+    permits: &Semaphore,
     kind: ListKind,
     date: NaiveDate,
+    number: u32,
     page_size: u32,
+) -> (u32, CallSpec, Result<PageRead, CallErr>) {
+    let spec = list_spec(client, kind, date, number, page_size);
+    // The semaphore is never closed; without a permit the call would merely not be bounded.
+    let _permit = permits.acquire().await.ok();
+    let read = match kind {
+        ListKind::Captures => read_page::<WireCapture>(client, &spec)
+            .await
+            .map(|(page, body)| {
+                (
+                    Rows::Captures(page.items),
+                    page.total,
+                    page.total_pages,
+                    body,
+                )
+            }),
+        ListKind::Authorizations => {
+            read_page::<WireAuthorization>(client, &spec)
+                .await
+                .map(|(page, body)| {
+                    let rows = Rows::Authorizations(page.items);
+                    (rows, page.total, page.total_pages, body)
+                })
+        }
+    };
+    let read = read.map(|(rows, total, total_pages, body)| PageRead {
+        rows,
+        total,
+        total_pages,
+        body,
+    });
+    (number, spec, read)
+}
+
+/// Reads the pages of one date query, several at a time, and uses them in page order.
+///
+/// Page 1 goes alone. After it, the pages a wrapped page announces (`total_pages`, or `total`)
+/// are requested together; without totals, up to `read_ahead` pages past the last full page
+/// are kept in flight. Results are taken strictly in page order with the sequential rule for
+/// the end, so records, raw pages and their order are those of reading one page after the
+/// other: a page past the end (empty, or failed) is awaited and dropped. The first page that
+/// fails in order is the date's failed call; no page is requested after it, and the pages
+/// already in flight still count (their records are kept, a later failure adds no second
+/// failed call: the date is failed already).
+async fn fetch_date(
+    client: &FlexitiClient,
+    permits: &Semaphore,
+    kind: ListKind,
+    date: NaiveDate,
+    paging: Paging,
 ) -> DateResult {
     let mut result = DateResult::default();
-    for page_number in 1..=MAX_PAGES_PER_DATE {
-        let spec = list_spec(client, kind, date, page_number, page_size);
-        let (len, total_pages, body) = match kind {
-            ListKind::Captures => match read_page::<WireCapture>(client, &spec).await {
-                Ok((page, body)) => {
-                    let info = (page.items.len(), page.total_pages, body);
-                    result.collected.add_captures(page.items);
-                    info
-                }
-                Err(err) => {
-                    result.failed = Some(failed_call(client, &spec, &err, Some(date)));
-                    break;
-                }
-            },
-            ListKind::Authorizations => match read_page::<WireAuthorization>(client, &spec).await {
-                Ok((page, body)) => {
-                    let info = (page.items.len(), page.total_pages, body);
-                    result.collected.add_authorizations(page.items);
-                    info
-                }
-                Err(err) => {
-                    result.failed = Some(failed_call(client, &spec, &err, Some(date)));
-                    break;
-                }
-            },
+    let mut in_flight = FuturesOrdered::new();
+    let mut next = 1u32;
+    let mut horizon = 1u32;
+    loop {
+        while next <= horizon && in_flight.len() < paging.per_date {
+            in_flight.push_back(read_list_page(
+                client,
+                permits,
+                kind,
+                date,
+                next,
+                paging.page_size,
+            ));
+            next += 1;
+        }
+        let Some((number, spec, read)) = in_flight.next().await else {
+            break;
         };
+        let page = match read {
+            Ok(page) => page,
+            Err(err) => {
+                if result.failed.is_none() {
+                    result.failed = Some(failed_call(client, &spec, &err, Some(date)));
+                }
+                horizon = horizon.min(number);
+                continue;
+            }
+        };
+        let last = paging.is_last(number, &page);
+        if !last && result.failed.is_none() {
+            horizon = horizon.max(paging.horizon(number, &page));
+        }
         result.pages.push(RawPage {
             endpoint: kind.name().into(),
             params: spec.parameters(),
             utc_date: Some(date),
-            body,
+            body: page.body,
         });
-        // A server that caps page_size below ours still announces total_pages: trust it first.
-        let last = match total_pages {
-            Some(total) => u64::from(page_number) >= total || len == 0,
-            None => len < page_size as usize,
-        };
+        page.rows.add_to(&mut result.collected);
         if last {
             break;
         }
     }
+    // Pages requested past the end: awaited so every request sent is answered, then dropped.
+    while in_flight.next().await.is_some() {}
     result
 }
 
@@ -201,7 +341,9 @@ pub async fn fetch(
         return finish(outcome, &client, window, started, true, &dates);
     }
 
-    let page_size = settings.page_size.max(1);
+    let concurrency = settings.concurrency.max(1);
+    let paging = Paging::new(settings.page_size.max(1), concurrency);
+    let permits = Semaphore::new(concurrency);
     let tasks: Vec<(ListKind, NaiveDate)> = dates
         .iter()
         .flat_map(|d| [(ListKind::Captures, *d), (ListKind::Authorizations, *d)])
@@ -211,10 +353,10 @@ pub async fn fetch(
     let mut done = 0usize;
     let mut results = stream::iter(tasks)
         .map(|(kind, date)| {
-            let client = &client;
-            async move { (date, fetch_date(client, kind, date, page_size).await) }
+            let (client, permits) = (&client, &permits);
+            async move { (date, fetch_date(client, permits, kind, date, paging).await) }
         })
-        .buffer_unordered(settings.concurrency.max(1));
+        .buffer_unordered(concurrency);
     while let Some((date, result)) = results.next().await {
         done += 1;
         collected.merge(result.collected);
