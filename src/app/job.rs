@@ -1,7 +1,7 @@
 //! One run of the job: plan, lock, fetch, ingest, reconcile, store, notify, exit code.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{Days, NaiveDate, Utc};
