@@ -314,7 +314,6 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
     .await
 }
 
-/// One `stage=… ms=…` line per stage, for people and for `bench/reconcile.sh`.
 
 async fn acquire_lock(
     store: &Store,
