@@ -314,7 +314,6 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
     .await
 }
 
-
 async fn acquire_lock(
     store: &Store,
     merchant: &str,
