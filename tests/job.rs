@@ -74,6 +74,11 @@ impl Harness {
         std::fs::write(&self.config_path, text).expect("write config");
     }
 
+    fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        std::fs::write(&self.config_path, edit(text)).expect("write config");
+    }
+
     fn config(&self) -> Config {
         let mut config = Config::load(&self.config_path).expect("config");
         config.flexiti.client_secret = secrecy::SecretString::from(SECRET);
@@ -297,15 +302,7 @@ async fn a_day_that_always_fails_is_incomplete_and_its_ledger_rows_are_unverifie
 #[tokio::test]
 async fn a_run_writes_prometheus_metrics_for_node_exporter() {
     let h = Harness::start(Faults::default()).await;
-    let url = h
-        ._sandbox
-        .as_ref()
-        .map(SandboxHandle::base_url)
-        .expect("sandbox");
-    h.write_config(&url, "");
-    let text = std::fs::read_to_string(&h.config_path).expect("config")
-        + "[metrics]\ntextfile = \"metrics/recon.prom\"\n";
-    std::fs::write(&h.config_path, text).expect("config");
+    h.edit_config(|text| text + "[metrics]\ntextfile = \"metrics/recon.prom\"\n");
     let out = h.cli(&["run", "--date", "2026-11-23", "--no-email"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let prom =
@@ -620,17 +617,12 @@ async fn an_accountant_can_reconcile_files_without_a_config_file() {
 #[tokio::test]
 async fn a_run_whose_email_fails_keeps_its_results_and_exits_partial() {
     let h = Harness::start(Faults::default()).await;
-    let url = h
-        ._sandbox
-        .as_ref()
-        .map(SandboxHandle::base_url)
-        .expect("sandbox");
-    h.write_config(&url, "");
-    let text = std::fs::read_to_string(&h.config_path).expect("config").replace(
+    h.edit_config(|text| {
+        text.replace(
         "[email]\ntransport = \"file\"\n",
         "[email]\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 9\ntls = \"none\"\ntimeout_secs = 2\n",
-    );
-    std::fs::write(&h.config_path, text).expect("config");
+    )
+    });
     let out = h.cli(&["run", "--date", "2026-11-23"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
