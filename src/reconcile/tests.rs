@@ -575,3 +575,19 @@ fn a_rerun_gives_the_same_fingerprints() {
     assert_eq!(a.len(), 2, "two identical rows are two findings");
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_partial_capture_pairs_on_the_captured_amount_and_its_authorization_counts_as_captured() {
+    let mut s = Scenario::new();
+    s.sale("A", "600.00", "2026-11-23T15:00:00Z", 1);
+    let auth_id = s.flexiti.records[0].authorization_id;
+    s.uncaptured_auth("A", "opened");
+    if let Some(a) = s.flexiti.authorizations.last_mut() {
+        a.authorization_id = auth_id;
+        a.amount = amt("1000.00");
+    }
+    s.led_sale("A", "600.00", "2026-11-23 10:00:00", 2);
+    let o = s.run();
+    assert!(o.discrepancies.is_empty(), "{:?}", o.discrepancies);
+    assert_eq!(o.totals[0].flexiti.sales, amt("600.00"));
+}
