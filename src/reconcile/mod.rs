@@ -17,10 +17,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use crate::domain::{
-    Amount, BusinessCalendar, DayRange, Discrepancy, FlexitiRecord, FlexitiSide, LedgerRow,
-    LedgerSide,
-};
+use crate::domain::{Amount, BusinessCalendar, DayRange, Discrepancy, FlexitiSide, LedgerSide};
 use crate::report::DayStoreTotals;
 
 /// How to reconcile: the days to judge, the matching window around them and the tolerance.
@@ -58,6 +55,23 @@ pub(crate) struct Keyed<'a, T> {
     pub(crate) day: NaiveDate,
 }
 
+/// The items whose business day lies in `window`, keyed with that day.
+fn in_window<T>(
+    items: &[T],
+    at: impl Fn(&T) -> chrono::DateTime<chrono::Utc>,
+    cal: BusinessCalendar,
+    window: DayRange,
+) -> Vec<Keyed<'_, T>> {
+    items
+        .iter()
+        .map(|item| Keyed {
+            item,
+            day: cal.day_of(at(item)),
+        })
+        .filter(|k| window.contains(k.day))
+        .collect()
+}
+
 /// Runs every matching rule over both sides and returns the findings of `params.range`.
 pub fn reconcile(
     flexiti: &FlexitiSide,
@@ -66,24 +80,8 @@ pub fn reconcile(
 ) -> anyhow::Result<Outcome> {
     let window = params.range.widen(params.window_days);
     let cal = params.calendar;
-    let f: Vec<Keyed<'_, FlexitiRecord>> = flexiti
-        .records
-        .iter()
-        .map(|r| Keyed {
-            item: r,
-            day: cal.day_of(r.at),
-        })
-        .filter(|k| window.contains(k.day))
-        .collect();
-    let l: Vec<Keyed<'_, LedgerRow>> = ledger
-        .rows
-        .iter()
-        .map(|r| Keyed {
-            item: r,
-            day: cal.day_of(r.at),
-        })
-        .filter(|k| window.contains(k.day))
-        .collect();
+    let f = in_window(&flexiti.records, |r| r.at, cal, window);
+    let l = in_window(&ledger.rows, |r| r.at, cal, window);
 
     let matched = matching::run(&f, &l)?;
     let uncaptured = classify::uncaptured_references(flexiti);

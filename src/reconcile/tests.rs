@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::*;
-use crate::domain::{AuthorizationInfo, Category, Kind, Pass};
+use crate::domain::{AuthorizationInfo, Category, FlexitiRecord, Kind, LedgerRow, Pass};
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
