@@ -13,7 +13,9 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data_root="${FLEXITI_BENCH_DIR:-$HOME/.cache/flexiti-recon/bench}"
-target="${CARGO_TARGET_DIR:-$repo/target}"
+# The same build folder as .ci/run, so a benchmark after the tests does not rebuild polars.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flexiti-recon/target}"
+target="$CARGO_TARGET_DIR"
 bin="$data_root/flexiti-recon"
 day="2026-11-23"
 seed=7
