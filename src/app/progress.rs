@@ -1,6 +1,6 @@
 //! The stages of a run as the operator sees them: a spinner naming the current stage on a
-//! terminal (long reruns), and one `stage done` log line with its duration per stage, which the
-//! benchmark reads from the JSON log.
+//! terminal (long reruns), and one `stage done` log line per stage with its duration and the
+//! peak memory so far, which the benchmark reads from the JSON log.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,8 +47,20 @@ impl Stages {
             .map(|c| c.elapsed().as_millis())
             .unwrap_or_default();
         let ms = u64::try_from(ms).unwrap_or(u64::MAX);
-        tracing::info!(stage, ms, "stage done");
+        match peak_rss_mb() {
+            Some(peak_rss_mb) => tracing::info!(stage, ms, peak_rss_mb, "stage done"),
+            None => tracing::info!(stage, ms, "stage done"),
+        }
     }
+}
+
+/// The process's peak resident memory so far, in MB (Linux `VmHWM`), so that the log shows
+/// which stage set the peak.
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1000)
 }
 
 impl Drop for Stages {

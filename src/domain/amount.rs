@@ -43,6 +43,9 @@ impl Amount {
     /// separators, currency signs and exponents are refused: a ledger amount is plain text.
     pub fn parse(text: &str, decimal_comma: bool) -> Result<Self, AmountError> {
         let trimmed = text.trim();
+        if let Some(amount) = plain_cents(trimmed, if decimal_comma { b',' } else { b'.' }) {
+            return Ok(amount);
+        }
         let normalised;
         let candidate = if decimal_comma {
             if trimmed.contains('.') {
@@ -92,6 +95,36 @@ impl Amount {
     pub fn to_string_with_comma(self) -> String {
         self.to_string().replace('.', ",")
     }
+}
+
+/// The common spelling read without a decimal type: an optional sign, up to 15 digits, and
+/// optionally a separator with one or two decimals (`1299.99`, `-5`, `+10.5`). `None` sends
+/// anything else down the general path, which also produces the errors.
+fn plain_cents(text: &str, separator: u8) -> Option<Amount> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let (whole, fraction) = match digits.iter().position(|&b| b == separator) {
+        Some(at) => (&digits[..at], &digits[at + 1..]),
+        None => (digits, &[][..]),
+    };
+    let all_digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if whole.is_empty()
+        || whole.len() > 15
+        || !all_digits(whole)
+        || fraction.len() > 2
+        || !all_digits(fraction)
+        || (fraction.is_empty() && digits.len() != whole.len())
+    {
+        return None;
+    }
+    let number = |part: &[u8]| part.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+    let scale = [100, 10, 1][fraction.len()];
+    let cents = number(whole) * 100 + number(fraction) * scale;
+    Some(Amount(if negative { -cents } else { cents }))
 }
 
 impl fmt::Display for Amount {
@@ -158,6 +191,37 @@ mod tests {
             Amount::parse("1299,99", true),
             Ok(Amount::from_cents(129_999))
         );
+    }
+
+    #[test]
+    fn the_plain_fast_path_agrees_with_the_decimal_reading() {
+        for text in [
+            "0",
+            "7",
+            "-7",
+            "+7",
+            "0.5",
+            "0.05",
+            "-0.00",
+            "12.30",
+            "999999999999999.99",
+            "100000",
+            "+0.1",
+            "-12.5",
+            "00012.34",
+        ] {
+            let fast = plain_cents(text, b'.');
+            let general = Decimal::from_str(text).map(Amount::from_decimal);
+            assert_eq!(fast, general.ok().and_then(Result::ok), "{text}");
+        }
+        for odd in ["5.", ".5", "1.234", "1e3", "--1", "1 2", "1,5", ""] {
+            assert_eq!(
+                plain_cents(odd, b'.'),
+                None,
+                "{odd} goes down the general path"
+            );
+        }
+        assert_eq!(plain_cents("12,34", b','), Some(Amount::from_cents(1234)));
     }
 
     #[test]

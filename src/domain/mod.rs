@@ -8,13 +8,15 @@
 
 mod amount;
 mod finding;
+mod label;
 mod records;
 mod time;
 
 pub use amount::{Amount, AmountError};
 pub use finding::{Category, Discrepancy, Pass, Severity};
+pub use label::Label;
 pub use records::{
-    AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide,
+    AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide, Text,
     mask_account,
 };
 pub use time::{BusinessCalendar, DayRange};

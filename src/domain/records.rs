@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Amount;
+use super::{Amount, Label};
+
+/// Short text held inline (references are well under 24 bytes): a large run holds millions of
+/// them, and one heap allocation each cost more than the parsing.
+pub type Text = compact_str::CompactString;
 
 /// Direction of money: a sale (capture) or a return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -45,7 +49,7 @@ impl std::fmt::Display for Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlexitiRecord {
     pub kind: Kind,
-    pub reference: String,
+    pub reference: Text,
     pub amount: Amount,
     /// When the capture or the return happened (UTC instant).
     pub at: DateTime<Utc>,
@@ -54,12 +58,7 @@ pub struct FlexitiRecord {
     pub return_id: Option<u64>,
     pub authorization_id: u64,
     /// The authorization's `external_location_id`, else the capture's.
-    pub store: Option<String>,
-    /// Authorization details when known (they come from the authorization lookup).
-    pub transaction_type: Option<String>,
-    pub authorization_status: Option<String>,
-    /// Already masked to the last four digits.
-    pub account_masked: Option<String>,
+    pub store: Option<Label>,
 }
 
 impl FlexitiRecord {
@@ -78,17 +77,15 @@ impl FlexitiRecord {
     }
 }
 
-/// An authorization as listed by Flexiti, kept for the `not_captured` check.
+/// An authorization listed by Flexiti that no fetched capture refers to: what the
+/// `not_captured` check needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationInfo {
     pub authorization_id: u64,
-    pub reference: String,
+    pub reference: Text,
     pub created_at: DateTime<Utc>,
     pub amount: Amount,
-    pub status: Option<String>,
-    pub transaction_type: Option<String>,
-    pub store: Option<String>,
-    pub account_masked: Option<String>,
+    pub store: Option<Text>,
 }
 
 /// Everything the fetch stage learned from Flexiti for a window.
@@ -96,8 +93,11 @@ pub struct AuthorizationInfo {
 pub struct FlexitiSide {
     /// Every capture and return fetched (de-duplicated), before any window filter.
     pub records: Vec<FlexitiRecord>,
-    /// Every authorization listed on a fetched date.
+    /// Authorizations listed on a fetched date that no fetched capture refers to (captured
+    /// ones are only counted: the rules never look at them).
     pub authorizations: Vec<AuthorizationInfo>,
+    /// Every authorization listed on a fetched date, captured or not.
+    pub listed_authorizations: u64,
     /// Business days for which some page or lookup failed.
     pub incomplete_days: BTreeSet<NaiveDate>,
 }
@@ -106,14 +106,14 @@ pub struct FlexitiSide {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerRow {
     /// Index into [`LedgerSide::files`].
-    pub file_index: usize,
+    pub file_index: u32,
     /// 1-based line number in the file (the header is line 1).
     pub line: u64,
     pub at: DateTime<Utc>,
     /// Store after the store map (Flexiti's `external_location_id` when mapped).
-    pub store: Option<String>,
-    pub register: Option<String>,
-    pub reference: String,
+    pub store: Option<Label>,
+    pub register: Option<Label>,
+    pub reference: Text,
     pub kind: Kind,
     /// Positive magnitude.
     pub amount: Amount,
@@ -138,9 +138,9 @@ pub struct LedgerSide {
 }
 
 impl LedgerSide {
-    pub fn file_name(&self, index: usize) -> String {
+    pub fn file_name(&self, index: u32) -> String {
         self.files
-            .get(index)
+            .get(index as usize)
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     }

@@ -435,7 +435,7 @@ async fn look_up_missing(
                     utc_date: None,
                     body: ok.body,
                 });
-                collected.looked_up.insert(id, ok.value);
+                collected.add_looked_up(ok.value);
             }
             Err(err) => {
                 let mut call = failed_call(client, &spec, &err, None);

@@ -3,176 +3,329 @@
 //! Invariants: a capture appears once however many dates, pages or files listed it (its
 //! returns are the union of every listing's returns, by `return_id`); each capture is a `Sale`
 //! record and each of its returns a `Return` record with its own date and id; a record's store
-//! is its authorization's `external_location_id`, else the capture's; authorization details
-//! (type, status, masked account) are filled only when the authorization is known. Authorizations
-//! listed on a fetched date are kept apart from those only looked up, because only the former
-//! feed the `not_captured` check.
+//! is its authorization's `external_location_id`, else the capture's, and its reference the
+//! capture's, else the authorization's. Authorizations listed on a fetched date are kept apart
+//! from those only looked up, because only the former feed the `not_captured` check, and of
+//! those only the ones no capture refers to are kept.
 
-use std::collections::{BTreeMap, HashMap};
+use chrono::{DateTime, Utc};
+use rustc_hash::FxHashMap;
 
-use crate::domain::{AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, mask_account};
+use crate::domain::{Amount, AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, Label, Text};
 
 use super::wire::{WireAuthorization, WireCapture};
 
-/// Everything read so far, de-duplicated by id.
-#[derive(Debug, Default)]
-pub struct Collected {
-    /// Authorizations listed on a fetched date (or in an offline file).
-    pub listed: HashMap<u64, WireAuthorization>,
-    /// Authorizations obtained through `/authorization/{id}` only.
-    pub looked_up: HashMap<u64, WireAuthorization>,
-    pub captures: HashMap<u64, WireCapture>,
+/// What the side needs of an authorization, held once per id.
+#[derive(Debug)]
+struct AuthEntry {
+    /// Listed on a fetched date (else only looked up).
+    listed: bool,
+    /// Some record refers to it (set by [`Collected::into_side`]).
+    captured: bool,
+    store: Option<Label>,
+    reference: Option<Text>,
+    created_at: Option<DateTime<Utc>>,
+    amount: Amount,
 }
 
-impl Collected {
-    pub fn add_authorizations(&mut self, rows: impl IntoIterator<Item = WireAuthorization>) {
-        // Sized up front: growing a map of a million rows moves every row at each doubling.
-        let rows = rows.into_iter();
-        self.listed.reserve(rows.size_hint().0);
-        for a in rows {
-            self.listed.entry(a.authorization_id).or_insert(a);
+impl AuthEntry {
+    fn new(a: WireAuthorization, listed: bool) -> Self {
+        AuthEntry {
+            listed,
+            captured: false,
+            store: a.external_location_id.as_deref().map(Label::new),
+            reference: a.reference,
+            created_at: a.creation_date,
+            amount: a.amount.unwrap_or_default().abs(),
         }
     }
+}
 
-    pub fn add_captures(&mut self, rows: impl IntoIterator<Item = WireCapture>) {
-        let rows = rows.into_iter();
-        self.captures.reserve(rows.size_hint().0);
-        for c in rows {
-            match self.captures.get_mut(&c.capture_id) {
-                None => {
-                    self.captures.insert(c.capture_id, c);
-                }
-                Some(known) => {
-                    for r in c.returns {
-                        if !known.returns.iter().any(|k| k.return_id == r.return_id) {
-                            known.returns.push(r);
-                        }
-                    }
+/// Authorizations by id: the entries in one vector and a small index (hash maps holding the
+/// entries themselves took twice the memory at millions of rows).
+#[derive(Debug, Default)]
+struct Authorizations {
+    entries: Vec<AuthEntry>,
+    index: FxHashMap<u64, u32>,
+}
+
+impl Authorizations {
+    /// The first listing wins, and a listing over a lookup.
+    fn add(&mut self, id: u64, entry: AuthEntry) {
+        match self.index.get(&id).map(|&i| i as usize) {
+            None => {
+                let Ok(i) = u32::try_from(self.entries.len()) else {
+                    return;
+                };
+                self.index.insert(id, i);
+                self.entries.push(entry);
+            }
+            Some(i) => {
+                if let Some(known) = self.entries.get_mut(i)
+                    && entry.listed
+                    && !known.listed
+                {
+                    *known = entry;
                 }
             }
         }
     }
 
+    fn get_mut(&mut self, id: u64) -> Option<&mut AuthEntry> {
+        let i = *self.index.get(&id)? as usize;
+        self.entries.get_mut(i)
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.index.contains_key(&id)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Everything read so far. Captures become records as they are read (a large run reads
+/// millions, and holding the wire rows as well doubled the memory); the authorization's part
+/// (its store, and its reference where the capture has none) is filled in by
+/// [`Collected::into_side`], once every authorization is known.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// In the order read, duplicates included (resolved by [`Collected::into_side`]).
+    records: Vec<FlexitiRecord>,
+    captures: usize,
+    authorizations: Authorizations,
+}
+
+impl Collected {
+    /// Room for about `records` more records, so that a large read does not copy them as the
+    /// vector grows (room never written costs address space, not memory).
+    pub fn reserve_records(&mut self, records: usize) {
+        self.records.reserve(records);
+    }
+
+    /// Room for about `authorizations` more authorizations: grown step by step, the table
+    /// would hold its old and new copies at once. A hash table touches all the room it has,
+    /// so ask for an estimate, not a bound.
+    pub fn reserve_authorizations(&mut self, authorizations: usize) {
+        self.authorizations.entries.reserve(authorizations);
+        self.authorizations.index.reserve(authorizations);
+    }
+
+    /// Captures read so far (a capture listed twice counts twice).
+    pub fn captures_read(&self) -> usize {
+        self.captures
+    }
+
+    /// Records read so far (captures plus returns, each once).
+    pub fn records_read(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Distinct authorizations read so far, listed or looked up.
+    pub fn authorizations_read(&self) -> usize {
+        self.authorizations.len()
+    }
+
+    /// Authorizations listed on a fetched date (or in an offline file).
+    pub fn add_authorizations(&mut self, rows: impl IntoIterator<Item = WireAuthorization>) {
+        for a in rows {
+            self.add_authorization(a, true);
+        }
+    }
+
+    /// An authorization obtained through `/authorization/{id}` only.
+    pub fn add_looked_up(&mut self, a: WireAuthorization) {
+        self.add_authorization(a, false);
+    }
+
+    fn add_authorization(&mut self, a: WireAuthorization, listed: bool) {
+        let id = a.authorization_id;
+        self.authorizations.add(id, AuthEntry::new(a, listed));
+    }
+
+    pub fn add_captures(&mut self, rows: impl IntoIterator<Item = WireCapture>) {
+        for c in rows {
+            self.add_capture(c);
+        }
+    }
+
+    fn add_capture(&mut self, c: WireCapture) {
+        let base = FlexitiRecord {
+            kind: Kind::Sale,
+            reference: c.reference.clone().unwrap_or_default(),
+            amount: c.amount.abs(),
+            at: c.date,
+            capture_id: c.capture_id,
+            return_id: None,
+            authorization_id: c.authorization_id,
+            store: c.external_location_id.as_deref().map(Label::new),
+        };
+        self.captures += 1;
+        for r in c.returns {
+            self.records.push(FlexitiRecord {
+                kind: Kind::Return,
+                reference: r.reference.unwrap_or_else(|| base.reference.clone()),
+                amount: r.amount.abs(),
+                at: r.date,
+                return_id: Some(r.return_id),
+                ..base.clone()
+            });
+        }
+        self.records.push(base);
+    }
+
     pub fn merge(&mut self, other: Collected) {
-        // The common case when gathering parts: nothing here yet, so take the other's maps
-        // whole instead of re-inserting every row.
-        if self.listed.is_empty() && self.looked_up.is_empty() && self.captures.is_empty() {
+        // Nothing here yet and no room reserved: take the other's part whole.
+        if self.records.capacity() == 0 && self.authorizations.len() == 0 {
             *self = other;
             return;
         }
-        for (id, a) in other.listed {
-            self.listed.entry(id).or_insert(a);
+        let theirs = other.authorizations;
+        let mut ids: Vec<(u32, u64)> = theirs.index.into_iter().map(|(id, i)| (i, id)).collect();
+        ids.sort_unstable();
+        for ((_, id), entry) in ids.into_iter().zip(theirs.entries) {
+            self.authorizations.add(id, entry);
         }
-        for (id, a) in other.looked_up {
-            self.looked_up.entry(id).or_insert(a);
-        }
-        self.add_captures(other.captures.into_values());
+        self.records.extend(other.records);
+        self.captures += other.captures;
     }
 
     /// Authorization ids referenced by a capture but neither listed nor looked up yet, sorted.
     pub fn missing_authorizations(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self
-            .captures
-            .values()
-            .map(|c| c.authorization_id)
-            .filter(|id| !self.listed.contains_key(id) && !self.looked_up.contains_key(id))
+            .records
+            .iter()
+            .map(|r| r.authorization_id)
+            .filter(|id| !self.authorizations.contains(*id))
             .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
     }
 
-    fn authorization(&self, id: u64) -> Option<&WireAuthorization> {
-        self.listed.get(&id).or_else(|| self.looked_up.get(&id))
-    }
-
     /// The domain side, records ordered by time then record id. `incomplete_days` is left empty:
     /// completeness is the fetch's business.
     pub fn into_side(self) -> FlexitiSide {
-        let mut records = Vec::with_capacity(self.captures.len());
-        for c in self.captures.values() {
-            let auth = self.authorization(c.authorization_id);
-            let store = auth
-                .and_then(|a| a.external_location_id.clone())
-                .or_else(|| c.external_location_id.clone());
-            let capture_reference = c
-                .reference
-                .as_ref()
-                .or_else(|| auth.and_then(|a| a.reference.as_ref()));
-            let base = FlexitiRecord {
-                kind: Kind::Sale,
-                reference: capture_reference.cloned().unwrap_or_default(),
-                amount: c.amount.abs(),
-                at: c.date,
-                capture_id: c.capture_id,
-                return_id: None,
-                authorization_id: c.authorization_id,
-                store,
-                transaction_type: auth.and_then(|a| a.transaction_type.clone()),
-                authorization_status: auth.and_then(|a| a.authorization_status.clone()),
-                account_masked: auth.and_then(|a| a.account_number.as_deref().map(mask_account)),
-            };
-            for r in &c.returns {
-                records.push(FlexitiRecord {
-                    kind: Kind::Return,
-                    reference: r
-                        .reference
-                        .as_ref()
-                        .or(capture_reference)
-                        .cloned()
-                        .unwrap_or_default(),
-                    amount: r.amount.abs(),
-                    at: r.date,
-                    return_id: Some(r.return_id),
-                    ..base.clone()
-                });
-            }
-            records.push(base);
-        }
-        let records = sorted_by_time(records);
+        let Collected {
+            mut records,
+            authorizations: mut auths,
+            ..
+        } = self;
+        keep_first_listing(&mut records);
 
-        let by_id: BTreeMap<u64, &WireAuthorization> =
-            self.listed.iter().map(|(id, a)| (*id, a)).collect();
-        let mut authorizations: Vec<AuthorizationInfo> = by_id
-            .values()
-            .filter_map(|a| {
-                Some(AuthorizationInfo {
-                    authorization_id: a.authorization_id,
-                    reference: a.reference.clone()?,
-                    created_at: a.creation_date?,
-                    amount: a.amount.unwrap_or_default().abs(),
-                    status: a.authorization_status.clone(),
-                    transaction_type: a.transaction_type.clone(),
-                    store: a.external_location_id.clone(),
-                    account_masked: a.account_number.as_deref().map(mask_account),
-                })
-            })
-            .collect();
+        for r in &mut records {
+            let Some(a) = auths.get_mut(r.authorization_id) else {
+                continue;
+            };
+            a.captured = true;
+            if let Some(store) = a.store {
+                r.store = Some(store);
+            }
+            if r.reference.is_empty()
+                && let Some(reference) = &a.reference
+            {
+                r.reference = reference.clone();
+            }
+        }
+
+        // Listed authorizations that no capture refers to.
+        let mut listed_authorizations = 0u64;
+        let mut authorizations: Vec<AuthorizationInfo> = Vec::new();
+        for (&id, &i) in &auths.index {
+            let Some(a) = auths.entries.get(i as usize) else {
+                continue;
+            };
+            if !a.listed {
+                continue;
+            }
+            listed_authorizations += 1;
+            if a.captured {
+                continue;
+            }
+            let (Some(reference), Some(created_at)) = (&a.reference, a.created_at) else {
+                continue;
+            };
+            authorizations.push(AuthorizationInfo {
+                authorization_id: id,
+                reference: reference.clone(),
+                created_at,
+                amount: a.amount,
+                store: a.store.map(|s| Text::from(s.as_str())),
+            });
+        }
+        drop(auths);
         authorizations.sort_by_key(|a| (a.created_at, a.authorization_id));
+        sort_by_time(&mut records);
         FlexitiSide {
             records,
             authorizations,
+            listed_authorizations,
             incomplete_days: Default::default(),
         }
     }
 }
 
-/// Records ordered by time, record id and kind (a stable sort). The order is found on small
-/// keys and the records are moved once: sorting the records themselves moves each of them
-/// many times.
-fn sorted_by_time(records: Vec<FlexitiRecord>) -> Vec<FlexitiRecord> {
-    let mut order: Vec<(chrono::DateTime<chrono::Utc>, u64, Kind, usize)> = records
+/// Keeps the first record read of each capture and of each (capture, return): a capture listed
+/// on several dates, pages or files is one sale, and its returns the union of every listing's.
+/// Found by sorting small keys rather than with a table filled while reading, which held as
+/// much memory as the records' ids while the rows were still coming.
+fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
+    let mut keys: Vec<(u64, u64, u32)> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.at, r.record_id(), r.kind, i))
+        .map(|(i, r)| {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            // Return ids have at most 16 digits, so `u64::MAX` marks the sale.
+            (r.capture_id, r.return_id.unwrap_or(u64::MAX), i)
+        })
         .collect();
-    // The position makes every key distinct, so an unstable sort gives the stable order.
-    order.sort_unstable();
-    let mut slots: Vec<Option<FlexitiRecord>> = records.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|(_, _, _, i)| slots.get_mut(i).and_then(Option::take))
-        .collect()
+    keys.sort_unstable();
+    let mut keep = vec![true; records.len()];
+    for pair in keys.windows(2) {
+        if let [a, b] = pair
+            && (a.0, a.1) == (b.0, b.1)
+            && let Some(k) = keep.get_mut(b.2 as usize)
+        {
+            *k = false;
+        }
+    }
+    drop(keys);
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    let mut flags = keep.into_iter();
+    records.retain(|_| flags.next().unwrap_or(true));
+}
+
+/// Orders records by time, record id and kind (ties keep the order read), in place. The order is found on
+/// small keys and each record then moves once along its cycle of the permutation: sorting the
+/// records themselves moved each of them many times, and a sorted copy doubled the memory.
+fn sort_by_time(records: &mut [FlexitiRecord]) {
+    let mut keys: Vec<(DateTime<Utc>, u64, Kind, u32)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            (r.at, r.record_id(), r.kind, i)
+        })
+        .collect();
+    // The position makes every key distinct: the order is that of a stable sort.
+    keys.sort_unstable();
+    // `from[i]`: the position whose record belongs at position `i`.
+    let mut from: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
+    for start in 0..from.len() {
+        let mut at = start;
+        loop {
+            let source = from[at] as usize;
+            from[at] = u32::try_from(at).unwrap_or(u32::MAX);
+            if source == start {
+                break;
+            }
+            records.swap(at, source);
+            at = source;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,8 +363,9 @@ mod tests {
         assert_eq!(ret.amount, Amount::from_cents(250));
         assert_eq!(ret.record_id(), 5);
         assert_eq!(sale.store.as_deref(), Some("auth-store"));
-        assert_eq!(sale.account_masked.as_deref(), Some("****6677"));
-        assert_eq!(side.authorizations.len(), 1);
+        // The authorization is captured: counted, not kept for the not_captured check.
+        assert_eq!(side.listed_authorizations, 1);
+        assert!(side.authorizations.is_empty());
     }
 
     #[test]
@@ -224,6 +378,6 @@ mod tests {
         assert_eq!(c.missing_authorizations(), vec![9]);
         let side = c.into_side();
         assert_eq!(side.records[0].store.as_deref(), Some("cap-store"));
-        assert_eq!(side.records[0].transaction_type, None);
+        assert_eq!(side.listed_authorizations, 0);
     }
 }

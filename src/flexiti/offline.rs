@@ -2,18 +2,22 @@
 //! API (`run --flexiti-dir DIR`, replays of an audit bundle, the reconcile benchmark).
 //!
 //! Every `authorizations*.json` and `captures*.json` in the folder is one list page, bare or
-//! wrapped. Files are parsed in parallel straight into typed rows (no JSON DOM), then merged
-//! with the same de-duplication as a live fetch. Offline input is complete by definition: no
+//! wrapped. Files are parsed in parallel straight into typed rows (no JSON DOM), each row
+//! turned into records as it is read, then merged with the same de-duplication as a live fetch. Offline input is complete by definition: no
 //! day is ever marked incomplete.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 
 use crate::domain::FlexitiSide;
 
 use super::map::Collected;
-use super::wire::{Page, WireAuthorization, WireCapture};
+use super::wire::{WireAuthorization, WireCapture, for_each_row};
 
 /// The Flexiti side read from a folder, and the files it came from (for the audit bundle).
 #[derive(Debug, Default)]
@@ -42,25 +46,34 @@ fn kind_of(path: &Path) -> Option<FileKind> {
     }
 }
 
-fn parse_file(path: &Path, kind: FileKind) -> anyhow::Result<Collected> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut collected = Collected::default();
+/// One file's rows, read into `buf` (kept between files: a fresh buffer per file cost a page
+/// fault per page) and turned into records as they are parsed.
+fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<Collected> {
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_to_end(buf))
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut part = Collected::default();
     match kind {
         FileKind::Authorizations => {
-            let page: Page<WireAuthorization> = serde_json::from_slice(&bytes)
+            for_each_row::<WireAuthorization>(buf, |a| part.add_authorizations([a]))
                 .with_context(|| format!("{}: not an authorizations page", path.display()))?;
-            collected.add_authorizations(page.items);
         }
         FileKind::Captures => {
-            let page: Page<WireCapture> = serde_json::from_slice(&bytes)
+            for_each_row::<WireCapture>(buf, |c| part.add_captures([c]))
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
-            collected.add_captures(page.items);
         }
     }
-    Ok(collected)
+    Ok(part)
 }
 
+/// Bytes of capture JSON per record, at least: sizes the record vector up front.
+const MIN_CAPTURE_BYTES_PER_RECORD: u64 = 64;
+
 /// Reads every `authorizations*.json` and `captures*.json` in `dir`.
+///
+/// Files are parsed in parallel, each into its own part, and the parts are merged in file-name
+/// order, so the first listing of a capture read twice is always the same one.
 pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
     let mut files: Vec<(PathBuf, FileKind)> = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot read the flexiti folder", dir.display()))?
@@ -78,42 +91,83 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
         );
     }
 
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    let bytes_of = |kind: FileKind| -> u64 {
+        files
+            .iter()
+            .zip(&sizes)
+            .filter(|((_, k), _)| *k == kind)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let capture_bytes = bytes_of(FileKind::Captures);
+    let auth_bytes = bytes_of(FileKind::Authorizations);
+    // Rows per byte of the first authorizations file, to size the authorization table.
+    let mut auths_estimated = false;
+    let mut all = Collected::default();
+    all.reserve_records(
+        usize::try_from(capture_bytes / MIN_CAPTURE_BYTES_PER_RECORD).unwrap_or(usize::MAX),
+    );
+
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len());
-    let chunks: Vec<Vec<(PathBuf, FileKind)>> = (0..workers)
-        .map(|w| files.iter().skip(w).step_by(workers).cloned().collect())
-        .collect();
-    let parts: Vec<anyhow::Result<Collected>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let mut acc = Collected::default();
-                    for (path, kind) in chunk {
-                        acc.merge(parse_file(path, *kind)?);
+    let next = AtomicUsize::new(0);
+    // Parts wait in the channel only briefly: each holds a file's rows.
+    let (sender, parts) = mpsc::sync_channel::<(usize, anyhow::Result<Collected>)>(1);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..workers {
+            let (sender, files, next) = (sender.clone(), &files, &next);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, kind)) = files.get(i) else {
+                        break;
+                    };
+                    let part = parse_file(path, *kind, &mut buf);
+                    let failed = part.is_err();
+                    // The receiver is gone only when the merge stopped on an error.
+                    if sender.send((i, part)).is_err() || failed {
+                        break;
                     }
-                    Ok(acc)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a flexiti file reader panicked")))
-            })
-            .collect()
-    });
+                }
+            });
+        }
+        drop(sender);
+        let mut waiting: BTreeMap<usize, Collected> = BTreeMap::new();
+        let mut turn = 0;
+        for (i, part) in parts {
+            waiting.insert(i, part?);
+            while let Some(part) = waiting.remove(&turn) {
+                let (kind, size) = (files[turn].1, sizes[turn].max(1));
+                if kind == FileKind::Authorizations && !auths_estimated {
+                    auths_estimated = true;
+                    let rows = u64::try_from(part.authorizations_read()).unwrap_or(u64::MAX);
+                    let estimate = rows.saturating_mul(auth_bytes) / size * 21 / 20;
+                    all.reserve_authorizations(usize::try_from(estimate).unwrap_or(0));
+                }
+                all.merge(part);
+                turn += 1;
+            }
+        }
+        if turn < files.len() {
+            bail!(
+                "{}: a flexiti file reader stopped unexpectedly",
+                dir.display()
+            );
+        }
+        Ok(())
+    })?;
 
-    let mut all = Collected::default();
-    for part in parts {
-        all.merge(part?);
-    }
     tracing::info!(
         files = files.len(),
-        captures = all.captures.len(),
-        authorizations = all.listed.len(),
+        captures = all.captures_read(),
+        records = all.records_read(),
+        authorizations = all.authorizations_read(),
         "read flexiti files from {}",
         dir.display()
     );

@@ -17,27 +17,22 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Seq
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::domain::Amount;
+use crate::domain::{Amount, Text};
 
-/// One element of `/authorizations`, also the body of `/authorization/{id}`.
+/// One element of `/authorizations`, also the body of `/authorization/{id}`. Only what the
+/// rules use is read; the account number, status, type and plan are skipped unread.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct WireAuthorization {
     #[serde(deserialize_with = "id")]
     pub authorization_id: u64,
     #[serde(default, deserialize_with = "opt_text")]
-    pub reference: Option<String>,
-    #[serde(default, deserialize_with = "opt_text")]
-    pub account_number: Option<String>,
-    #[serde(default, deserialize_with = "opt_text")]
-    pub transaction_type: Option<String>,
-    #[serde(default, deserialize_with = "opt_text")]
-    pub authorization_status: Option<String>,
+    pub reference: Option<Text>,
     #[serde(default, deserialize_with = "opt_timestamp")]
     pub creation_date: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "opt_amount")]
     pub amount: Option<Amount>,
     #[serde(default, deserialize_with = "opt_text")]
-    pub external_location_id: Option<String>,
+    pub external_location_id: Option<Text>,
 }
 
 /// One element of `/captures`, with its returns nested.
@@ -48,13 +43,13 @@ pub struct WireCapture {
     #[serde(deserialize_with = "id")]
     pub authorization_id: u64,
     #[serde(default, deserialize_with = "opt_text")]
-    pub reference: Option<String>,
+    pub reference: Option<Text>,
     #[serde(deserialize_with = "timestamp")]
     pub date: DateTime<Utc>,
     #[serde(deserialize_with = "amount")]
     pub amount: Amount,
     #[serde(default, deserialize_with = "opt_text")]
-    pub external_location_id: Option<String>,
+    pub external_location_id: Option<Text>,
     #[serde(default, deserialize_with = "opt_returns")]
     pub returns: Vec<WireReturn>,
 }
@@ -65,7 +60,7 @@ pub struct WireReturn {
     #[serde(deserialize_with = "id")]
     pub return_id: u64,
     #[serde(default, deserialize_with = "opt_text")]
-    pub reference: Option<String>,
+    pub reference: Option<Text>,
     #[serde(deserialize_with = "timestamp")]
     pub date: DateTime<Utc>,
     #[serde(deserialize_with = "amount")]
@@ -186,34 +181,97 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for PageVisitor<T> {
     }
 }
 
+/// Reads a list page (bare or wrapped, as [`Page`] does) and hands each row to `sink` as it is
+/// read, without collecting the page: a file of a million rows never exists as rows at once.
+pub fn for_each_row<T: DeserializeOwned>(
+    body: &[u8],
+    sink: impl FnMut(T),
+) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de::DeserializeSeed::deserialize(RowsSeed(sink, PhantomData), &mut de)?;
+    de.end()
+}
+
+struct RowsSeed<F, T>(F, PhantomData<T>);
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> de::DeserializeSeed<'de> for RowsSeed<F, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for RowsSeed<F, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array, or an object with authorizations|captures|data|items")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element()? {
+            (self.0)(item);
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seed = Some(self);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'_, str>>()? {
+            match (key.as_ref(), seed.take()) {
+                ("authorizations" | "captures" | "data" | "items", Some(rows)) => {
+                    map.next_value_seed(rows)?;
+                }
+                (_, rest) => {
+                    seed = rest;
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        match seed {
+            None => Ok(()),
+            Some(_) => Err(de::Error::custom(
+                "no list under authorizations, captures, data or items",
+            )),
+        }
+    }
+}
+
 /// Parses an amount from the raw text of a JSON number or string, exactly.
 pub fn parse_amount_text(raw: &str) -> Result<Amount, String> {
     let text = raw.trim();
-    let text = if text.starts_with('"') {
-        serde_json::from_str::<String>(text).map_err(|e| format!("amount {raw}: {e}"))?
-    } else {
-        text.to_string()
+    let unescaped;
+    let text = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => inner,
+        Some(_) => {
+            unescaped =
+                serde_json::from_str::<String>(text).map_err(|e| format!("amount {raw}: {e}"))?;
+            unescaped.as_str()
+        }
+        None => text,
     };
     if text.contains(['e', 'E']) {
-        let value = Decimal::from_scientific(&text).map_err(|e| format!("amount {raw}: {e}"))?;
+        let value = Decimal::from_scientific(text).map_err(|e| format!("amount {raw}: {e}"))?;
         return Amount::from_decimal(value).map_err(|e| format!("amount {e}"));
     }
-    Amount::parse(&text, false).map_err(|e| format!("amount {e}"))
+    Amount::parse(text, false).map_err(|e| format!("amount {e}"))
+}
+
+/// The amount's raw JSON text, borrowed from the body (every body is parsed from a slice).
+fn raw_amount<'de, D: Deserializer<'de>>(d: D) -> Result<&'de str, D::Error> {
+    <&'de RawValue>::deserialize(d).map(RawValue::get)
 }
 
 fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
-    let raw = Box::<RawValue>::deserialize(d)?;
-    parse_amount_text(raw.get()).map_err(de::Error::custom)
+    parse_amount_text(raw_amount(d)?).map_err(de::Error::custom)
 }
 
 fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
-    let raw = Box::<RawValue>::deserialize(d)?;
-    if raw.get().trim() == "null" {
+    let raw = raw_amount(d)?;
+    if raw.trim() == "null" {
         return Ok(None);
     }
-    parse_amount_text(raw.get())
-        .map(Some)
-        .map_err(de::Error::custom)
+    parse_amount_text(raw).map(Some).map_err(de::Error::custom)
 }
 
 /// Ids are up to 16 digits; anything longer cannot be a Flexiti id and is refused.
@@ -292,10 +350,12 @@ fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
 
 /// Text that may arrive as a string, a number or null (account numbers, codes, ids used as
 /// labels). Numbers keep their JSON spelling.
-fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
+fn opt_text<'de, D: Deserializer<'de>, T: From<String> + for<'a> From<&'a str>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: From<String> + for<'a> From<&'a str>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a string, a number or null")
         }
@@ -306,28 +366,31 @@ fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
             Ok(None)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v)))
         }
         fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
+            Ok(Some(T::from(v)))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
     }
-    d.deserialize_any(V)
+    d.deserialize_any(V(PhantomData))
 }
 
 /// UTC ISO-8601: `2026-11-23T18:42:07Z`, with optional fractional seconds; an explicit offset
 /// is converted, a missing one is read as UTC.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
+    if let Some(at) = plain_utc(t) {
+        return Ok(at);
+    }
     if let Ok(at) = DateTime::parse_from_rfc3339(t) {
         return Ok(at.with_timezone(&Utc));
     }
@@ -337,16 +400,54 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("'{text}' is not an ISO-8601 UTC timestamp"))
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` read by hand, the spelling of nearly every timestamp; `None` for
+/// anything else (fractions, offsets, impossible dates), which the general path reads.
+fn plain_utc(t: &str) -> Option<DateTime<Utc>> {
+    let b = t.as_bytes();
+    let shape = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    Some(date.and_time(time).and_utc())
+}
+
+/// A timestamp string read in place (no copy): serde's `Cow<str>` always copies.
+struct TimestampVisitor;
+
+impl Visitor<'_> for TimestampVisitor {
+    type Value = Option<DateTime<Utc>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an ISO-8601 UTC timestamp")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        parse_timestamp(v).map(Some).map_err(E::custom)
+    }
+}
+
 fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    let text = std::borrow::Cow::<str>::deserialize(d)?;
-    parse_timestamp(&text).map_err(de::Error::custom)
+    d.deserialize_str(TimestampVisitor)?
+        .ok_or_else(|| de::Error::custom("a timestamp is required, found null"))
 }
 
 fn opt_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    match Option::<std::borrow::Cow<str>>::deserialize(d)? {
-        None => Ok(None),
-        Some(text) => parse_timestamp(&text).map(Some).map_err(de::Error::custom),
-    }
+    d.deserialize_any(TimestampVisitor)
 }
 
 fn opt_returns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<WireReturn>, D::Error> {
@@ -413,9 +514,26 @@ mod tests {
             assert_eq!(page.items.len(), 1, "{key}");
             assert_eq!(page.total, Some(3));
             assert_eq!(page.total_pages, Some(2));
-            assert_eq!(page.items[0].account_number.as_deref(), Some("20076677"));
+            assert_eq!(page.items[0].reference, None);
             assert_eq!(page.items[0].amount, Some(Amount::from_cents(510)));
         }
+    }
+
+    #[test]
+    fn rows_streamed_one_by_one_are_the_rows_of_the_page() {
+        for json in [
+            r#"[{"return_id":1,"date":"2026-11-23T00:00:00Z","amount":1},
+                {"return_id":2,"date":"2026-11-23T00:00:00Z","amount":"2.50"}]"#,
+            r#"{"total":2,"data":[{"return_id":1,"date":"2026-11-23T00:00:00Z","amount":1},
+                {"return_id":2,"date":"2026-11-23T00:00:00Z","amount":"2.50"}],"x":[]}"#,
+        ] {
+            let page: Page<WireReturn> = serde_json::from_str(json).expect("page");
+            let mut rows = Vec::new();
+            for_each_row::<WireReturn>(json.as_bytes(), |r| rows.push(r)).expect("rows");
+            assert_eq!(rows, page.items);
+        }
+        assert!(for_each_row::<WireReturn>(br#"{"total":1}"#, |_| {}).is_err());
+        assert!(for_each_row::<WireReturn>(br#"[] trailing"#, |_| {}).is_err());
     }
 
     #[test]
@@ -444,5 +562,12 @@ mod tests {
         let b = parse_timestamp("2026-11-23T13:42:07-05:00").expect("offset");
         assert_eq!(a, b);
         assert!(parse_timestamp("23/11/2026").is_err());
+        assert!(parse_timestamp("2026-02-30T10:00:00Z").is_err());
+        assert_eq!(
+            plain_utc("2026-11-23T18:42:07Z"),
+            DateTime::parse_from_rfc3339("2026-11-23T18:42:07Z")
+                .ok()
+                .map(|at| at.with_timezone(&Utc))
+        );
     }
 }

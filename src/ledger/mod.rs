@@ -11,10 +11,11 @@ mod row;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 
-use crate::domain::{BusinessCalendar, LedgerReject, LedgerSide};
+use crate::domain::{BusinessCalendar, LedgerReject, LedgerRow, LedgerSide};
 pub use mapping::{AmountSign, ColumnNames, LedgerSettings};
 use row::{Positions, RowError};
 
@@ -46,7 +47,25 @@ pub fn resolve_files(patterns: &[String], base: &Path) -> anyhow::Result<Vec<Pat
     Ok(files)
 }
 
+/// Rows sent from a file reader to the merge at a time.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// Bytes of CSV per ledger row, at least: sizes the row vector up front (room never written
+/// costs address space, not memory).
+const MIN_BYTES_PER_ROW: u64 = 24;
+
+/// What a file reader sends: a batch of rows, or the end of a file with its rejects and counts.
+enum Message {
+    Rows(Vec<LedgerRow>),
+    Done(usize, anyhow::Result<LedgerSide>),
+}
+
 /// Reads every file; rows keep their file index (the order given) and 1-based line number.
+///
+/// Files are read in parallel and their rows gathered into one vector as they come, in no
+/// particular order: the engine orders rows by file and line wherever order matters, and
+/// gathering in order would hold a second copy of every file but the first. Rejects and the
+/// first error come out in file order, as a sequential read would give them.
 pub fn read_files(
     files: &[PathBuf],
     settings: &LedgerSettings,
@@ -61,35 +80,48 @@ pub fn read_files(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    // One thread per file (up to the cores there are); parts are joined in file order, so
-    // rows, rejects and counts come out exactly as a sequential read would give them.
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    side.rows
+        .reserve(usize::try_from(bytes / MIN_BYTES_PER_ROW).unwrap_or(usize::MAX));
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, files.len().max(1));
     let mut by_file: Vec<Option<anyhow::Result<LedgerSide>>> =
         (0..files.len()).map(|_| None).collect();
+    let (sender, messages) = mpsc::sync_channel::<Message>(2 * workers);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let store_map = &store_map;
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    for (index, path) in files.iter().enumerate().skip(w).step_by(workers) {
-                        let mut part = LedgerSide::default();
-                        let read = read_one(index, path, settings, calendar, store_map, &mut part);
-                        let failed = read.is_err();
-                        mine.push((index, read.map(|()| part)));
-                        if failed {
-                            break;
-                        }
+        for w in 0..workers {
+            let (sender, store_map) = (sender.clone(), &store_map);
+            scope.spawn(move || {
+                for (index, path) in files.iter().enumerate().skip(w).step_by(workers) {
+                    let mut part = LedgerSide::default();
+                    let read = read_one(
+                        index, path, settings, calendar, store_map, &mut part, &sender,
+                    );
+                    let failed = read.is_err();
+                    if sender
+                        .send(Message::Done(index, read.map(|()| part)))
+                        .is_err()
+                        || failed
+                    {
+                        break;
                     }
-                    mine
-                })
-            })
-            .collect();
-        for handle in handles {
-            for (index, part) in handle.join().unwrap_or_default() {
-                by_file[index] = Some(part);
+                }
+            });
+        }
+        drop(sender);
+        for message in messages {
+            match message {
+                Message::Rows(rows) => side.rows.extend(rows),
+                Message::Done(index, part) => {
+                    if let Some(slot) = by_file.get_mut(index) {
+                        *slot = Some(part);
+                    }
+                }
             }
         }
     });
@@ -102,11 +134,6 @@ pub fn read_files(
                 files[index].display()
             ))
         })?;
-        if side.rows.is_empty() {
-            side.rows = part.rows;
-        } else {
-            side.rows.extend(part.rows);
-        }
         side.rejects.extend(part.rejects);
         side.ignored_other_tender += part.ignored_other_tender;
     }
@@ -127,6 +154,7 @@ fn read_one(
     calendar: BusinessCalendar,
     store_map: &HashMap<&str, &str>,
     side: &mut LedgerSide,
+    rows: &mpsc::SyncSender<Message>,
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
@@ -148,15 +176,28 @@ fn read_one(
         )
     })?;
     let validator = row::Validator::new(settings, calendar, store_map)?;
+    let file_index = u32::try_from(index)
+        .with_context(|| format!("ledger file {name}: more than 4 billion files"))?;
     let mut record = csv::ByteRecord::new();
     let mut line: u64 = 1;
+    let mut batch: Vec<LedgerRow> = Vec::with_capacity(BATCH_ROWS);
+    let flush = |batch: &mut Vec<LedgerRow>| -> anyhow::Result<()> {
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
+        rows.send(Message::Rows(full))
+            .map_err(|_| anyhow::anyhow!("ledger file {name}: the merge stopped"))
+    };
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 line = record.position().map_or(line + 1, |p| p.line());
-                match validator.validate(&record, &positions, index, line) {
-                    Ok(Some(row)) => side.rows.push(row),
+                match validator.validate(&record, &positions, file_index, line) {
+                    Ok(Some(row)) => {
+                        batch.push(row);
+                        if batch.len() == BATCH_ROWS {
+                            flush(&mut batch)?;
+                        }
+                    }
                     Ok(None) => side.ignored_other_tender += 1,
                     Err(RowError(reason)) => {
                         tracing::debug!(file = %name, line, %reason, "rejected ledger row");
@@ -182,6 +223,9 @@ fn read_one(
                 line = at;
             }
         }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::mapping::{AmountSign, ColumnNames, LedgerSettings};
-use crate::domain::{Amount, BusinessCalendar, Kind, LedgerRow};
+use crate::domain::{Amount, BusinessCalendar, Kind, Label, LedgerRow, Text};
 
 /// Why a row was rejected.
 pub(crate) struct RowError(pub(crate) String);
@@ -116,7 +116,7 @@ impl<'a> Validator<'a> {
         &self,
         record: &csv::ByteRecord,
         pos: &Positions,
-        file_index: usize,
+        file_index: u32,
         line: u64,
     ) -> Result<Option<LedgerRow>, RowError> {
         let field = |i: usize, what: &str| -> Result<&str, RowError> {
@@ -163,15 +163,15 @@ impl<'a> Validator<'a> {
         let store = optional(pos.store, "store_id")?.map(|s| {
             self.store_map
                 .get(s)
-                .map_or_else(|| s.to_string(), |m| (*m).to_string())
+                .map_or_else(|| Label::new(s), |m| Label::new(m))
         });
         Ok(Some(LedgerRow {
             file_index,
             line,
             at,
             store,
-            register: optional(pos.register, "register_id")?.map(str::to_string),
-            reference: order_id.to_string(),
+            register: optional(pos.register, "register_id")?.map(Label::new),
+            reference: Text::from(order_id),
             kind,
             amount,
         }))

@@ -21,11 +21,22 @@ pub(crate) struct Sides<'a, 'b> {
 /// References of authorizations listed on a fetched date with no capture among the fetched
 /// captures, whatever their status.
 pub(crate) fn uncaptured_references(flexiti: &FlexitiSide) -> HashSet<&str> {
-    let captured: HashSet<u64> = flexiti.records.iter().map(|r| r.authorization_id).collect();
+    // The side normally keeps only uncaptured authorizations; checked again here against the
+    // records, looking up only the few authorization ids there are.
+    let mut uncaptured: HashSet<u64> = flexiti
+        .authorizations
+        .iter()
+        .map(|a| a.authorization_id)
+        .collect();
+    if !uncaptured.is_empty() {
+        for r in &flexiti.records {
+            uncaptured.remove(&r.authorization_id);
+        }
+    }
     flexiti
         .authorizations
         .iter()
-        .filter(|a| !captured.contains(&a.authorization_id))
+        .filter(|a| uncaptured.contains(&a.authorization_id))
         .map(|a| a.reference.as_str())
         .collect()
 }
@@ -113,26 +124,34 @@ fn pair_findings(
     let delta = l.item.amount - f.item.amount;
     let day_delta = (l.day - f.day).num_days();
     let stores_differ = matches!((&f.item.store, &l.item.store), (Some(a), Some(b)) if a != b);
-    let sides_text = format!(
-        "ledger {} {} at {} vs Flexiti {} {} at {}",
-        l.item.amount,
-        sides.ledger.file_name(l.item.file_index) + ":" + &l.item.line.to_string(),
-        l.day,
-        f.item.identity(),
-        f.item.amount,
-        f.day,
-    );
+    // Built only for a pair that has a finding: most pairs have none.
+    let sides_text = || {
+        format!(
+            "ledger {} {} at {} vs Flexiti {} {} at {}",
+            l.item.amount,
+            sides.ledger.file_name(l.item.file_index) + ":" + &l.item.line.to_string(),
+            l.day,
+            f.item.identity(),
+            f.item.amount,
+            f.day,
+        )
+    };
     let pass_text = match pass {
         Pass::Exact => "paired by the exact pass (reference, kind, amount)",
         _ => "paired by the amount pass (reference, kind)",
     };
     if pass == Pass::Amount && delta.abs() > tolerance {
-        let why =
-            format!("{pass_text}; amounts differ by {delta} (tolerance {tolerance}): {sides_text}");
+        let why = format!(
+            "{pass_text}; amounts differ by {delta} (tolerance {tolerance}): {}",
+            sides_text()
+        );
         out.push(paired(sides, pass, f, l, Category::AmountMismatch, why));
     }
     if day_delta != 0 {
-        let why = format!("{pass_text}; business days differ by {day_delta} day(s): {sides_text}");
+        let why = format!(
+            "{pass_text}; business days differ by {day_delta} day(s): {}",
+            sides_text()
+        );
         out.push(paired(sides, pass, f, l, Category::DateMismatch, why));
     }
     if stores_differ {
@@ -181,14 +200,14 @@ fn with_flexiti(d: &mut Discrepancy, f: &FlexitiRecord) {
     d.flexiti_amount = Some(f.amount);
     d.flexiti_id = Some(f.identity());
     d.authorization_id = Some(f.authorization_id);
-    d.flexiti_store = f.store.clone();
+    d.flexiti_store = f.store.map(|s| s.to_string());
     d.flexiti_at = Some(f.at);
 }
 
 fn with_ledger(sides: &Sides<'_, '_>, d: &mut Discrepancy, l: &LedgerRow) {
     d.ledger_amount = Some(l.amount);
-    d.ledger_store = l.store.clone();
-    d.ledger_register = l.register.clone();
+    d.ledger_store = l.store.map(|s| s.to_string());
+    d.ledger_register = l.register.map(|s| s.to_string());
     d.ledger_at = Some(l.at);
     d.ledger_file = Some(sides.ledger.file_name(l.file_index));
     d.ledger_line = Some(l.line);
@@ -260,7 +279,7 @@ fn ledger_only(
 /// its occurrence among identical rows), so that a rerun over re-exported files finds the
 /// same finding again.
 fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) {
-    let wanted: HashSet<&str> = out
+    let wanted: rustc_hash::FxHashSet<&str> = out
         .iter()
         .filter(|d| d.ledger_line.is_some())
         .map(|d| d.reference.as_str())
@@ -276,7 +295,7 @@ fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) {
         .collect();
     rows.sort_by_key(|r| (r.file_index, r.line));
     let mut seen: HashMap<String, u32> = HashMap::new();
-    let mut ids: HashMap<(usize, u64), String> = HashMap::new();
+    let mut ids: HashMap<(u32, u64), String> = HashMap::new();
     for r in rows {
         let content = format!(
             "{}|{}|{}|{}|{}|{}",
@@ -291,12 +310,13 @@ fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) {
         *n += 1;
         ids.insert((r.file_index, r.line), format!("{content}#{n}"));
     }
-    let file_index: HashMap<String, usize> = (0..sides.ledger.files.len())
+    let file_index: HashMap<String, u32> = (0..sides.ledger.files.len())
+        .filter_map(|i| u32::try_from(i).ok())
         .map(|i| (sides.ledger.file_name(i), i))
         .collect();
     for d in out.iter_mut() {
         if let (Some(file), Some(line)) = (&d.ledger_file, d.ledger_line) {
-            let key = (file_index.get(file).copied().unwrap_or(usize::MAX), line);
+            let key = (file_index.get(file).copied().unwrap_or(u32::MAX), line);
             d.ledger_id = ids.get(&key).cloned();
         }
     }

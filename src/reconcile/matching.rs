@@ -1,9 +1,10 @@
 //! Rules 1 to 3 on integer columns: the n-th record of one side pairs with the n-th of the
 //! other within a key, ordered by time then by id (Flexiti) or by file and line (ledger).
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use polars::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::Keyed;
 use crate::domain::{FlexitiRecord, Kind, LedgerRow};
@@ -39,8 +40,8 @@ impl Columns {
         }
     }
 
-    fn push(&mut self, idx: usize, reference: u32, kind: Kind, cents: i64, time: i64, tie: u64) {
-        self.idx.push(u32::try_from(idx).unwrap_or(u32::MAX));
+    fn push(&mut self, idx: u32, reference: u32, kind: Kind, cents: i64, time: i64, tie: u64) {
+        self.idx.push(idx);
         self.reference.push(reference);
         self.kind.push(match kind {
             Kind::Sale => 0,
@@ -69,21 +70,83 @@ impl Columns {
 }
 
 /// Interns references so that joins run on `u32` keys.
-fn intern<'a>(map: &mut HashMap<&'a str, u32>, reference: &'a str) -> u32 {
+fn intern<'a>(map: &mut FxHashMap<&'a str, u32>, reference: &'a str) -> u32 {
     let next = u32::try_from(map.len()).unwrap_or(u32::MAX);
     *map.entry(reference).or_insert(next)
 }
+
+/// Rows per part when a large window is matched in parts.
+const ROWS_PER_PART: usize = 1_000_000;
 
 pub(crate) fn run(
     f: &[Keyed<'_, FlexitiRecord>],
     l: &[Keyed<'_, LedgerRow>],
 ) -> anyhow::Result<Matched> {
-    if f.is_empty() && l.is_empty() {
+    run_in_parts(f, l, ROWS_PER_PART)
+}
+
+/// Every rule pairs records of one reference only, so the rows can be split by reference into
+/// parts matched one after the other: the result is the same, and the working memory is one
+/// part's instead of the whole window's (a year's rerun is tens of millions of rows).
+fn run_in_parts(
+    f: &[Keyed<'_, FlexitiRecord>],
+    l: &[Keyed<'_, LedgerRow>],
+    rows_per_part: usize,
+) -> anyhow::Result<Matched> {
+    let parts = (f.len() + l.len()).div_ceil(rows_per_part.max(1)).max(1);
+    if parts == 1 {
+        let all_f: Vec<u32> = (0..f.len()).filter_map(|i| u32::try_from(i).ok()).collect();
+        let all_l: Vec<u32> = (0..l.len()).filter_map(|i| u32::try_from(i).ok()).collect();
+        return match_part(f, l, &all_f, &all_l);
+    }
+    let part_of = |reference: &str| {
+        let hash = rustc_hash::FxBuildHasher.hash_one(reference);
+        usize::try_from(hash % parts as u64).unwrap_or(0)
+    };
+    let mut f_parts: Vec<Vec<u32>> = vec![Vec::new(); parts];
+    for (i, k) in f.iter().enumerate() {
+        if let (Some(part), Ok(i)) = (
+            f_parts.get_mut(part_of(&k.item.reference)),
+            u32::try_from(i),
+        ) {
+            part.push(i);
+        }
+    }
+    let mut l_parts: Vec<Vec<u32>> = vec![Vec::new(); parts];
+    for (i, k) in l.iter().enumerate() {
+        if let (Some(part), Ok(i)) = (
+            l_parts.get_mut(part_of(&k.item.reference)),
+            u32::try_from(i),
+        ) {
+            part.push(i);
+        }
+    }
+    let mut all = Matched::default();
+    for (fp, lp) in f_parts.iter().zip(&l_parts) {
+        let m = match_part(f, l, fp, lp)?;
+        all.exact.extend(m.exact);
+        all.amount.extend(m.amount);
+        all.flexiti_left.extend(m.flexiti_left);
+        all.ledger_left.extend(m.ledger_left);
+    }
+    Ok(all)
+}
+
+/// Matches the rows at the given indices (which hold whole references) of each side.
+fn match_part(
+    f: &[Keyed<'_, FlexitiRecord>],
+    l: &[Keyed<'_, LedgerRow>],
+    f_rows: &[u32],
+    l_rows: &[u32],
+) -> anyhow::Result<Matched> {
+    if f_rows.is_empty() && l_rows.is_empty() {
         return Ok(Matched::default());
     }
-    let mut refs: HashMap<&str, u32> = HashMap::with_capacity(f.len().max(l.len()));
-    let mut fc = Columns::with_capacity(f.len());
-    for (i, k) in f.iter().enumerate() {
+    let mut refs: FxHashMap<&str, u32> = FxHashMap::default();
+    refs.reserve(f_rows.len().max(l_rows.len()));
+    let mut fc = Columns::with_capacity(f_rows.len());
+    for &i in f_rows {
+        let Some(k) = f.get(i as usize) else { continue };
         let r = k.item;
         let id = intern(&mut refs, &r.reference);
         fc.push(
@@ -95,11 +158,12 @@ pub(crate) fn run(
             r.record_id(),
         );
     }
-    let mut lc = Columns::with_capacity(l.len());
-    for (i, k) in l.iter().enumerate() {
+    let mut lc = Columns::with_capacity(l_rows.len());
+    for &i in l_rows {
+        let Some(k) = l.get(i as usize) else { continue };
         let r = k.item;
         let id = intern(&mut refs, &r.reference);
-        let tie = ((r.file_index as u64) << 40) | r.line;
+        let tie = (u64::from(r.file_index) << 40) | r.line;
         lc.push(
             i,
             id,
@@ -109,6 +173,7 @@ pub(crate) fn run(
             tie,
         );
     }
+    drop(refs);
     Ok(match_frames(fc.into_frame("fi")?, lc.into_frame("li")?)?)
 }
 
@@ -230,4 +295,66 @@ fn index_pairs(df: &DataFrame) -> PolarsResult<Vec<(u32, u32)>> {
         .into_iter()
         .zip(u32_values(df, "li")?)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Amount, FlexitiRecord, LedgerRow};
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn sorted(mut m: Matched) -> Matched {
+        m.exact.sort_unstable();
+        m.amount.sort_unstable();
+        m.flexiti_left.sort_unstable();
+        m.ledger_left.sort_unstable();
+        m
+    }
+
+    #[test]
+    fn matching_in_parts_pairs_exactly_as_matching_at_once() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        let at = |s: i64| {
+            Utc.timestamp_opt(1_795_000_000 + s, 0)
+                .single()
+                .expect("time")
+        };
+        // 40 references with duplicates, both kinds, equal and different amounts, ties in time.
+        let flexiti: Vec<FlexitiRecord> = (0..400u64)
+            .map(|i| FlexitiRecord {
+                kind: if i % 7 == 0 { Kind::Return } else { Kind::Sale },
+                reference: format!("R{}", i % 40).into(),
+                amount: Amount::from_cents(1000 + (i % 3) as i64),
+                at: at((i % 5) as i64),
+                capture_id: i,
+                return_id: (i % 7 == 0).then_some(10_000 + i),
+                authorization_id: i,
+                store: None,
+            })
+            .collect();
+        let ledger: Vec<LedgerRow> = (0..380u64)
+            .map(|i| LedgerRow {
+                file_index: (i % 2) as u32,
+                line: i + 2,
+                at: at((i % 4) as i64),
+                store: None,
+                register: None,
+                reference: format!("R{}", (i * 3) % 43).into(),
+                kind: if i % 5 == 0 { Kind::Return } else { Kind::Sale },
+                amount: Amount::from_cents(1000 + (i % 4) as i64),
+            })
+            .collect();
+        let f: Vec<Keyed<'_, FlexitiRecord>> =
+            flexiti.iter().map(|item| Keyed { item, day }).collect();
+        let l: Vec<Keyed<'_, LedgerRow>> = ledger.iter().map(|item| Keyed { item, day }).collect();
+
+        let whole = sorted(run_in_parts(&f, &l, usize::MAX).expect("matches"));
+        let parts = sorted(run_in_parts(&f, &l, 50).expect("matches in parts"));
+        assert!(!whole.exact.is_empty() && !whole.amount.is_empty());
+        assert!(whole.ledger_left.iter().any(|(_, paired)| *paired));
+        assert_eq!(whole.exact, parts.exact);
+        assert_eq!(whole.amount, parts.amount);
+        assert_eq!(whole.flexiti_left, parts.flexiti_left);
+        assert_eq!(whole.ledger_left, parts.ledger_left);
+    }
 }

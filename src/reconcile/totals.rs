@@ -1,11 +1,10 @@
 //! Control totals per business day and store for both sides, beside the row-level findings.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 
 use super::Keyed;
-use crate::domain::{Amount, DayRange, FlexitiRecord, Kind, LedgerRow};
+use crate::domain::{Amount, DayRange, FlexitiRecord, Kind, Label, LedgerRow};
 use crate::report::{DayStoreTotals, SideTotals};
 
 const NO_STORE: &str = "(none)";
@@ -18,18 +17,14 @@ fn add(t: &mut SideTotals, kind: Kind, amount: Amount) {
     }
 }
 
-/// Totals keyed by borrowed store names while counting; owned names only once per slot.
-type Slots<'a> = HashMap<(NaiveDate, &'a str), DayStoreTotals>;
+/// Totals keyed by store label while counting; names only once per slot.
+/// A missing store counts under the name "(none)".
+type Slots = FxHashMap<(NaiveDate, Label), DayStoreTotals>;
 
-fn slot<'m, 'a>(
-    map: &'m mut Slots<'a>,
-    day: NaiveDate,
-    store: Option<&'a str>,
-) -> &'m mut DayStoreTotals {
-    let name = store.unwrap_or(NO_STORE);
-    map.entry((day, name)).or_insert_with(|| DayStoreTotals {
+fn slot(map: &mut Slots, day: NaiveDate, store: Label) -> &mut DayStoreTotals {
+    map.entry((day, store)).or_insert_with(|| DayStoreTotals {
         business_date: day,
-        store: name.to_string(),
+        store: store.to_string(),
         ..DayStoreTotals::default()
     })
 }
@@ -42,15 +37,16 @@ pub(crate) fn per_day_and_store(
     range: DayRange,
     store: Option<&str>,
 ) -> (Vec<DayStoreTotals>, u64, u64) {
-    let keep = |day: NaiveDate, s: &Option<String>| {
+    let keep = |day: NaiveDate, s: &Option<Label>| {
         range.contains(day) && store.is_none_or(|want| s.as_deref() == Some(want))
     };
-    let mut map = Slots::new();
+    let mut map = Slots::default();
+    let no_store = Label::new(NO_STORE);
     let (mut nf, mut nl) = (0, 0);
     for k in f.iter().filter(|k| keep(k.day, &k.item.store)) {
         nf += 1;
         add(
-            &mut slot(&mut map, k.day, k.item.store.as_deref()).flexiti,
+            &mut slot(&mut map, k.day, k.item.store.unwrap_or(no_store)).flexiti,
             k.item.kind,
             k.item.amount,
         );
@@ -58,7 +54,7 @@ pub(crate) fn per_day_and_store(
     for k in l.iter().filter(|k| keep(k.day, &k.item.store)) {
         nl += 1;
         add(
-            &mut slot(&mut map, k.day, k.item.store.as_deref()).ledger,
+            &mut slot(&mut map, k.day, k.item.store.unwrap_or(no_store)).ledger,
             k.item.kind,
             k.item.amount,
         );
