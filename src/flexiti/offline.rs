@@ -50,8 +50,17 @@ fn kind_of(path: &Path) -> Option<FileKind> {
 /// fault per page) and turned into records as they are parsed.
 fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<Collected> {
     buf.clear();
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_end(buf))
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let size = file.metadata().map_or(0, |m| m.len());
+    let size = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    if buf.capacity() < size {
+        // A new buffer rather than a grown one: growing copies the old (stale) contents.
+        *buf = Vec::with_capacity(size);
+    }
+    file.read_to_end(buf)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut part = Collected::default();
     match kind {

@@ -2,6 +2,7 @@
 //! other within a key, ordered by time then by id (Flexiti) or by file and line (ledger).
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
@@ -76,7 +77,7 @@ fn intern<'a>(map: &mut FxHashMap<&'a str, u32>, reference: &'a str) -> u32 {
 }
 
 /// Rows per part when a large window is matched in parts.
-const ROWS_PER_PART: usize = 1_000_000;
+const ROWS_PER_PART: usize = 600_000;
 
 pub(crate) fn run(
     f: &[Keyed<'_, FlexitiRecord>],
@@ -121,9 +122,41 @@ fn run_in_parts(
             part.push(i);
         }
     }
+    // Two parts at a time: gathering a part's rows from the whole window is bound by memory
+    // latency, which a second core hides. Results are joined in part order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 2);
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<anyhow::Result<Matched>>> = (0..parts).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (next, f_parts, l_parts) = (&next, &f_parts, &l_parts);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let p = next.fetch_add(1, Ordering::Relaxed);
+                        let (Some(fp), Some(lp)) = (f_parts.get(p), l_parts.get(p)) else {
+                            break;
+                        };
+                        done.push((p, match_part(f, l, fp, lp)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (p, m) in handle.join().unwrap_or_default() {
+                if let Some(slot) = results.get_mut(p) {
+                    *slot = Some(m);
+                }
+            }
+        }
+    });
     let mut all = Matched::default();
-    for (fp, lp) in f_parts.iter().zip(&l_parts) {
-        let m = match_part(f, l, fp, lp)?;
+    for m in results {
+        let m = m.unwrap_or_else(|| Err(anyhow::anyhow!("a matching worker stopped")))?;
         all.exact.extend(m.exact);
         all.amount.extend(m.amount);
         all.flexiti_left.extend(m.flexiti_left);
