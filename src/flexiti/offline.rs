@@ -7,7 +7,6 @@
 //! day is ever marked incomplete.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -17,7 +16,7 @@ use anyhow::{Context, bail};
 use crate::domain::FlexitiSide;
 
 use super::map::Collected;
-use super::wire::{WireAuthorization, WireCapture, for_each_row};
+use super::wire::{WireAuthorization, WireCapture, for_each_row_from};
 
 /// The Flexiti side read from a folder, and the files it came from (for the audit bundle).
 #[derive(Debug, Default)]
@@ -46,30 +45,21 @@ fn kind_of(path: &Path) -> Option<FileKind> {
     }
 }
 
-/// One file's rows, read into `buf` (kept between files: a fresh buffer per file cost a page
-/// fault per page) and turned into records as they are parsed.
+/// One file's rows, read a chunk at a time into `buf` (kept between files) and turned into
+/// records as they are parsed.
 fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<Collected> {
-    buf.clear();
     let mut file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let size = file.metadata().map_or(0, |m| m.len());
-    let size = usize::try_from(size)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1);
-    if buf.capacity() < size {
-        // A new buffer rather than a grown one: growing copies the old (stale) contents.
-        *buf = Vec::with_capacity(size);
-    }
-    file.read_to_end(buf)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut part = Collected::default();
     match kind {
         FileKind::Authorizations => {
-            for_each_row::<WireAuthorization>(buf, |a| part.add_authorizations([a]))
-                .with_context(|| format!("{}: not an authorizations page", path.display()))?;
+            for_each_row_from::<WireAuthorization>(&mut file, buf, |a| {
+                part.add_authorizations([a])
+            })
+            .with_context(|| format!("{}: not an authorizations page", path.display()))?;
         }
         FileKind::Captures => {
-            for_each_row::<WireCapture>(buf, |c| part.add_captures([c]))
+            for_each_row_from::<WireCapture>(&mut file, buf, |c| part.add_captures([c]))
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
         }
     }
