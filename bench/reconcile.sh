@@ -49,7 +49,7 @@ cp "$target/release/flexiti-recon" "$bin"
 
 # A size's data set: flexiti/*.json, ledger/*.csv, expected.csv and the bench config.
 prepare() {
-    local size="$1" rows dir files
+    local size="$1" rows dir files started
     rows="$(rows_of "$size")"
     dir="$data_root/$size-seed$seed"
     if [[ ! -f "$dir/.complete" ]]; then
@@ -60,8 +60,11 @@ prepare() {
         # One Flexiti file per ~500k captures, so both cores parse JSON.
         files=$(((rows + 499999) / 500000))
         ((files >= 2)) || files=2
+        started=$(date +%s%N)
         "$bin" --log-format json sandbox generate --out "$dir" --orders $((rows * 4 / 5)) --seed "$seed" \
             --from "$day" --days 1 --flexiti-files "$files" --ledger-files 2 >/dev/null
+        awk -v ns=$(($(date +%s%N) - started)) -v size="$size" \
+            'BEGIN { printf "generated %s in %.2f s\n", size, ns / 1e9 }' >&2
         cat >"$dir/bench.toml" <<EOF
 merchant = "Bench"
 time_zone = "America/Toronto"

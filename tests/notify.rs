@@ -584,6 +584,35 @@ async fn a_refused_smtp_connection_is_an_error_naming_host_and_port() {
     );
 }
 
+#[tokio::test]
+async fn the_smtp_probe_holds_a_session_without_sending_and_names_a_dead_server() {
+    let (port, received) = smtp_server().await;
+    let mailer = Mailer::from_settings(&smtp_settings(port)).expect("mailer");
+    let what = mailer.probe().await.expect("the server answers");
+    assert_eq!(
+        what,
+        format!("smtp 127.0.0.1:{port} answered EHLO and NOOP")
+    );
+    drop(mailer);
+    // No message was sent: the server never completed a transaction.
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), received)
+            .await
+            .map_or(true, |r| r.is_err())
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let mailer = Mailer::from_settings(&smtp_settings(dead)).expect("mailer");
+    let err = mailer.probe().await.expect_err("nothing listens");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("smtp 127.0.0.1:{dead}: ")),
+        "{err}"
+    );
+}
+
 #[test]
 fn plain_smtp_is_refused_to_a_host_that_is_not_loopback() {
     let mut settings = smtp_settings(25);

@@ -138,23 +138,6 @@ fn the_expected_findings_cover_every_category_on_the_reconciled_day() {
     );
 }
 
-/// `cargo test --release --test sandbox -- --ignored --nocapture` prints the generator's speed.
-#[test]
-#[ignore = "a timing run for release builds"]
-fn a_million_ledger_rows_generate_in_a_few_seconds() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut opts = GenerateOptions::new(dir.path(), day("2026-11-01"), 30, 1_000_000);
-    opts.flexiti_files = 4;
-    let started = std::time::Instant::now();
-    let summary = sandbox::generate(&opts).expect("generate");
-    let elapsed = started.elapsed();
-    println!(
-        "{} ledger rows, {} captures in {elapsed:?}",
-        summary.ledger_rows, summary.captures
-    );
-    assert!(summary.ledger_rows >= 1_000_000);
-}
-
 // ---- the server, over real TCP ----
 
 use flexiti_recon::sandbox::{Faults, SandboxHandle, SandboxOptions, fault};

@@ -10,7 +10,7 @@ use crate::domain::Category;
 use crate::exit::{AppError, Exit};
 use crate::export::{self, ExportFormat, ExportRow};
 use crate::flexiti;
-use crate::notify::{Mailer, TransportKind};
+use crate::notify::Mailer;
 use crate::report::{FindingStatus, StoredDiscrepancy};
 use crate::sandbox;
 use crate::store::{DiscrepancyFilter, Store, StoreError};
@@ -357,24 +357,22 @@ pub async fn check(config: &Config) -> Result<Exit, AppError> {
         return Ok(if ok { Exit::Done } else { Exit::Fatal });
     }
     match Mailer::from_settings(&config.email) {
-        Ok(_) if config.email.transport == TransportKind::File => {
-            println!(
-                "email: ok (file transport into {})",
-                config.email.file_dir.display()
-            );
-        }
-        Ok(_) => {
-            let server = config.email.server();
-            let connect = tokio::net::TcpStream::connect(server.as_str());
-            match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
-                Ok(Ok(_)) => println!("email: ok (smtp {server} reachable)"),
+        Ok(mailer) => {
+            // The transport's own timeout bounds each step; this bounds the whole probe.
+            let limit = std::time::Duration::from_secs(config.email.timeout_secs.max(1) * 2);
+            match tokio::time::timeout(limit, mailer.probe()).await {
+                Ok(Ok(what)) => println!("email: ok ({what})"),
                 Ok(Err(e)) => {
                     ok = false;
-                    println!("email: FAILED: smtp {server}: {e}");
+                    println!("email: FAILED: {e}");
                 }
                 Err(_) => {
                     ok = false;
-                    println!("email: FAILED: smtp {server}: no answer within 10 s");
+                    println!(
+                        "email: FAILED: smtp {}: no answer within {} s",
+                        config.email.server(),
+                        limit.as_secs()
+                    );
                 }
             }
         }

@@ -262,6 +262,37 @@ impl Mailer {
         })
     }
 
+    /// Checks that mail can go out without sending any: for SMTP, a session up to `NOOP`
+    /// (greeting, `EHLO`, STARTTLS or the TLS handshake, and `AUTH` when credentials are set);
+    /// for files, that the folder can be created. Returns what was checked.
+    pub async fn probe(&self) -> Result<String, SendError> {
+        match self {
+            Mailer::File { dir } => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| SendError::File {
+                        dir: dir.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(format!("file transport into {}", dir.display()))
+            }
+            Mailer::Smtp { builder, server } => {
+                let transport: AsyncSmtpTransport<Tokio1Executor> =
+                    AsyncSmtpTransportBuilder::clone(builder).build();
+                let smtp_error = |source| SendError::Smtp {
+                    server: server.clone(),
+                    source,
+                };
+                match transport.test_connection().await.map_err(smtp_error)? {
+                    true => Ok(format!("smtp {server} answered EHLO and NOOP")),
+                    false => Err(SendError::Message(format!(
+                        "smtp {server}: the session did not answer NOOP"
+                    ))),
+                }
+            }
+        }
+    }
+
     /// Sends one message to `settings.to`: text and HTML alternatives, plus the CSV attachment.
     pub async fn send(
         &self,
