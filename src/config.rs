@@ -194,6 +194,7 @@ impl Config {
         } else {
             normalize(&base_dir.join(&email.file_dir))
         };
+        email.ca_file = email.ca_file.map(|path| normalize(&base_dir.join(path)));
         email.password = secret_from_env("FLEXITI_SMTP_PASSWORD")?;
         email
             .validate()

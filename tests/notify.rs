@@ -670,3 +670,170 @@ fn settings_come_from_the_config_file_with_defaults_and_a_password_only_from_out
             .starts_with("email.to: 'not an address'")
     );
 }
+
+// ---- a real SMTP server with TLS: Python's aiosmtpd (installed by .ci/run) ----
+
+/// aiosmtpd on a loopback port, with a certificate for `localhost` made for the test, delivering
+/// into a maildir. Killed when dropped.
+struct RealSmtp {
+    _child: tokio::process::Child,
+    port: u16,
+    ca_file: std::path::PathBuf,
+    maildir: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn real_smtp(implicit_tls: bool) -> RealSmtp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).expect("cert file");
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).expect("key file");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let maildir = dir.path().join("maildir");
+    let (cert_flag, key_flag) = if implicit_tls {
+        ("--smtpscert", "--smtpskey")
+    } else {
+        ("--tlscert", "--tlskey")
+    };
+    let child = tokio::process::Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(cert_flag)
+        .arg(&cert_file)
+        .arg(key_flag)
+        .arg(&key_file)
+        .arg(&maildir)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs (the SMTP tests need aiosmtpd: pip install aiosmtpd)");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return RealSmtp {
+                _child: child,
+                port,
+                ca_file: cert_file,
+                maildir,
+                _dir: dir,
+            };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("aiosmtpd did not listen on {port}: is it installed? (pip install aiosmtpd)");
+}
+
+fn tls_settings(server: &RealSmtp, tls: TlsMode) -> EmailSettings {
+    EmailSettings {
+        transport: TransportKind::Smtp,
+        smtp_host: "localhost".into(),
+        smtp_port: Some(server.port),
+        tls,
+        ca_file: Some(server.ca_file.clone()),
+        timeout_secs: 10,
+        ..settings()
+    }
+}
+
+/// The messages the server delivered, parsed back.
+fn delivered(server: &RealSmtp) -> Vec<Vec<u8>> {
+    let new = server.maildir.join("new");
+    let mut files: Vec<_> = std::fs::read_dir(&new)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read(f).expect("message"))
+        .collect()
+}
+
+#[tokio::test]
+async fn starttls_and_implicit_tls_deliver_to_a_real_server_trusting_a_private_ca() {
+    for (implicit, tls) in [(false, TlsMode::Starttls), (true, TlsMode::Implicit)] {
+        let server = real_smtp(implicit).await;
+        let settings = tls_settings(&server, tls);
+        let mailer = Mailer::from_settings(&settings).expect("mailer");
+        let probed = mailer.probe().await.expect("probe over TLS");
+        assert!(probed.contains("answered EHLO and NOOP"), "{probed}");
+        let email = render(&report(), &options()).expect("render");
+        let sent = mailer.send(&email, &settings).await.expect("sent over TLS");
+        assert!(
+            matches!(sent, SentTo::Smtp { recipients: 2, .. }),
+            "{sent:?}"
+        );
+
+        let messages = delivered(&server);
+        assert_eq!(messages.len(), 1, "{tls:?}");
+        let mail = mailparse::parse_mail(&messages[0]).expect("parse");
+        assert_eq!(
+            mail.headers.get_first_value("Subject").as_deref(),
+            Some(email.subject.as_str())
+        );
+        let mut parts = Vec::new();
+        leaves(&mail, &mut parts);
+        let attachment = email.attachment.as_ref().map(|a| a.filename.as_str());
+        assert!(attachment.is_some());
+        assert!(
+            parts
+                .iter()
+                .any(|(_, name, _)| name.as_deref() == attachment),
+            "{tls:?}: {:?}",
+            parts.iter().map(|p| &p.1).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_certificate_nobody_vouches_for_is_refused() {
+    let server = real_smtp(false).await;
+    let settings = EmailSettings {
+        ca_file: None,
+        ..tls_settings(&server, TlsMode::Starttls)
+    };
+    let mailer = Mailer::from_settings(&settings).expect("mailer");
+    let email = render(&report(), &options()).expect("render");
+    let err = mailer
+        .send(&email, &settings)
+        .await
+        .expect_err("the certificate is not trusted");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("smtp localhost:{}: ", server.port)),
+        "{err}"
+    );
+    assert!(delivered(&server).is_empty());
+
+    let missing = EmailSettings {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..settings
+    };
+    let err = Mailer::from_settings(&missing).expect_err("no such file");
+    assert!(
+        err.to_string()
+            .starts_with("email.ca_file /nonexistent/ca.pem: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_ca_file_is_read_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("recon.toml");
+    std::fs::write(
+        &config,
+        "merchant = \"M\"\n[email]\nto = [\"finance@maple.example\"]\ntransport = \"smtp\"\n\
+         smtp_host = \"relay.maple.internal\"\nca_file = \"certs/relay-ca.pem\"\n",
+    )
+    .expect("config");
+    let loaded = flexiti_recon::config::Config::load(&config).expect("loads");
+    assert_eq!(
+        loaded.email.ca_file.as_deref(),
+        Some(dir.path().join("certs/relay-ca.pem").as_path())
+    );
+}

@@ -12,7 +12,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -68,6 +68,9 @@ pub struct EmailSettings {
     #[serde(skip)]
     pub password: Option<SecretString>,
     pub timeout_secs: u64,
+    /// Root certificate (PEM) trusted for the SMTP server besides the system's: an internal
+    /// relay with a private CA. Relative to the config file.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for EmailSettings {
@@ -84,6 +87,7 @@ impl Default for EmailSettings {
             username: None,
             password: None,
             timeout_secs: 30,
+            ca_file: None,
         }
     }
 }
@@ -107,6 +111,8 @@ pub enum EmailConfigError {
     MissingPassword,
     #[error("email.smtp_host '{host}': {reason}")]
     Tls { host: String, reason: String },
+    #[error("email.ca_file {path}: {reason}")]
+    CaFile { path: String, reason: String },
 }
 
 /// Why a message did not leave. The run keeps its results and ends partial.
@@ -235,8 +241,18 @@ impl Mailer {
 
     fn smtp(settings: &EmailSettings) -> Result<Mailer, EmailConfigError> {
         let host = settings.smtp_host.clone();
-        let tls_parameters = || {
-            TlsParameters::new(host.clone()).map_err(|e| EmailConfigError::Tls {
+        let tls_parameters = || -> Result<TlsParameters, EmailConfigError> {
+            let mut builder = TlsParameters::builder(host.clone());
+            if let Some(path) = &settings.ca_file {
+                let ca_error = |reason: String| EmailConfigError::CaFile {
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| ca_error(e.to_string()))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder.build().map_err(|e| EmailConfigError::Tls {
                 host: host.clone(),
                 reason: e.to_string(),
             })
