@@ -395,6 +395,30 @@ async fn run(settings: &FlexitiSettings) -> FetchOutcome {
 }
 
 #[tokio::test]
+async fn progress_is_told_after_each_date_query_up_to_every_page() {
+    let (base, _server) = spawn(data()).await;
+    let seen: Mutex<Vec<flexiti::FetchProgress>> = Mutex::new(Vec::new());
+    let calendar = BusinessCalendar::new(chrono_tz::America::Toronto);
+    let record = |p: flexiti::FetchProgress| seen.lock().expect("lock").push(p);
+    let out =
+        flexiti::fetch_with_progress(&settings(&base), calendar, window(), XREF, &record).await;
+    let seen = seen.into_inner().expect("lock");
+    // Nov 22..24 in Toronto touch four UTC dates, two endpoints each.
+    assert_eq!(seen.len(), 8);
+    assert!(seen.iter().all(|p| p.queries == 8 && p.failed == 0));
+    let done: Vec<usize> = seen.iter().map(|p| p.queries_done).collect();
+    assert_eq!(done, (1..=8).collect::<Vec<_>>());
+    assert!(seen.windows(2).all(|w| w[0].pages <= w[1].pages));
+    // Every list page; the one authorization lookup comes after the date queries.
+    let list_pages = out
+        .pages
+        .iter()
+        .filter(|p| p.endpoint != "authorization")
+        .count();
+    assert_eq!(seen.last().map(|p| p.pages), Some(list_pages));
+}
+
+#[tokio::test]
 async fn a_clean_fetch_unions_utc_dates_without_losing_or_duplicating_a_transaction() {
     let (base, server) = spawn(data()).await;
     let out = run(&settings(&base)).await;

@@ -230,8 +230,15 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         stages.done("ledger");
         let window = range.widen(config.file.match_window_days);
         stages.begin("fetching the Flexiti side");
-        let (flexiti, failed_calls, pages) =
-            fetch_side(config, request, replay.as_ref(), window, &x_reference_id).await?;
+        let (flexiti, failed_calls, pages) = fetch_side(
+            config,
+            request,
+            replay.as_ref(),
+            window,
+            &x_reference_id,
+            &stages,
+        )
+        .await?;
         stages.done("flexiti");
         stages.begin("reconciling");
         let params = ReconcileParams {
@@ -340,6 +347,7 @@ async fn fetch_side(
     replay: Option<&audit::Replay>,
     window: DayRange,
     x_reference_id: &str,
+    stages: &Stages,
 ) -> anyhow::Result<(FlexitiSide, Vec<FailedCall>, Vec<flexiti::RawPage>)> {
     if let Some(replay) = replay {
         let mut input = flexiti::load_dir(&replay.flexiti_dir)?;
@@ -365,7 +373,22 @@ async fn fetch_side(
         .client_secret
         .clone()
         .context("FLEXITI_CLIENT_SECRET: not set (nor FLEXITI_CLIENT_SECRET_FILE); the Flexiti client secret comes from the environment")?;
-    let outcome = flexiti::fetch(&settings, config.calendar, window, x_reference_id).await;
+    let report = |p: flexiti::FetchProgress| {
+        stages.progress(&format!(
+            "fetching the Flexiti side: {} of {} date queries, {} pages{}",
+            p.queries_done,
+            p.queries,
+            p.pages,
+            if p.failed > 0 {
+                format!(", {} failed", p.failed)
+            } else {
+                String::new()
+            }
+        ));
+    };
+    let outcome =
+        flexiti::fetch_with_progress(&settings, config.calendar, window, x_reference_id, &report)
+            .await;
     tracing::info!(
         records = outcome.side.records.len(),
         pages = outcome.stats.pages,

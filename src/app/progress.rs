@@ -39,6 +39,13 @@ impl Stages {
         }
     }
 
+    /// Within a stage: the spinner says how far it has got.
+    pub fn progress(&self, doing: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(doing.to_string());
+        }
+    }
+
     /// A stage ends: its duration goes to the log.
     pub fn done(&self, stage: &str) {
         let ms = self

@@ -294,12 +294,34 @@ async fn read_page<T: DeserializeOwned>(
     Ok((ok.value, ok.body))
 }
 
+/// How far a fetch has got, reported after each date query (one endpoint, one UTC date, all
+/// its pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchProgress {
+    pub queries_done: usize,
+    pub queries: usize,
+    /// Pages read so far, and pages or queries that failed.
+    pub pages: usize,
+    pub failed: usize,
+}
+
 /// Fetches the Flexiti side of `window` (already widened by the match window).
 pub async fn fetch(
     settings: &FlexitiSettings,
     calendar: BusinessCalendar,
     window: DayRange,
     x_reference_id: &str,
+) -> FetchOutcome {
+    fetch_with_progress(settings, calendar, window, x_reference_id, &|_| {}).await
+}
+
+/// [`fetch`], telling `progress` after each date query.
+pub async fn fetch_with_progress(
+    settings: &FlexitiSettings,
+    calendar: BusinessCalendar,
+    window: DayRange,
+    x_reference_id: &str,
+    progress: &(dyn Fn(FetchProgress) + Sync),
 ) -> FetchOutcome {
     let started = Instant::now();
     let dates = calendar.utc_dates_touched(window);
@@ -367,6 +389,12 @@ pub async fn fetch(
             outcome.failed_calls.push(failed);
         }
         tracing::debug!("fetched {done} of {total_tasks} date queries");
+        progress(FetchProgress {
+            queries_done: done,
+            queries: total_tasks,
+            pages: outcome.pages.len(),
+            failed: outcome.failed_calls.len(),
+        });
     }
     drop(results);
     let failed_pages = outcome.failed_calls.len();

@@ -22,7 +22,7 @@ pub mod wire;
 pub use check::{CheckReport, check};
 pub use client::{CallErr, CallOk, CallSpec, FlexitiClient};
 pub use error::FlexitiError;
-pub use fetch::fetch;
+pub use fetch::{FetchProgress, fetch, fetch_with_progress};
 pub use offline::{OfflineInput, load_dir};
 pub use outcome::{FetchOutcome, FetchStats, RawPage};
 pub use settings::{FlexitiSettings, MERCHANT_INTEGRATION_URL, PRODUCTION_URL, TRAINING_URL};
