@@ -19,4 +19,4 @@ pub use records::{
     AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide, Text,
     mask_account,
 };
-pub use time::{BusinessCalendar, DayRange};
+pub use time::{BusinessCalendar, DayRange, plain_date_time};

@@ -18,7 +18,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Seq
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::domain::{Amount, Text};
+use crate::domain::{Amount, Text, plain_date_time};
 
 /// One element of `/authorizations`, also the body of `/authorization/{id}`. Only what the
 /// rules use is read; the account number, status, type and plan are skipped unread.
@@ -561,29 +561,11 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("'{text}' is not an ISO-8601 UTC timestamp"))
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` read by hand, the spelling of nearly every timestamp; `None` for
+/// `YYYY-MM-DDTHH:MM:SSZ`, the spelling of nearly every timestamp, read by hand; `None` for
 /// anything else (fractions, offsets, impossible dates), which the general path reads.
 fn plain_utc(t: &str) -> Option<DateTime<Utc>> {
-    let b = t.as_bytes();
-    let shape = b.len() == 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b'Z';
-    if !shape {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let date =
-        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
-    let time = chrono::NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
-    Some(date.and_time(time).and_utc())
+    let naive = plain_date_time(t.strip_suffix('Z')?, b'T')?;
+    Some(naive.and_utc())
 }
 
 /// A timestamp string read in place (no copy): serde's `Cow<str>` always copies.

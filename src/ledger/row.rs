@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::mapping::{AmountSign, ColumnNames, LedgerSettings};
-use crate::domain::{Amount, BusinessCalendar, Kind, Label, LedgerRow, Text};
+use crate::domain::{Amount, BusinessCalendar, Kind, Label, LedgerRow, Text, plain_date_time};
 
 /// Why a row was rejected.
 pub(crate) struct RowError(pub(crate) String);
@@ -67,29 +67,10 @@ pub(crate) struct Validator<'a> {
     plain_local_format: bool,
 }
 
-/// `YYYY-MM-DD HH:MM:SS` read by hand: the common case, far cheaper than trying
-/// every format in turn. Such a value has no offset, so only the naive local format could
-/// have read it; anything else (or an impossible date) goes down the general path.
+/// `YYYY-MM-DD HH:MM:SS`, the common case, read by hand. Such a value has no offset, so only
+/// the naive local format could have read it; anything else goes down the general path.
 fn plain_local_time(value: &str) -> Option<NaiveDateTime> {
-    let b = value.as_bytes();
-    let shape = b.len() == 19
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b' '
-        && b[13] == b':'
-        && b[16] == b':';
-    if !shape {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let year = i32::try_from(num(0, 4)?).ok()?;
-    let date = chrono::NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
-    let time = chrono::NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
-    Some(date.and_time(time))
+    plain_date_time(value, b' ')
 }
 
 impl<'a> Validator<'a> {

@@ -100,28 +100,8 @@ fn run_in_parts(
         let all_l: Vec<u32> = (0..l.len()).filter_map(|i| u32::try_from(i).ok()).collect();
         return match_part(f, l, &all_f, &all_l);
     }
-    let part_of = |reference: &str| {
-        let hash = rustc_hash::FxBuildHasher.hash_one(reference);
-        usize::try_from(hash % parts as u64).unwrap_or(0)
-    };
-    let mut f_parts: Vec<Vec<u32>> = vec![Vec::new(); parts];
-    for (i, k) in f.iter().enumerate() {
-        if let (Some(part), Ok(i)) = (
-            f_parts.get_mut(part_of(&k.item.reference)),
-            u32::try_from(i),
-        ) {
-            part.push(i);
-        }
-    }
-    let mut l_parts: Vec<Vec<u32>> = vec![Vec::new(); parts];
-    for (i, k) in l.iter().enumerate() {
-        if let (Some(part), Ok(i)) = (
-            l_parts.get_mut(part_of(&k.item.reference)),
-            u32::try_from(i),
-        ) {
-            part.push(i);
-        }
-    }
+    let f_parts = split_by_reference(f, |r| &r.reference, parts);
+    let l_parts = split_by_reference(l, |r| &r.reference, parts);
     // Two parts at a time: gathering a part's rows from the whole window is bound by memory
     // latency, which a second core hides. Results are joined in part order.
     let workers = std::thread::available_parallelism()
@@ -163,6 +143,24 @@ fn run_in_parts(
         all.ledger_left.extend(m.ledger_left);
     }
     Ok(all)
+}
+
+/// The indices of `items` in `parts` lists, by a hash of their reference: every row of one
+/// reference lands in the same part.
+fn split_by_reference<T>(
+    items: &[Keyed<'_, T>],
+    reference: impl Fn(&T) -> &str,
+    parts: usize,
+) -> Vec<Vec<u32>> {
+    let mut split: Vec<Vec<u32>> = vec![Vec::new(); parts];
+    for (i, k) in items.iter().enumerate() {
+        let hash = rustc_hash::FxBuildHasher.hash_one(reference(k.item));
+        let part = usize::try_from(hash % parts as u64).unwrap_or(0);
+        if let (Some(part), Ok(i)) = (split.get_mut(part), u32::try_from(i)) {
+            part.push(i);
+        }
+    }
+    split
 }
 
 /// Matches the rows at the given indices (which hold whole references) of each side.
