@@ -34,9 +34,7 @@ impl Stages {
         if let Ok(mut clock) = self.clock.lock() {
             *clock = Instant::now();
         }
-        if let Some(bar) = &self.bar {
-            bar.set_message(doing.to_string());
-        }
+        self.progress(doing);
     }
 
     /// Within a stage: the spinner says how far it has got.

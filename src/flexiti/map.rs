@@ -117,7 +117,8 @@ impl Collected {
         self.captures
     }
 
-    /// Records read so far (captures plus returns, each once).
+    /// Records read so far (captures plus returns; a capture listed twice counts twice until
+    /// [`Collected::into_side`]).
     pub fn records_read(&self) -> usize {
         self.records.len()
     }
@@ -181,6 +182,7 @@ impl Collected {
             *self = other;
             return;
         }
+        // Their entries in index order, so that each can be moved out of their vector.
         let theirs = other.authorizations;
         let mut ids: Vec<(u32, u64)> = theirs.index.into_iter().map(|(id, i)| (i, id)).collect();
         ids.sort_unstable();
