@@ -833,7 +833,7 @@ fn id(value: &Value) -> u64 {
     value.to_string().trim_matches('"').parse().expect("id")
 }
 
-/// What DESIGN.md's matching rules report for `days` (window 1, tolerance 0), as expected.csv rows.
+/// What the matching rules (`docs/RULES.md`) report for `days` (window 1, tolerance 0), as expected.csv rows.
 fn findings_by_the_rules(dir: &Path, days: DayRange) -> Vec<String> {
     let calendar = BusinessCalendar::new(chrono_tz::America::Toronto);
     let window = days.widen(1);

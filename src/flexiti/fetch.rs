@@ -5,7 +5,7 @@
 //! short page or at `total_pages`. Dates run in parallel and the pages of one date overlap (all
 //! announced pages at once, or a few pages read ahead when the server gives no totals), with at
 //! most `concurrency` requests in flight over the whole fetch; pages are used in page order, so
-//! the outcome is the one of reading them one after the other. Completeness follows DESIGN's exact reading: business
+//! the outcome is the one of reading them one after the other. Completeness follows the exact reading in `docs/RULES.md`: business
 //! day D of the window is incomplete when a page of a UTC date that D's local span touches
 //! failed, or when an authorization lookup needed by a record of D failed. Records are kept
 //! even when their authorization lookup failed (their store is then the capture's).

@@ -1,4 +1,4 @@
-//! The sandbox: a local fake of the Flexiti POS API (see `flexiti-pos-api.md`) that serves a data
+//! The sandbox: a local fake of the Flexiti POS API (see `docs/FLEXITI-API.md`) that serves a data
 //! set from files and injects faults on demand, plus the synthetic data generator that writes such
 //! data sets together with the merchant ledger and the findings a reconciliation must report.
 //!

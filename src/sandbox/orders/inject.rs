@@ -7,7 +7,7 @@ use super::{Finding, Order, Orders};
 use crate::domain::{Category, Kind};
 
 impl Orders {
-    /// Bends one order into exactly one finding of `category` (see DESIGN.md's matching rules).
+    /// Bends one order into exactly one finding of `category` (see `docs/RULES.md`).
     pub(super) fn inject(&mut self, category: Category, o: &Order) -> anyhow::Result<()> {
         let mut finding = Finding {
             day: o.day,
