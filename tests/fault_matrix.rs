@@ -6,11 +6,12 @@
 //! Every row runs the sample night (2026-11-23, `samples/`) once with its fault and checks:
 //! - the exit code, and words of stderr;
 //! - the status of the latest stored run, and words of `runs show` for it;
-//! - the stored findings against the clean night (`samples/expected.csv`, which the row
-//!   `clean_night` proves a clean run stores): all of them, none, or only what an incomplete
-//!   day may show (nothing invented, no `missing_in_flexiti`/`not_captured` on it);
+//! - the stored findings against a clean baseline run of the same night (itself checked against
+//!   `samples/expected.csv`), fingerprints included: all of them, none, or only what an
+//!   incomplete day may show (nothing invented, no `missing_in_flexiti`/`not_captured` on it);
 //! - how many emails the SMTP server received for the row, and words in them;
-//! - that the sandbox really injected the fault (`fired`);
+//! - that the sandbox really injected the fault (`fired`), and no output or email holds the
+//!   client secret;
 //!
 //! then runs the night again without the fault (a clean sandbox, the sample ledger, a working
 //! database and SMTP server) and checks that nothing was lost or duplicated: the open findings
@@ -35,6 +36,7 @@ use flexiti_recon::store::{DiscrepancyFilter, Store};
 use sqlx::{Connection, Executor};
 
 const SECRET: &str = "fault-matrix-secret";
+const WRONG_SECRET: &str = "wrong-client-secret-42";
 const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 const DAY: &str = "2026-11-23";
 /// Rows run at once: most of a row's time is spent waiting (latency, timeouts, locks).
@@ -873,7 +875,7 @@ impl<'a> Row<'a> {
                 | DbFault::SqliteDeletedDuringFetch
                 | DbFault::PostgresTerminatedAtCommit
                 | DbFault::PostgresDroppedDuringFetch,
-            ) => Some(Faults::from_spec("latency_ms=150")?),
+            ) => Some(Faults::from_spec("latency_ms=250")?),
             _ => Some(Faults::default()),
         })
     }
@@ -1027,7 +1029,7 @@ impl<'a> Row<'a> {
         let out = self.path(&format!("stdout-{}.txt", self.runs));
         let err = self.path(&format!("stderr-{}.txt", self.runs));
         let secret = match self.case.fault {
-            Fault::WrongSecret => "not-the-secret",
+            Fault::WrongSecret => WRONG_SECRET,
             _ => SECRET,
         };
         let child = tokio::process::Command::new(BIN)
@@ -1302,10 +1304,13 @@ impl<'a> Row<'a> {
                 "stderr lacks '{word}': {context}"
             );
         }
-        ensure!(
-            !ran.stderr.contains("panicked") && !ran.stdout.contains(SECRET),
-            "a panic or the secret in the output: {context}"
-        );
+        ensure!(!ran.stderr.contains("panicked"), "a panic: {context}");
+        for secret in [SECRET, WRONG_SECRET] {
+            ensure!(
+                !ran.stdout.contains(secret) && !ran.stderr.contains(secret),
+                "a client secret in the output: {context}"
+            );
+        }
 
         // What was stored, and what `runs show` says.
         let mut faulty_run = None;
@@ -1387,8 +1392,10 @@ impl<'a> Row<'a> {
             );
         }
         ensure!(
-            mails.iter().all(|m| !m.contains(SECRET)),
-            "an email holds the secret"
+            mails
+                .iter()
+                .all(|m| !m.contains(SECRET) && !m.contains(WRONG_SECRET)),
+            "an email holds a client secret"
         );
 
         if let Some(sandbox) = &self.sandbox {
