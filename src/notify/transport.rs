@@ -130,6 +130,8 @@ pub enum SendError {
         #[source]
         source: lettre::transport::smtp::Error,
     },
+    #[error("smtp {server}: no answer within {secs} s")]
+    Timeout { server: String, secs: u64 },
 }
 
 /// Where a message went, for the log and the run record (addresses are not repeated).
@@ -203,6 +205,9 @@ fn is_loopback(host: &str) -> bool {
     bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+/// A whole SMTP send may take this many `timeout_secs` (greeting, EHLO, TLS, MAIL, RCPT, DATA).
+const SESSION_TIMEOUTS: u64 = 4;
 
 /// The email backend.
 #[derive(Clone)]
@@ -336,9 +341,15 @@ impl Mailer {
             Mailer::Smtp { builder, server } => {
                 let transport: AsyncSmtpTransport<Tokio1Executor> =
                     AsyncSmtpTransportBuilder::clone(builder).build();
-                transport
-                    .send(message)
+                // lettre's timeout does not bound every read of the async session (a server
+                // that accepts and never greets hangs it): this bounds the whole send.
+                let secs = settings.timeout_secs.max(1) * SESSION_TIMEOUTS;
+                tokio::time::timeout(Duration::from_secs(secs), transport.send(message))
                     .await
+                    .map_err(|_| SendError::Timeout {
+                        server: server.clone(),
+                        secs,
+                    })?
                     .map_err(|source| SendError::Smtp {
                         server: server.clone(),
                         source,
