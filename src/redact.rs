@@ -276,7 +276,8 @@ fn scrub_account_like(text: &str) -> String {
         while i < bytes.len() && bytes[i].is_ascii_digit() {
             i += 1;
         }
-        let standalone = !joins(start.checked_sub(1).and_then(|p| bytes.get(p))) && !joins(bytes.get(i));
+        let standalone =
+            !joins(start.checked_sub(1).and_then(|p| bytes.get(p))) && !joins(bytes.get(i));
         if standalone && (8..=14).contains(&(i - start)) {
             out.push_str(&text[copied..start]);
             out.push_str(&crate::domain::mask_account(&text[start..i]));
@@ -297,7 +298,10 @@ mod tests {
             url("postgres://recon:p@ss:w@rd@db.example:5432/recon"),
             "postgres://recon:***@db.example:5432/recon"
         );
-        assert_eq!(url("postgres://recon@db/recon"), "postgres://recon@db/recon");
+        assert_eq!(
+            url("postgres://recon@db/recon"),
+            "postgres://recon@db/recon"
+        );
         assert_eq!(url("sqlite://data/x.db"), "sqlite://data/x.db");
         assert_eq!(
             text("connecting to postgres://a:b@c/d failed; retry postgres://e:f@g/h"),
@@ -309,7 +313,10 @@ mod tests {
     fn token_replies_cut_or_garbled_lose_their_tokens() {
         let cut = r#"{"token_type":"bearer","access_token":"a1b2c3d4e5","expires_in":"soon","refresh_token":"f6g7h8"#;
         let out = text(cut);
-        assert!(!out.contains("a1b2c3d4e5") && !out.contains("f6g7h8"), "{out}");
+        assert!(
+            !out.contains("a1b2c3d4e5") && !out.contains("f6g7h8"),
+            "{out}"
+        );
         assert!(out.contains(r#""token_type":"bearer""#), "{out}");
         assert_eq!(
             text("grant_type=refresh_token&refresh_token=zz99yy88&client_secret=s3cr3t"),
@@ -336,7 +343,10 @@ mod tests {
             "account_number: account closed (****1234)"
         );
         assert_eq!(text("account_number=20076677"), "account_number=****6677");
-        assert_eq!(text("ORD-20261123-000123 page 2"), "ORD-20261123-000123 page 2");
+        assert_eq!(
+            text("ORD-20261123-000123 page 2"),
+            "ORD-20261123-000123 page 2"
+        );
     }
 
     #[test]

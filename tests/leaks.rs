@@ -249,10 +249,16 @@ async fn scenario(database_url: Option<String>, dump_url: Option<String>) {
     assert_eq!(findings(&replay), findings(&second));
     let manifest =
         std::fs::read_to_string(h.dir.path().join("data/runs/2/manifest.json")).expect("manifest");
-    assert!(manifest.contains("masked to its last four digits"), "{manifest}");
+    assert!(
+        manifest.contains("masked to its last four digits"),
+        "{manifest}"
+    );
     let config_copy =
         std::fs::read_to_string(h.dir.path().join("data/runs/2/config.toml")).expect("config copy");
-    assert!(config_copy.contains("client_id = \"acme\""), "{config_copy}");
+    assert!(
+        config_copy.contains("client_id = \"acme\""),
+        "{config_copy}"
+    );
 
     // Markers: nothing may hold any of them.
     let mut markers: Vec<String> = vec![SECRET.into(), SMTP_PASSWORD.into()];
@@ -260,7 +266,10 @@ async fn scenario(database_url: Option<String>, dump_url: Option<String>) {
         markers.push(DB_PASSWORD.into());
     }
     let tokens = h.sandbox.issued_tokens();
-    assert!(tokens.len() >= 6, "two bad replies and a good one: {tokens:?}");
+    assert!(
+        tokens.len() >= 6,
+        "two bad replies and a good one: {tokens:?}"
+    );
     markers.extend(tokens);
     markers.extend(account_numbers());
 
@@ -273,7 +282,12 @@ async fn scenario(database_url: Option<String>, dump_url: Option<String>) {
         })
         .collect();
     let names: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in [".eml", "exports/manifest.json", "flexiti_recon.prom", "run.json"] {
+    for expected in [
+        ".eml",
+        "exports/manifest.json",
+        "flexiti_recon.prom",
+        "run.json",
+    ] {
         assert!(
             names.iter().any(|n| n.contains(expected)),
             "nothing like {expected} was written: {names:?}"
@@ -291,7 +305,12 @@ async fn scenario(database_url: Option<String>, dump_url: Option<String>) {
             }
         }
     }
-    assert!(hits.is_empty(), "{} leaks:\n{}", hits.len(), hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "{} leaks:\n{}",
+        hits.len(),
+        hits.join("\n")
+    );
 
     check_modes(&h);
 }

@@ -274,7 +274,11 @@ pub fn prune(config: &Config, keep_days: u32, current: i64) -> anyhow::Result<Ve
         std::fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))?
     {
         let entry = entry.with_context(|| format!("{}: cannot list", root.display()))?;
-        let Some(run_id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok()) else {
+        let Some(run_id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
             continue;
         };
         if run_id == current || !entry.path().is_dir() {

@@ -49,7 +49,9 @@ fn existing_outputs(config: &Config) -> Vec<(PathBuf, bool)> {
 }
 
 fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))?;
     let file = rest.split('?').next().unwrap_or_default();
     (!file.is_empty() && file != ":memory:").then(|| PathBuf::from(file))
 }
@@ -67,10 +69,12 @@ pub fn tighten(path: &Path, dir: bool, mask: u32) {
     let mode = meta.permissions().mode() & 0o7777;
     let wanted = mode & !mask;
     if wanted != mode
-        && let Err(e) =
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted))
+        && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted))
     {
-        tracing::warn!("{}: cannot restrict its mode to {wanted:o}: {e}", path.display());
+        tracing::warn!(
+            "{}: cannot restrict its mode to {wanted:o}: {e}",
+            path.display()
+        );
     }
 }
 

@@ -134,10 +134,9 @@ impl JobOutcome {
         }
         match (&self.email, &self.email_error) {
             (Some(e), _) => out.push_str(&format!("  email: {e}\n")),
-            (None, Some(err)) => out.push_str(&format!(
-                "  email FAILED: {}\n",
-                crate::redact::text(err)
-            )),
+            (None, Some(err)) => {
+                out.push_str(&format!("  email FAILED: {}\n", crate::redact::text(err)))
+            }
             _ => {}
         }
         if let Some(csv) = &self.csv {
@@ -490,11 +489,12 @@ async fn finish(
     }
     // Under the lock, so two runs never prune the same folder.
     let pruned = match &audit_dir {
-        Some(_) => audit::prune(config, config.file.audit.keep_days, report.run_id)
-            .unwrap_or_else(|e| {
+        Some(_) => {
+            audit::prune(config, config.file.audit.keep_days, report.run_id).unwrap_or_else(|e| {
                 tracing::warn!("pruning old audit bundles: {e:#}");
                 Vec::new()
-            }),
+            })
+        }
         None => Vec::new(),
     };
     if let Some(lock) = lock

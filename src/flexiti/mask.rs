@@ -120,8 +120,14 @@ mod tests {
             {"authorization_id":2,"account_number" : 12345678901234,"reference":"A"},
             {"authorization_id":3,"account_number":null,"note":"account_number"}]"#;
         let out = masked(page);
-        assert!(out.contains(r#""account_number":"****6677","amount":1.5"#), "{out}");
-        assert!(out.contains(r#""account_number" : "****1234","reference""#), "{out}");
+        assert!(
+            out.contains(r#""account_number":"****6677","amount":1.5"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#""account_number" : "****1234","reference""#),
+            "{out}"
+        );
         assert!(out.contains(r#""account_number":null"#), "{out}");
         assert!(!out.contains("20076677") && !out.contains("12345678901234"));
         let parsed: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
@@ -139,9 +145,18 @@ mod tests {
             masked(r#"{"account_number":"2007é6677"}"#),
             r#"{"account_number":"****"}"#
         );
-        assert_eq!(masked(r#"{"account_number":"123"}"#), r#"{"account_number":"****"}"#);
-        assert_eq!(masked(r#"[{"account_number":"200766"#), r#"[{"account_number":"****""#);
-        assert_eq!(masked(r#"[{"account_number":2007"#), r#"[{"account_number":"****""#);
+        assert_eq!(
+            masked(r#"{"account_number":"123"}"#),
+            r#"{"account_number":"****"}"#
+        );
+        assert_eq!(
+            masked(r#"[{"account_number":"200766"#),
+            r#"[{"account_number":"****""#
+        );
+        assert_eq!(
+            masked(r#"[{"account_number":2007"#),
+            r#"[{"account_number":"****""#
+        );
     }
 
     #[test]

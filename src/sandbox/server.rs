@@ -147,9 +147,8 @@ async fn list(
             &format!("internal error while listing {date}"),
         );
     }
-    let in_range = |dates: &[chrono::NaiveDate]| {
-        dates.iter().any(|d| query.from <= *d && *d <= query.to)
-    };
+    let in_range =
+        |dates: &[chrono::NaiveDate]| dates.iter().any(|d| query.from <= *d && *d <= query.to);
     if in_range(&shared.faults.conflict_dates) {
         shared.count_fault(fault::CONFLICT);
         return conflict_echo(&shared, &query);
@@ -158,7 +157,12 @@ async fn list(
     if in_range(&shared.faults.cut_dates) {
         shared.count_fault(fault::CUT_PAGE);
         let cut = body[..body.len() / 2].to_vec();
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], cut).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            cut,
+        )
+            .into_response();
     }
     deliver(&shared, body)
 }
