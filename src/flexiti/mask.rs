@@ -15,40 +15,72 @@ use memchr::memmem;
 
 const KEY: &[u8] = b"\"account_number\"";
 
-/// `body` with every account number masked (borrowed when there is none).
-pub fn mask_account_numbers(body: &[u8]) -> Cow<'_, [u8]> {
+/// The spans of the account-number values of `body`, in order.
+fn account_spans(body: &[u8]) -> Vec<(usize, usize)> {
     let finder = memmem::Finder::new(KEY);
-    let mut out: Option<Vec<u8>> = None;
-    let mut copied = 0;
+    let mut spans = Vec::new();
     let mut from = 0;
     while let Some(found) = finder.find(&body[from..]) {
         let key_end = from + found + KEY.len();
         from = key_end;
-        let Some((start, end)) = value_span(body, key_end) else {
-            continue;
-        };
-        let out = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 16));
-        out.extend_from_slice(&body[copied..start]);
-        push_masked(out, &body[start..end], end == body.len());
-        copied = end;
-        from = end;
-    }
-    match out {
-        None => Cow::Borrowed(body),
-        Some(mut out) => {
-            out.extend_from_slice(&body[copied..]);
-            Cow::Owned(out)
+        if let Some((start, end)) = value_span(body, key_end) {
+            spans.push((start, end));
+            from = end;
         }
     }
+    spans
 }
 
-/// `body` with every account number masked, reusing it when there is none.
-pub fn masked_body(body: Vec<u8>) -> Vec<u8> {
-    let masked = match mask_account_numbers(&body) {
-        Cow::Owned(masked) => Some(masked),
-        Cow::Borrowed(_) => None,
-    };
-    masked.unwrap_or(body)
+/// `body` with every account number masked (borrowed when there is none).
+pub fn mask_account_numbers(body: &[u8]) -> Cow<'_, [u8]> {
+    let spans = account_spans(body);
+    if spans.is_empty() {
+        return Cow::Borrowed(body);
+    }
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut copied = 0;
+    for (start, end) in spans {
+        out.extend_from_slice(&body[copied..start]);
+        out.extend_from_slice(masked(&body[start..end], end == body.len()).as_slice());
+        copied = end;
+    }
+    out.extend_from_slice(&body[copied..]);
+    Cow::Owned(out)
+}
+
+/// `body` with every account number masked, in place when no masked value is longer than the
+/// value it replaces (account numbers of 8 digits or more sent as strings, the usual case): a
+/// page is then neither copied nor reallocated.
+pub fn masked_body(mut body: Vec<u8>) -> Vec<u8> {
+    let spans = account_spans(&body);
+    if spans.is_empty() {
+        return body;
+    }
+    let len = body.len();
+    let values: Vec<Masked> = spans
+        .iter()
+        .map(|&(start, end)| masked(&body[start..end], end == len))
+        .collect();
+    if spans
+        .iter()
+        .zip(&values)
+        .any(|(&(start, end), m)| m.len > end - start)
+    {
+        return mask_account_numbers(&body).into_owned();
+    }
+    // Each value shrinks or keeps its length, so the write cursor never passes the read one.
+    let mut write = spans[0].0;
+    let mut read = spans[0].0;
+    for (&(start, end), value) in spans.iter().zip(&values) {
+        body.copy_within(read..start, write);
+        write += start - read;
+        body[write..write + value.len].copy_from_slice(value.as_slice());
+        write += value.len;
+        read = end;
+    }
+    body.copy_within(read..len, write);
+    body.truncate(write + (len - read));
+    body
 }
 
 /// The span of the value after a key ending at `i`: a whole JSON string with its quotes, or a
@@ -85,33 +117,57 @@ fn value_span(body: &[u8], mut i: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// Writes the masked form of one raw value (quoted string or bare scalar) as a JSON string; a
-/// value that runs to the end of a body may be cut anywhere and keeps no digit.
-fn push_masked(out: &mut Vec<u8>, raw: &[u8], at_end: bool) {
+/// The masked form of one value: at most `"****1234"`.
+struct Masked {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl Masked {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The masked form of one raw value (quoted string or bare scalar) as a JSON string; a value
+/// that runs to the end of a body may be cut anywhere and keeps no digit.
+fn masked(raw: &[u8], at_end: bool) -> Masked {
+    let mut out = Masked {
+        bytes: [b'*'; 10],
+        len: 5,
+    };
+    out.bytes[0] = b'"';
     if raw == b"null" {
-        out.extend_from_slice(raw);
-        return;
+        out.bytes[..4].copy_from_slice(raw);
+        out.len = 4;
+        return out;
     }
     let inner = raw
         .strip_prefix(b"\"")
         .map(|r| r.strip_suffix(b"\"").unwrap_or(r))
         .unwrap_or(raw);
-    out.extend_from_slice(b"\"****");
     let plain = inner
         .iter()
         .all(|b| b.is_ascii_graphic() && *b != b'\\' && *b != b'"');
     if plain && !at_end && inner.len() > 4 {
-        out.extend_from_slice(&inner[inner.len() - 4..]);
+        out.bytes[5..9].copy_from_slice(&inner[inner.len() - 4..]);
+        out.len = 9;
     }
-    out.push(b'"');
+    out.bytes[out.len] = b'"';
+    out.len += 1;
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The copying and the in-place paths, which must agree.
     fn masked(body: &str) -> String {
-        String::from_utf8(mask_account_numbers(body.as_bytes()).into_owned()).expect("utf-8")
+        let copied = mask_account_numbers(body.as_bytes()).into_owned();
+        let in_place = masked_body(body.as_bytes().to_vec());
+        assert_eq!(copied, in_place, "{body}");
+        String::from_utf8(copied).expect("utf-8")
     }
 
     #[test]
@@ -163,5 +219,13 @@ mod tests {
     fn a_body_without_account_numbers_is_not_copied() {
         let body = br#"[{"capture_id":1}]"#;
         assert!(matches!(mask_account_numbers(body), Cow::Borrowed(_)));
+        let page = br#"[{"account_number":"20076677","a":1},{"account_number":"12345678901234"}]"#;
+        let capacity = page.to_vec().capacity();
+        let in_place = masked_body(page.to_vec());
+        assert_eq!(
+            in_place,
+            br#"[{"account_number":"****6677","a":1},{"account_number":"****1234"}]"#
+        );
+        assert_eq!(in_place.capacity(), capacity);
     }
 }
