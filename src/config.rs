@@ -300,3 +300,27 @@ fn apply_env(file: &mut FileConfig) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_of(text: &str) -> anyhow::Result<Config> {
+        let file: FileConfig = toml::from_str(text)?;
+        Config::from_file(PathBuf::from("c.toml"), file, PathBuf::from("."))
+    }
+
+    #[test]
+    fn files_are_owner_only_and_bundles_kept_90_days_unless_configured_otherwise() {
+        let config = config_of("").expect("defaults");
+        assert_eq!(config.umask, 0o077);
+        assert_eq!(config.file.audit.keep_days, 90);
+        let config = config_of("umask = \"027\"\n[audit]\nkeep_days = 0\n").expect("valid");
+        assert_eq!(config.umask, 0o027);
+        assert_eq!(config.file.audit.keep_days, 0);
+        let err = config_of("umask = \"0o777x\"").expect_err("not octal");
+        assert!(err.to_string().starts_with("config umask:"), "{err}");
+        let err = config_of("umask = \"1777\"").expect_err("too wide");
+        assert!(err.to_string().starts_with("config umask:"), "{err}");
+    }
+}

@@ -373,3 +373,35 @@ impl Replay {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_copy_loses_secret_keys_and_url_passwords() {
+        let mut table: toml::Table = r#"
+            merchant = "Acme"
+            [database]
+            url = "postgres://recon:p@ss@db/recon"
+            [email]
+            password = "hunter22"
+            smtp_host = "smtp.example.com"
+            [custom]
+            api_token = "abc123456"
+            note = "client_secret=s3cr3t-value"
+        "#
+        .parse()
+        .expect("toml");
+        scrub_config(&mut table);
+        let text = toml::to_string(&table).expect("toml");
+        assert!(text.contains("postgres://recon:***@db/recon"), "{text}");
+        assert!(
+            text.contains("smtp.example.com") && text.contains("Acme"),
+            "{text}"
+        );
+        for secret in ["p@ss", "hunter22", "abc123456", "s3cr3t-value"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}
