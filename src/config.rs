@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono_tz::Tz;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::{Amount, BusinessCalendar};
@@ -44,6 +44,12 @@ pub struct FileConfig {
     pub email: Option<EmailSettings>,
     #[serde(default)]
     pub metrics: MetricsSection,
+    #[serde(default)]
+    pub audit: AuditSection,
+    /// The permission bits taken away from every file and folder the program creates (octal, as
+    /// in the shell's `umask`): `077` makes them owner-only (0600 files, 0700 folders).
+    #[serde(default = "default_umask")]
+    pub umask: String,
 }
 
 fn default_merchant() -> String {
@@ -72,6 +78,23 @@ pub struct DatabaseSection {
     pub url: Option<String>,
 }
 
+fn default_umask() -> String {
+    "077".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSection {
+    /// Audit bundles older than this many days are deleted at the end of a run; 0 keeps them all.
+    pub keep_days: u32,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection { keep_days: 90 }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSection {
@@ -94,6 +117,8 @@ pub struct Config {
     pub client_secret: Option<SecretString>,
     /// `[email]` with its folder made absolute and the SMTP password from the environment.
     pub email: EmailSettings,
+    /// `umask` as bits.
+    pub umask: u32,
 }
 
 /// Reads a secret from `VAR`, or from the file named by `VAR_FILE`.
@@ -173,12 +198,22 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("config flexiti: {e}"))?;
         }
         file.ledger.validate().context("config")?;
+        let umask = u32::from_str_radix(file.umask.trim(), 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "config umask: '{}' is not an octal mode such as 077 or 027",
+                    file.umask
+                )
+            })?;
         let data_dir = normalize(&base_dir.join(&file.data_dir));
         let database_url = match &file.database.url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", data_dir.join("flexiti-recon.db").display()),
         };
         let client_secret = secret_from_env("FLEXITI_CLIENT_SECRET")?;
+        crate::redact::register_url_password(&database_url);
         let mut flexiti = file.flexiti.clone();
         if let Some(secret) = &client_secret {
             flexiti.client_secret = secret.clone();
@@ -196,6 +231,9 @@ impl Config {
         };
         email.ca_file = email.ca_file.map(|path| normalize(&base_dir.join(path)));
         email.password = secret_from_env("FLEXITI_SMTP_PASSWORD")?;
+        for secret in [&client_secret, &email.password].into_iter().flatten() {
+            crate::redact::register(secret.expose_secret());
+        }
         email
             .validate()
             .map_err(|e| anyhow::anyhow!("config {e}"))?;
@@ -208,6 +246,7 @@ impl Config {
             flexiti,
             client_secret,
             email,
+            umask,
             file,
             base_dir,
         })
@@ -259,5 +298,29 @@ fn apply_env(file: &mut FileConfig) {
         if let Some(v) = var("FLEXITI_SMTP_USERNAME") {
             email.username = Some(v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_of(text: &str) -> anyhow::Result<Config> {
+        let file: FileConfig = toml::from_str(text)?;
+        Config::from_file(PathBuf::from("c.toml"), file, PathBuf::from("."))
+    }
+
+    #[test]
+    fn files_are_owner_only_and_bundles_kept_90_days_unless_configured_otherwise() {
+        let config = config_of("").expect("defaults");
+        assert_eq!(config.umask, 0o077);
+        assert_eq!(config.file.audit.keep_days, 90);
+        let config = config_of("umask = \"027\"\n[audit]\nkeep_days = 0\n").expect("valid");
+        assert_eq!(config.umask, 0o027);
+        assert_eq!(config.file.audit.keep_days, 0);
+        let err = config_of("umask = \"0o777x\"").expect_err("not octal");
+        assert!(err.to_string().starts_with("config umask:"), "{err}");
+        let err = config_of("umask = \"1777\"").expect_err("too wide");
+        assert!(err.to_string().starts_with("config umask:"), "{err}");
     }
 }

@@ -11,6 +11,7 @@ pub mod flexiti;
 pub mod ledger;
 pub mod notify;
 pub mod reconcile;
+pub mod redact;
 pub mod report;
 pub mod sandbox;
 pub mod store;

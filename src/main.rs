@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             tracing::error!(exit = e.exit.code(), "{e}");
-            eprintln!("error: {e}");
+            eprintln!("error: {}", flexiti_recon::redact::text(&e.to_string()));
             ExitCode::from(e.exit.code())
         }
     }

@@ -1,7 +1,9 @@
 //! Logging: human-readable on a terminal, one JSON object per line with `--log-format json`.
 //! Logs go to stderr so that stdout carries only what a command prints for people or scripts.
+//! Every line passes through [`crate::redact::text`] on its way out: no secret, token, URL
+//! password or full account number reaches a log, whatever a message or field holds.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,7 +19,7 @@ pub fn init(format: LogFormat, verbose: u8) {
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(RedactedStderr)
         .with_ansi(ansi);
     let result = match format {
         LogFormat::Human => builder.with_target(false).try_init(),
@@ -29,4 +31,28 @@ pub fn init(format: LogFormat, verbose: u8) {
     };
     // A subscriber already set (tests running several commands in one process) is fine.
     let _ = result;
+}
+
+/// Stderr, each event redacted. The formatter hands over one whole event per write, so a
+/// secret is never split between two calls.
+struct RedactedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactedStderr {
+    type Writer = RedactedStderr;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactedStderr
+    }
+}
+
+impl Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let clean = crate::redact::text(&String::from_utf8_lossy(buf));
+        std::io::stderr().lock().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -1,6 +1,11 @@
 //! The audit bundle of a run: the raw Flexiti pages, the ledger files' SHA-256, the effective
-//! config (it never holds a secret) and the run's own facts, under `<data_dir>/runs/<id>/`.
-//! A bundle is enough to replay the night offline with `run --replay ID`.
+//! config with its secrets removed, the run's own facts and a manifest, under
+//! `<data_dir>/runs/<id>/`. A bundle is enough to replay the night offline with `run --replay ID`.
+//!
+//! The pages are the bodies as the Flexiti adapter handed them over: account numbers already
+//! masked to their last four digits (the rules never read them, so a replay gives the same
+//! findings). Failed calls' texts are redacted before they get here. Bundles older than
+//! `audit.keep_days` are pruned at the end of a run (see [`prune`]).
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -106,14 +111,201 @@ pub fn write_bundle(
     std::fs::write(&run_json, serde_json::to_vec_pretty(&facts)?)
         .with_context(|| format!("{}: cannot write", run_json.display()))?;
     let config_copy = dir.join("config.toml");
-    if config.path.as_os_str().is_empty() {
-        std::fs::write(&config_copy, "# no config file: every default applied\n")
-    } else {
-        std::fs::copy(&config.path, &config_copy).map(|_| ())
-    }
-    .with_context(|| format!("{}: cannot write the config copy", config_copy.display()))?;
+    std::fs::write(&config_copy, effective_config(config, report.run_id)?)
+        .with_context(|| format!("{}: cannot write the config copy", config_copy.display()))?;
+    write_manifest(&dir, report.run_id)?;
     tracing::info!(dir = %dir.display(), pages = pages.len(), "wrote the audit bundle");
     Ok(dir)
+}
+
+/// The config the run used: the file's keys with the environment's overrides applied, every
+/// secret-named key removed and every URL's password masked.
+fn effective_config(config: &Config, run_id: i64) -> anyhow::Result<String> {
+    let mut table = if config.path.as_os_str().is_empty() {
+        toml::Table::new()
+    } else {
+        let text = std::fs::read_to_string(&config.path)
+            .with_context(|| format!("config {}: cannot read", config.path.display()))?;
+        text.parse::<toml::Table>()
+            .with_context(|| format!("config {}: cannot read", config.path.display()))?
+    };
+    let s = |v: &str| toml::Value::String(v.to_string());
+    let section = |table: &mut toml::Table, name: &str| -> toml::Table {
+        match table.remove(name) {
+            Some(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        }
+    };
+    table.insert("data_dir".into(), s(&config.data_dir.display().to_string()));
+    let mut database = section(&mut table, "database");
+    database.insert("url".into(), s(&config.database_url));
+    table.insert("database".into(), toml::Value::Table(database));
+    let mut flexiti = section(&mut table, "flexiti");
+    flexiti.insert("environment".into(), s(&config.file.flexiti.environment));
+    flexiti.insert("client_id".into(), s(&config.file.flexiti.client_id));
+    table.insert("flexiti".into(), toml::Value::Table(flexiti));
+    if config.file.email.is_some() {
+        let mut email = section(&mut table, "email");
+        let to = config.email.to.iter().map(|t| s(t)).collect();
+        email.insert("to".into(), toml::Value::Array(to));
+        email.insert("smtp_host".into(), s(&config.email.smtp_host));
+        if let Some(port) = config.email.smtp_port {
+            email.insert("smtp_port".into(), toml::Value::Integer(i64::from(port)));
+        }
+        if let Some(user) = &config.email.username {
+            email.insert("username".into(), s(user));
+        }
+        table.insert("email".into(), toml::Value::Table(email));
+    }
+    scrub_config(&mut table);
+    let source = if config.path.as_os_str().is_empty() {
+        "no config file: every default applied".to_string()
+    } else {
+        format!("from {}", config.path.display())
+    };
+    Ok(format!(
+        "# Effective config of run {run_id} ({source}), with the environment's overrides;\n\
+         # secrets removed: secret, password and token keys, URL passwords. Keys not shown\n\
+         # took their defaults.\n{}",
+        toml::to_string(&table).context("writing the config copy")?
+    ))
+}
+
+/// Drops secret-named keys and masks URL passwords (and any registered secret) in strings.
+fn scrub_config(table: &mut toml::Table) {
+    let secret_keys: Vec<String> = table
+        .keys()
+        .filter(|key| {
+            let key = key.to_ascii_lowercase();
+            ["secret", "password", "passwd", "token"]
+                .iter()
+                .any(|s| key.contains(s))
+        })
+        .cloned()
+        .collect();
+    for key in secret_keys {
+        table.remove(&key);
+    }
+    for (_, value) in table.iter_mut() {
+        scrub_value(value);
+    }
+}
+
+fn scrub_value(value: &mut toml::Value) {
+    match value {
+        toml::Value::String(text) => *text = crate::redact::url(&crate::redact::text(text)),
+        toml::Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        toml::Value::Table(table) => scrub_config(table),
+        _ => {}
+    }
+}
+
+/// What the bundle holds and how it was protected, for whoever opens it later.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    run_id: i64,
+    version: String,
+    written_at: chrono::DateTime<chrono::Utc>,
+    masking: Vec<String>,
+    files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ManifestFile {
+    path: String,
+    bytes: u64,
+}
+
+fn write_manifest(dir: &Path, run_id: i64) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let entries = std::fs::read_dir(&folder)
+            .with_context(|| format!("{}: cannot list", folder.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("{}: cannot list", folder.display()))?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if let Ok(relative) = entry.path().strip_prefix(dir) {
+                files.push(ManifestFile {
+                    path: relative.display().to_string(),
+                    bytes: meta.len(),
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        format: 1,
+        run_id,
+        version: env!("CARGO_PKG_VERSION").into(),
+        written_at: chrono::Utc::now(),
+        masking: vec![
+            "flexiti/*.json: every account_number masked to its last four digits (\"****6677\") \
+             as the response arrived; no full account number is stored"
+                .into(),
+            "run.json: failed calls' messages and excerpts redacted (secrets, tokens, URL \
+             passwords, account numbers)"
+                .into(),
+            "config.toml: the effective config without secrets (secret, password and token keys \
+             removed, URL passwords masked)"
+                .into(),
+        ],
+        files,
+    };
+    let path = dir.join("manifest.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// Deletes the bundles whose `run.json` (or folder) is older than `keep_days` days, except the
+/// run `current`; returns the run ids pruned, in order. `keep_days = 0` keeps everything.
+pub fn prune(config: &Config, keep_days: u32, current: i64) -> anyhow::Result<Vec<i64>> {
+    let root = config.data_dir.join("runs");
+    if keep_days == 0 || !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let limit = std::time::Duration::from_secs(u64::from(keep_days) * 86_400);
+    let now = std::time::SystemTime::now();
+    let mut pruned = Vec::new();
+    for entry in
+        std::fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))?
+    {
+        let entry = entry.with_context(|| format!("{}: cannot list", root.display()))?;
+        let Some(run_id) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if run_id == current || !entry.path().is_dir() {
+            continue;
+        }
+        let written = std::fs::metadata(entry.path().join("run.json"))
+            .or_else(|_| entry.metadata())
+            .and_then(|m| m.modified());
+        let old = written
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > limit);
+        if old {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("{}: cannot delete", entry.path().display()))?;
+            pruned.push(run_id);
+        }
+    }
+    pruned.sort_unstable();
+    if !pruned.is_empty() {
+        tracing::info!(
+            runs = ?pruned,
+            "pruned {} audit bundles older than {keep_days} days",
+            pruned.len()
+        );
+    }
+    Ok(pruned)
 }
 
 fn facts_of(c: &FailedCall) -> FailedCallFacts {
@@ -122,7 +314,7 @@ fn facts_of(c: &FailedCall) -> FailedCallFacts {
         parameters: c.parameters.clone(),
         http_status: c.http_status,
         error_code: c.error_code.clone(),
-        message: c.message.clone(),
+        message: crate::redact::text(&c.message),
         attempts: c.attempts,
         duration_ms: c.duration_ms,
         utc_date: c.utc_date,
@@ -179,5 +371,37 @@ impl Replay {
                 })
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_copy_loses_secret_keys_and_url_passwords() {
+        let mut table: toml::Table = r#"
+            merchant = "Acme"
+            [database]
+            url = "postgres://recon:p@ss@db/recon"
+            [email]
+            password = "hunter22"
+            smtp_host = "smtp.example.com"
+            [custom]
+            api_token = "abc123456"
+            note = "client_secret=s3cr3t-value"
+        "#
+        .parse()
+        .expect("toml");
+        scrub_config(&mut table);
+        let text = toml::to_string(&table).expect("toml");
+        assert!(text.contains("postgres://recon:***@db/recon"), "{text}");
+        assert!(
+            text.contains("smtp.example.com") && text.contains("Acme"),
+            "{text}"
+        );
+        for secret in ["p@ss", "hunter22", "abc123456", "s3cr3t-value"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
     }
 }

@@ -165,7 +165,7 @@ pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError>
                 println!("  not fully fetched: {}", days.join(", "));
             }
             if let Some(e) = &run.error {
-                println!("  error: {e}");
+                println!("  error: {}", crate::redact::text(e));
             }
             for c in store.failed_calls(id).await.map_err(AppError::fatal)? {
                 println!(
@@ -174,7 +174,7 @@ pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError>
                     c.parameters,
                     c.http_status.map_or("-".to_string(), |s| s.to_string()),
                     c.error_code.as_deref().unwrap_or("-"),
-                    c.message,
+                    crate::redact::text(&c.message),
                     c.attempts
                 );
             }

@@ -73,6 +73,7 @@ pub async fn run(data_dir: &Path) -> Result<Exit, AppError> {
     println!("sandbox Flexiti API listening on {}", server.base_url());
 
     let mut config = Config::load(&config_path).map_err(AppError::usage)?;
+    super::files::protect(&config);
     config.flexiti.environment = server.base_url();
     config.flexiti.client_secret = secrecy::SecretString::from(DEMO_SECRET);
     config.client_secret = Some(config.flexiti.client_secret.clone());

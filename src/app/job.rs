@@ -73,6 +73,8 @@ pub struct JobOutcome {
     pub email_error: Option<String>,
     pub csv: Option<PathBuf>,
     pub audit_dir: Option<PathBuf>,
+    /// Runs whose audit bundles this run deleted (older than `audit.keep_days`).
+    pub pruned: Vec<i64>,
 }
 
 impl JobOutcome {
@@ -132,7 +134,9 @@ impl JobOutcome {
         }
         match (&self.email, &self.email_error) {
             (Some(e), _) => out.push_str(&format!("  email: {e}\n")),
-            (None, Some(err)) => out.push_str(&format!("  email FAILED: {err}\n")),
+            (None, Some(err)) => {
+                out.push_str(&format!("  email FAILED: {}\n", crate::redact::text(err)))
+            }
             _ => {}
         }
         if let Some(csv) = &self.csv {
@@ -140,6 +144,13 @@ impl JobOutcome {
         }
         if let Some(dir) = &self.audit_dir {
             out.push_str(&format!("  audit bundle: {}\n", dir.display()));
+        }
+        if !self.pruned.is_empty() {
+            let ids: Vec<String> = self.pruned.iter().map(i64::to_string).collect();
+            out.push_str(&format!(
+                "  pruned audit bundles (older than audit.keep_days): runs {}\n",
+                ids.join(", ")
+            ));
         }
         out.trim_end().to_string()
     }
@@ -476,6 +487,16 @@ async fn finish(
             }
         }
     }
+    // Under the lock, so two runs never prune the same folder.
+    let pruned = match &audit_dir {
+        Some(_) => {
+            audit::prune(config, config.file.audit.keep_days, report.run_id).unwrap_or_else(|e| {
+                tracing::warn!("pruning old audit bundles: {e:#}");
+                Vec::new()
+            })
+        }
+        None => Vec::new(),
+    };
     if let Some(lock) = lock
         && let Err(e) = lock.release().await
     {
@@ -513,6 +534,7 @@ async fn finish(
         email_error,
         csv,
         audit_dir,
+        pruned,
     })
 }
 
@@ -551,7 +573,8 @@ async fn alert_failure(
     x_reference_id: &str,
 ) {
     let Some(mailer) = mailer else { return };
-    let email = notify::render_failure(range, error, x_reference_id, &render_options(config));
+    let error = crate::redact::text(error);
+    let email = notify::render_failure(range, &error, x_reference_id, &render_options(config));
     match mailer.send(&email, settings).await {
         Ok(to) => tracing::info!(to = %to, "sent the failure alert"),
         Err(e) => tracing::error!("could not send the failure alert: {e:#}"),
@@ -560,14 +583,5 @@ async fn alert_failure(
 
 /// A database URL without its password, for people to read.
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((credentials, host)) => {
-                let user = credentials.split(':').next().unwrap_or_default();
-                format!("{scheme}://{user}:***@{host}")
-            }
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    crate::redact::url(url)
 }

@@ -89,6 +89,9 @@ pub fn write(
     let tmp = path.with_extension("prom.tmp");
     std::fs::write(&tmp, render(report, last_success))
         .with_context(|| format!("{}: cannot write", tmp.display()))?;
+    // Read by node_exporter, another user; it holds counts and totals only.
+    super::files::world_readable(&tmp)
+        .with_context(|| format!("{}: cannot make it readable", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())

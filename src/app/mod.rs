@@ -5,6 +5,7 @@
 mod audit;
 mod commands;
 mod demo;
+mod files;
 mod job;
 mod metrics;
 mod progress;
@@ -45,11 +46,13 @@ pub async fn dispatch(command: Command, interactive: bool) -> Result<Exit, AppEr
 /// Loads and checks the config; every problem is a usage error (exit 2). Without `--config`
 /// (nor `FLEXITI_RECON_CONFIG`) every default applies, with paths relative to the current folder.
 pub fn load_config(arg: &ConfigArg) -> Result<Config, AppError> {
-    match &arg.config {
-        Some(path) => Config::load(path).map_err(AppError::usage),
+    let config = match &arg.config {
+        Some(path) => Config::load(path).map_err(AppError::usage)?,
         None => {
             tracing::info!("no --config given: using the defaults (data folder ./data)");
-            Config::defaults().map_err(AppError::usage)
+            Config::defaults().map_err(AppError::usage)?
         }
-    }
+    };
+    files::protect(&config);
+    Ok(config)
 }

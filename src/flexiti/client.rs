@@ -5,7 +5,9 @@
 //! timeouts, unparseable bodies, 429 (honouring `Retry-After`, capped) and 5xx are retried with
 //! capped exponential backoff and jitter; other 4xx are answers and fail at once. A token is
 //! refreshed when less than two minutes remain, and a 401 `invalid_token` gets one new token and
-//! one repeat. The client secret never appears in an error: texts are redacted before they leave.
+//! one repeat. The client secret never appears in an error: texts are redacted before they leave,
+//! and the secret and every token received are registered with [`crate::redact`]. Account numbers
+//! are masked in every body as it arrives (see `mask`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -80,6 +82,7 @@ pub struct FlexitiClient {
 impl FlexitiClient {
     pub fn new(settings: &FlexitiSettings, x_reference_id: &str) -> Result<Self, FlexitiError> {
         settings.validate()?;
+        crate::redact::register(settings.client_secret.expose_secret());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs.min(10)))
@@ -219,6 +222,7 @@ impl FlexitiClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let body = response.bytes().await.map_err(|e| transport(&e))?.to_vec();
+        let body = super::mask::masked_body(body);
         if (200..300).contains(&status) {
             return match serde_json::from_slice::<T>(&body) {
                 Ok(value) => Ok((value, body)),
@@ -231,7 +235,7 @@ impl FlexitiClient {
         }
         let wire: WireError = serde_json::from_slice(&body).unwrap_or_default();
         let code = wire.error.clone();
-        let mut message = wire.describe();
+        let mut message = crate::redact::text(&wire.describe());
         if message.is_empty() && code.is_none() {
             message = excerpt(&body);
         }
@@ -353,6 +357,10 @@ impl FlexitiClient {
             );
             match self.attempt::<WireToken>(request).await {
                 Ok((token, _)) => {
+                    crate::redact::register(&token.access_token);
+                    if let Some(refresh) = &token.refresh_token {
+                        crate::redact::register(refresh);
+                    }
                     let life = token.expires_in.unwrap_or(DEFAULT_TOKEN_LIFE_SECS);
                     return Ok(Token {
                         access: SecretString::from(token.access_token),

@@ -155,21 +155,24 @@ impl FlexitiError {
     }
 }
 
+/// `text` without `secret`, nor anything [`crate::redact::text`] removes.
 pub fn redact(text: &str, secret: &str) -> String {
     if secret.is_empty() {
-        text.to_string()
+        crate::redact::text(text)
     } else {
-        text.replace(secret, "[redacted]")
+        crate::redact::text(&text.replace(secret, "[redacted]"))
     }
 }
 
-/// At most 200 characters of a body, for a failed call.
+/// At most 200 characters of a body, for a failed call, redacted: a token reply that does not
+/// parse still carries its tokens, a list page cut short its account numbers.
 pub fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     if text.chars().nth(200).is_none() {
-        return text.into_owned();
+        return crate::redact::text(&text);
     }
     let mut out: String = text.chars().take(199).collect();
+    out = crate::redact::text(&out);
     out.push('…');
     out
 }

@@ -2,7 +2,7 @@
 //!
 //! Layers, each in its own file: `wire` (serde types for the contract's bodies, tolerant of
 //! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated),
-//! `client` (token, retries, one HTTP exchange), `fetch` (the UTC-date paging, lookups and
+//! `client` (token, retries, one HTTP exchange), `mask` (account numbers masked in every body), `fetch` (the UTC-date paging, lookups and
 //! completeness), `offline` (the same side read from JSON files), `check` (the reachability
 //! probe). The engine sees only [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees
 //! HTTP or a wire type.
@@ -14,6 +14,7 @@ mod client;
 mod error;
 mod fetch;
 mod map;
+mod mask;
 mod offline;
 mod outcome;
 mod settings;

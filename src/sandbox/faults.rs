@@ -40,6 +40,16 @@ pub struct Faults {
     pub wrapped_pages: bool,
     /// Each distinct call (method, path and query) answers 503 its first N times.
     pub fail_first_n_per_call: u32,
+    /// The first N token replies are a 200 whose JSON does not parse (`expires_in` is text and
+    /// the body stops short) while carrying the access and refresh tokens just issued.
+    pub bad_token_replies: u32,
+    /// A list page whose creation-date range includes one of these UTC dates answers 200 with
+    /// its body cut half way (the connection stays up).
+    pub cut_dates: Vec<NaiveDate>,
+    /// A list page whose creation-date range includes one of these UTC dates answers 409
+    /// `wrong_inputs` whose `field_errors` echo the account number of the date's first
+    /// authorization.
+    pub conflict_dates: Vec<NaiveDate>,
 }
 
 impl Default for Faults {
@@ -58,6 +68,9 @@ impl Default for Faults {
             maintenance: false,
             wrapped_pages: false,
             fail_first_n_per_call: 0,
+            bad_token_replies: 0,
+            cut_dates: Vec::new(),
+            conflict_dates: Vec::new(),
         }
     }
 }
@@ -112,12 +125,27 @@ impl Faults {
                 "fail_first_n_per_call" => {
                     faults.fail_first_n_per_call = value.parse().with_context(context)?;
                 }
+                "bad_token_replies" => {
+                    faults.bad_token_replies = value.parse().with_context(context)?;
+                }
+                "cut_dates" | "conflict_dates" => {
+                    let target = if key == "cut_dates" {
+                        &mut faults.cut_dates
+                    } else {
+                        &mut faults.conflict_dates
+                    };
+                    for date in list(value) {
+                        let parsed =
+                            NaiveDate::parse_from_str(date, "%Y-%m-%d").with_context(context)?;
+                        target.push(parsed);
+                    }
+                }
                 other => bail!(
                     "fault spec '{item}': unknown fault '{other}' (known: seed, latency_ms, \
                      server_error_per_mille, rate_limit_per_mille, retry_after_secs, \
                      token_ttl_secs, malformed_json_per_mille, drop_connection_per_mille, \
                      failing_dates, failing_authorization_ids, maintenance, wrapped_pages, \
-                     fail_first_n_per_call)"
+                     fail_first_n_per_call, bad_token_replies, cut_dates, conflict_dates)"
                 ),
             }
         }
@@ -193,6 +221,13 @@ mod tests {
         assert!(faults.maintenance);
         assert_eq!(faults.failing_authorization_ids, vec![42]);
         assert_eq!(faults.token_ttl_secs, Some(3));
+        let leaky = Faults::from_spec(
+            "bad_token_replies=2,cut_dates=2026-11-22,conflict_dates=2026-11-24;2026-11-25",
+        )
+        .expect("valid spec");
+        assert_eq!(leaky.bad_token_replies, 2);
+        assert_eq!(leaky.cut_dates.len(), 1);
+        assert_eq!(leaky.conflict_dates.len(), 2);
         assert_eq!(faults.rate_limit_per_mille, 0);
         assert!(!faults.wrapped_pages);
         assert_eq!(

@@ -43,6 +43,9 @@ pub mod fault {
     pub const DROP_CONNECTION: &str = "drop_connection";
     /// A call refused because its token expired (early, with `token_ttl_secs`).
     pub const EXPIRED_TOKEN: &str = "expired_token";
+    pub const BAD_TOKEN_REPLY: &str = "bad_token_reply";
+    pub const CUT_PAGE: &str = "cut_page";
+    pub const CONFLICT: &str = "conflict";
 }
 
 /// How to run a sandbox server.
@@ -115,6 +118,11 @@ impl SandboxHandle {
 
     pub fn stats(&self) -> SandboxStats {
         self.shared.stats().clone()
+    }
+
+    /// Every access and refresh token issued so far, in order (bad token replies included).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.tokens().issued().to_vec()
     }
 
     /// Stops accepting, lets in-flight calls finish (for at most 5 seconds) and returns.

@@ -99,6 +99,22 @@ pub(crate) async fn token(
         }
     };
     shared.stats().tokens_issued += 1;
+    if shared
+        .dice()
+        .within_first("bad token reply", shared.faults.bad_token_replies)
+    {
+        shared.count_fault(super::fault::BAD_TOKEN_REPLY);
+        let body = format!(
+            r#"{{"token_type":"bearer","access_token":"{}","expires_in":"twenty minutes","refresh_token":"{}"#,
+            issued.access_token, issued.refresh_token
+        );
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+    }
     let body = json!({
         "token_type": "bearer",
         "access_token": issued.access_token,

@@ -147,8 +147,47 @@ async fn list(
             &format!("internal error while listing {date}"),
         );
     }
+    let in_range =
+        |dates: &[chrono::NaiveDate]| dates.iter().any(|d| query.from <= *d && *d <= query.to);
+    if in_range(&shared.faults.conflict_dates) {
+        shared.count_fault(fault::CONFLICT);
+        return conflict_echo(&shared, &query);
+    }
     let body = listing::page(&shared.data, kind, &query, shared.faults.wrapped_pages);
+    if in_range(&shared.faults.cut_dates) {
+        shared.count_fault(fault::CUT_PAGE);
+        let cut = body[..body.len() / 2].to_vec();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            cut,
+        )
+            .into_response();
+    }
     deliver(&shared, body)
+}
+
+/// A 409 whose validation body echoes an account number, as a server that quotes the offending
+/// value back would.
+fn conflict_echo(shared: &Shared, query: &listing::ListQuery) -> Response {
+    let account = listing::page(&shared.data, ListKind::Authorizations, query, false);
+    let account: serde_json::Value = serde_json::from_slice(&account).unwrap_or_default();
+    let value = account
+        .get(0)
+        .and_then(|a| a.get("account_number"))
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    (
+        StatusCode::CONFLICT,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({
+            "error": "wrong_inputs",
+            "message": "Some inputs are wrong or missing!",
+            "field_errors": [{"param": "account_number", "msg": "account closed", "value": value, "type": "state"}],
+        })
+        .to_string(),
+    )
+        .into_response()
 }
 
 async fn lookup(

@@ -32,6 +32,9 @@ pub(crate) struct TokenStore {
     access: HashMap<String, Grant>,
     /// refresh token → the access token it belongs to.
     refresh: HashMap<String, String>,
+    /// Every token issued, access and refresh, for tests that look for them where they must
+    /// not be.
+    issued: Vec<String>,
 }
 
 impl TokenStore {
@@ -50,7 +53,13 @@ impl TokenStore {
         );
         self.refresh
             .insert(issued.refresh_token.clone(), issued.access_token.clone());
+        self.issued.push(issued.access_token.clone());
+        self.issued.push(issued.refresh_token.clone());
         issued
+    }
+
+    pub fn issued(&self) -> &[String] {
+        &self.issued
     }
 
     /// A new pair for a refresh token whose access token is still valid; the old pair is spent.

@@ -81,7 +81,7 @@ pub(super) async fn insert_details(
         .bind(&call.parameters)
         .bind(call.http_status.map(i64::from))
         .bind(call.error_code.as_deref())
-        .bind(&call.message)
+        .bind(crate::redact::text(&call.message))
         .bind(i64::from(call.attempts))
         .bind(to_i64(call.duration_ms, "failed call duration")?)
         .bind(&call.x_reference_id)

@@ -143,7 +143,7 @@ impl Store {
              WHERE id = $1",
         )
         .bind(run_id)
-        .bind(error)
+        .bind(crate::redact::text(error))
         .bind(ts(now))
         .bind(duration)
         .execute(&self.pool)
@@ -159,7 +159,7 @@ impl Store {
              error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END WHERE id = $1",
         )
         .bind(run_id)
-        .bind(error)
+        .bind(crate::redact::text(error))
         .execute(&self.pool)
         .await
         .with_context(|| format!("marking run {run_id} partial"))?;
