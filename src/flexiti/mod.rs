@@ -1,7 +1,8 @@
 //! The Flexiti POS API adapter: everything this project assumes about Flexiti lives here.
 //!
 //! Layers, each in its own file: `wire` (serde types for the contract's bodies, tolerant of
-//! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated),
+//! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated, rows
+//! that break the contract set apart as invalid records), `invalid` (those reported as failed calls),
 //! `client` (token, retries, one HTTP exchange), `fetch` (the UTC-date paging, lookups and
 //! completeness), `offline` (the same side read from JSON files), `check` (the reachability
 //! probe). The engine sees only [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees
@@ -13,6 +14,9 @@ mod check;
 mod client;
 mod error;
 mod fetch;
+mod invalid;
+#[cfg(test)]
+mod invalid_tests;
 mod map;
 mod offline;
 mod outcome;
@@ -23,6 +27,7 @@ pub use check::{CheckReport, check};
 pub use client::{CallErr, CallOk, CallSpec, FlexitiClient};
 pub use error::FlexitiError;
 pub use fetch::{FetchProgress, fetch, fetch_with_progress};
+pub use invalid::with_invalid_records;
 pub use offline::{OfflineInput, load_dir};
 pub use outcome::{FetchOutcome, FetchStats, RawPage};
 pub use settings::{FlexitiSettings, MERCHANT_INTEGRATION_URL, PRODUCTION_URL, TRAINING_URL};
