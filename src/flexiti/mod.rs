@@ -2,8 +2,8 @@
 //!
 //! Layers, each in its own file: `wire` (serde types for the contract's bodies, tolerant of
 //! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated, rows
-//! that break the contract set apart as invalid records), `invalid` (those reported as failed calls),
-//! `client` (token, retries, one HTTP exchange), `fetch` (the UTC-date paging, lookups and
+//! that break the contract set apart as invalid records), `invalid` (those reported as failed
+//! calls), `client` (token, retries, one HTTP exchange), `fetch` (the UTC-date paging, lookups and
 //! completeness), `offline` (the same side read from JSON files), `check` (the reachability
 //! probe). The engine sees only [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees
 //! HTTP or a wire type.
