@@ -112,6 +112,16 @@ impl JobOutcome {
         if !r.failed_calls.is_empty() {
             out.push_str(&format!("  failed API calls: {}\n", r.failed_calls.len()));
         }
+        let invalid = r
+            .failed_calls
+            .iter()
+            .filter(|c| c.error_code.as_deref() == Some(crate::domain::INVALID_RECORD_CODE))
+            .count();
+        if invalid > 0 {
+            out.push_str(&format!(
+                "  invalid Flexiti records: {invalid} (among the failed calls; their references not judged)\n"
+            ));
+        }
         if !r.incomplete_days.is_empty() {
             let days: Vec<String> = r.incomplete_days.iter().map(NaiveDate::to_string).collect();
             out.push_str(&format!("  not fully fetched: {}\n", days.join(", ")));
@@ -250,6 +260,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             &stages,
         )
         .await?;
+        let failed_calls = flexiti::with_invalid_records(failed_calls, &flexiti, &x_reference_id);
         stages.done("flexiti");
         stages.begin("reconciling");
         let params = ReconcileParams {

@@ -8,12 +8,14 @@
 
 mod amount;
 mod finding;
+mod invalid;
 mod label;
 mod records;
 mod time;
 
 pub use amount::{Amount, AmountError};
 pub use finding::{Category, Discrepancy, Pass, Severity};
+pub use invalid::{Breach, INVALID_RECORD_CODE, InvalidRecord};
 pub use label::Label;
 pub use records::{
     AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide, Text,

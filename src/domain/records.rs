@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Amount, Label};
+use super::{Amount, InvalidRecord, Label};
 
 /// Short text held inline (references are well under 24 bytes): a large run holds millions of
 /// them, and one heap allocation each cost more than the parsing.
@@ -100,6 +100,9 @@ pub struct FlexitiSide {
     pub listed_authorizations: u64,
     /// Business days for which some page or lookup failed.
     pub incomplete_days: BTreeSet<NaiveDate>,
+    /// Records that break the contract: in none of the vectors above; their references are
+    /// not judged.
+    pub invalid: Vec<InvalidRecord>,
 }
 
 /// One validated row of the merchant's sales ledger, in the configured tender.

@@ -11,6 +11,7 @@
 //! even when their authorization lookup failed (their store is then the capture's).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -23,7 +24,7 @@ use crate::domain::{BusinessCalendar, DayRange};
 use crate::report::FailedCall;
 
 use super::client::{CallErr, CallSpec, FlexitiClient};
-use super::map::Collected;
+use super::map::{Collected, Source};
 use super::outcome::{FetchOutcome, FetchStats, RawPage};
 use super::settings::FlexitiSettings;
 use super::wire::{Page, WireAuthorization, WireCapture};
@@ -115,10 +116,10 @@ impl Rows {
         }
     }
 
-    fn add_to(self, collected: &mut Collected) {
+    fn add_to(self, collected: &mut Collected, source: &Arc<Source>) {
         match self {
-            Rows::Captures(rows) => collected.add_captures(rows),
-            Rows::Authorizations(rows) => collected.add_authorizations(rows),
+            Rows::Captures(rows) => collected.add_captures(source, rows),
+            Rows::Authorizations(rows) => collected.add_authorizations(source, rows),
         }
     }
 }
@@ -276,7 +277,8 @@ async fn fetch_date(
             utc_date: Some(date),
             body: page.body,
         });
-        page.rows.add_to(&mut result.collected);
+        let source = Source::call(&spec.endpoint, spec.parameters(), Some(date));
+        page.rows.add_to(&mut result.collected, &source);
         if last {
             break;
         }

@@ -7,13 +7,109 @@
 //! capture's, else the authorization's. Authorizations listed on a fetched date are kept apart
 //! from those only looked up, because only the former feed the `not_captured` check, and of
 //! those only the ones no capture refers to are kept.
+//!
+//! Amounts keep their sign: a capture, return or listed authorization that breaks the contract
+//! (negative or non-numeric amount, unparseable date, and for captures and returns no reference
+//! even after the authorization's) becomes an [`InvalidRecord`] naming where it was read, never
+//! a record (see `docs/RULES-invalid-records.md`). The checks are a sign test and an emptiness
+//! test per row; rows that pass them cost nothing more.
 
-use chrono::{DateTime, Utc};
-use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
-use crate::domain::{Amount, AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, Label, Text};
+use chrono::{DateTime, NaiveDate, Utc};
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::wire::{WireAuthorization, WireCapture};
+use crate::domain::{
+    Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, InvalidRecord, Kind, Label, Text,
+};
+
+use super::wire::{Lenient, WireAuthorization, WireCapture};
+
+/// Where rows were read: a list call and its page, or a file. Shared by every row of the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The call (`GET /v2.5.1/client-id/{client_id}/captures`) or the file's path.
+    pub endpoint: String,
+    /// The call's parameters; empty for a file.
+    pub parameters: String,
+    pub utc_date: Option<NaiveDate>,
+}
+
+impl Source {
+    pub fn file(path: &std::path::Path) -> Arc<Source> {
+        Arc::new(Source {
+            endpoint: path.display().to_string(),
+            ..Source::default()
+        })
+    }
+
+    pub fn call(endpoint: &str, parameters: String, utc_date: Option<NaiveDate>) -> Arc<Source> {
+        Arc::new(Source {
+            endpoint: endpoint.to_string(),
+            parameters,
+            utc_date,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FlawedKind {
+    Capture,
+    Return,
+    Authorization,
+}
+
+/// A row that breaks the contract, as read (its reference may still come from its
+/// authorization).
+#[derive(Debug, Clone)]
+struct Flawed {
+    source: Arc<Source>,
+    kind: FlawedKind,
+    /// The capture's, return's or authorization's own id.
+    id: u64,
+    capture_id: u64,
+    authorization_id: u64,
+    reference: Text,
+    breach: Breach,
+    value: Box<str>,
+}
+
+impl Flawed {
+    fn key(&self) -> (FlawedKind, u64, Breach) {
+        (self.kind, self.id, self.breach)
+    }
+
+    fn into_invalid(self) -> InvalidRecord {
+        let kind = match self.kind {
+            FlawedKind::Capture => "capture",
+            FlawedKind::Return => "return",
+            FlawedKind::Authorization => "authorization",
+        };
+        InvalidRecord {
+            source: self.source.endpoint.clone(),
+            parameters: self.source.parameters.clone(),
+            utc_date: self.source.utc_date,
+            id: format!("{kind}:{}", self.id),
+            reference: self.reference,
+            breach: self.breach,
+            value: self.value.into(),
+        }
+    }
+}
+
+/// A reference that is absent or blank is no reference.
+fn given(reference: Option<Text>) -> Option<Text> {
+    reference.filter(|r| !r.trim().is_empty())
+}
+
+/// The amount if the contract allows it, else the breach and the value as sent.
+fn checked_amount(amount: Lenient<Amount>) -> Result<Amount, (Breach, Box<str>)> {
+    match amount {
+        Ok(a) if a.is_negative() => Err((Breach::NegativeAmount, a.to_string().into())),
+        Ok(a) => Ok(a),
+        Err(raw) => Err((Breach::BadAmount, raw)),
+    }
+}
 
 /// What the side needs of an authorization, held once per id.
 #[derive(Debug)]
@@ -35,8 +131,8 @@ impl AuthEntry {
             captured: false,
             store: a.external_location_id.as_deref().map(Label::new),
             reference: a.reference,
-            created_at: a.creation_date,
-            amount: a.amount.unwrap_or_default().abs(),
+            created_at: a.creation_date.ok().flatten(),
+            amount: a.amount.ok().flatten().unwrap_or_default(),
         }
     }
 }
@@ -95,6 +191,11 @@ pub struct Collected {
     records: Vec<FlexitiRecord>,
     captures: usize,
     authorizations: Authorizations,
+    /// Rows that break the contract (none of them is among `records`).
+    flawed: Vec<Flawed>,
+    /// Records read without a reference of their own: invalid unless their authorization
+    /// gives them one (decided by [`Collected::into_side`]).
+    unreferenced: Vec<Flawed>,
 }
 
 impl Collected {
@@ -128,14 +229,20 @@ impl Collected {
         self.authorizations.len()
     }
 
-    /// Authorizations listed on a fetched date (or in an offline file).
-    pub fn add_authorizations(&mut self, rows: impl IntoIterator<Item = WireAuthorization>) {
+    /// Authorizations listed on a fetched date (or in an offline file), read from `source`.
+    pub fn add_authorizations(
+        &mut self,
+        source: &Arc<Source>,
+        rows: impl IntoIterator<Item = WireAuthorization>,
+    ) {
         for a in rows {
+            self.check_authorization(source, &a);
             self.add_authorization(a, true);
         }
     }
 
-    /// An authorization obtained through `/authorization/{id}` only.
+    /// An authorization obtained through `/authorization/{id}` only. Its amount and date are
+    /// never used, so they are not checked.
     pub fn add_looked_up(&mut self, a: WireAuthorization) {
         self.add_authorization(a, false);
     }
@@ -145,18 +252,63 @@ impl Collected {
         self.authorizations.add(id, AuthEntry::new(a, listed));
     }
 
-    pub fn add_captures(&mut self, rows: impl IntoIterator<Item = WireCapture>) {
-        for c in rows {
-            self.add_capture(c);
+    /// A listed authorization's amount and creation date (null or absent are allowed: the
+    /// `not_captured` check then skips it).
+    fn check_authorization(&mut self, source: &Arc<Source>, a: &WireAuthorization) {
+        let amount = match &a.amount {
+            Ok(Some(amount)) => checked_amount(Ok(*amount)).err(),
+            Ok(None) => None,
+            Err(raw) => Some((Breach::BadAmount, raw.clone())),
+        };
+        let date = a
+            .creation_date
+            .as_ref()
+            .err()
+            .map(|raw| (Breach::BadDate, raw.clone()));
+        for (breach, value) in amount.into_iter().chain(date) {
+            self.flawed.push(Flawed {
+                source: source.clone(),
+                kind: FlawedKind::Authorization,
+                id: a.authorization_id,
+                capture_id: 0,
+                authorization_id: a.authorization_id,
+                reference: given(a.reference.clone()).unwrap_or_default(),
+                breach,
+                value,
+            });
         }
     }
 
-    fn add_capture(&mut self, c: WireCapture) {
+    /// Captures (with their returns) read from `source`.
+    pub fn add_captures(
+        &mut self,
+        source: &Arc<Source>,
+        rows: impl IntoIterator<Item = WireCapture>,
+    ) {
+        for c in rows {
+            self.add_capture(source, c);
+        }
+    }
+
+    fn add_capture(&mut self, source: &Arc<Source>, c: WireCapture) {
+        let reference = given(c.reference);
+        let flaw = |kind, id, reference: &Option<Text>, (breach, value)| Flawed {
+            source: source.clone(),
+            kind,
+            id,
+            capture_id: c.capture_id,
+            authorization_id: c.authorization_id,
+            reference: reference.clone().unwrap_or_default(),
+            breach,
+            value,
+        };
+        let amount = checked_amount(c.amount);
+        let date = c.date.map_err(|raw| (Breach::BadDate, raw));
         let base = FlexitiRecord {
             kind: Kind::Sale,
-            reference: c.reference.clone().unwrap_or_default(),
-            amount: c.amount.abs(),
-            at: c.date,
+            reference: reference.clone().unwrap_or_default(),
+            amount: *amount.as_ref().unwrap_or(&Amount::ZERO),
+            at: *date.as_ref().unwrap_or(&DateTime::<Utc>::UNIX_EPOCH),
             capture_id: c.capture_id,
             return_id: None,
             authorization_id: c.authorization_id,
@@ -164,14 +316,42 @@ impl Collected {
         };
         self.captures += 1;
         for r in c.returns {
+            let own = given(r.reference).or_else(|| reference.clone());
+            let (amount, at) = (checked_amount(r.amount), r.date);
+            let at = at.map_err(|raw| (Breach::BadDate, raw));
+            let (Ok(amount), Ok(at)) = (&amount, &at) else {
+                let flaws = amount.err().into_iter().chain(at.err());
+                for f in flaws {
+                    self.flawed
+                        .push(flaw(FlawedKind::Return, r.return_id, &own, f));
+                }
+                continue;
+            };
+            if own.is_none() {
+                let missing = (Breach::NoReference, "\"\"".into());
+                self.unreferenced
+                    .push(flaw(FlawedKind::Return, r.return_id, &own, missing));
+            }
             self.records.push(FlexitiRecord {
                 kind: Kind::Return,
-                reference: r.reference.unwrap_or_else(|| base.reference.clone()),
-                amount: r.amount.abs(),
-                at: r.date,
+                reference: own.unwrap_or_default(),
+                amount: *amount,
+                at: *at,
                 return_id: Some(r.return_id),
                 ..base.clone()
             });
+        }
+        if amount.is_err() || date.is_err() {
+            for f in amount.err().into_iter().chain(date.err()) {
+                self.flawed
+                    .push(flaw(FlawedKind::Capture, c.capture_id, &reference, f));
+            }
+            return;
+        }
+        if reference.is_none() {
+            let missing = (Breach::NoReference, "\"\"".into());
+            self.unreferenced
+                .push(flaw(FlawedKind::Capture, c.capture_id, &reference, missing));
         }
         self.records.push(base);
     }
@@ -191,6 +371,8 @@ impl Collected {
         }
         self.records.extend(other.records);
         self.captures += other.captures;
+        self.flawed.extend(other.flawed);
+        self.unreferenced.extend(other.unreferenced);
     }
 
     /// Authorization ids referenced by a capture but neither listed nor looked up yet, sorted.
@@ -212,6 +394,8 @@ impl Collected {
         let Collected {
             mut records,
             authorizations: mut auths,
+            flawed,
+            unreferenced,
             ..
         } = self;
         keep_first_listing(&mut records);
@@ -256,6 +440,7 @@ impl Collected {
                 store: a.store.map(|s| Text::from(s.as_str())),
             });
         }
+        let invalid = invalid_records(&mut records, flawed, unreferenced, &auths);
         drop(auths);
         authorizations.sort_by_key(|a| (a.created_at, a.authorization_id));
         sort_by_time(&mut records);
@@ -264,8 +449,60 @@ impl Collected {
             authorizations,
             listed_authorizations,
             incomplete_days: Default::default(),
+            invalid,
         }
     }
+}
+
+/// The invalid records, once each (by kind, id and breach; the first source in order), in id
+/// order: the flawed rows with their authorization's reference where they have none, and the
+/// records still without a reference after the authorizations', taken out of `records`.
+fn invalid_records(
+    records: &mut Vec<FlexitiRecord>,
+    mut flawed: Vec<Flawed>,
+    unreferenced: Vec<Flawed>,
+    auths: &Authorizations,
+) -> Vec<InvalidRecord> {
+    if !unreferenced.is_empty() {
+        let still: FxHashSet<(u64, Option<u64>)> = records
+            .iter()
+            .filter(|r| r.reference.is_empty())
+            .map(|r| (r.capture_id, r.return_id))
+            .collect();
+        if !still.is_empty() {
+            records.retain(|r| !r.reference.is_empty());
+            flawed.extend(unreferenced.into_iter().filter(|f| {
+                let key = match f.kind {
+                    FlawedKind::Return => (f.capture_id, Some(f.id)),
+                    _ => (f.capture_id, None),
+                };
+                still.contains(&key)
+            }));
+        }
+    }
+    if flawed.is_empty() {
+        return Vec::new();
+    }
+    for f in &mut flawed {
+        if f.reference.is_empty()
+            && let Some(i) = auths.index.get(&f.authorization_id)
+            && let Some(reference) = auths
+                .entries
+                .get(*i as usize)
+                .and_then(|a| given(a.reference.clone()))
+        {
+            f.reference = reference;
+        }
+    }
+    flawed.sort_by(|a, b| {
+        (a.key(), &a.source.endpoint, &a.source.parameters).cmp(&(
+            b.key(),
+            &b.source.endpoint,
+            &b.source.parameters,
+        ))
+    });
+    flawed.dedup_by_key(|f| f.key());
+    flawed.into_iter().map(Flawed::into_invalid).collect()
 }
 
 /// Keeps the first record read of each capture and of each (capture, return): a capture listed
@@ -342,20 +579,23 @@ mod tests {
     #[test]
     fn a_capture_listed_twice_is_one_sale_and_its_returns_are_unioned() {
         let mut c = Collected::default();
-        c.add_captures([capture(
+        c.add_captures(&Source::default().into(), [capture(
             r#"{"capture_id":1,"authorization_id":9,"reference":"A","date":"2026-11-23T18:00:00Z",
                 "amount":"10.00","external_location_id":"cap-store"}"#,
         )]);
-        c.add_captures([capture(
+        c.add_captures(&Source::default().into(), [capture(
             r#"{"capture_id":1,"authorization_id":9,"reference":"A","date":"2026-11-23T18:00:00Z",
                 "amount":"10.00","returns":[{"return_id":5,"date":"2026-11-25T10:00:00Z","amount":2.5}]}"#,
         )]);
-        c.add_authorizations([serde_json::from_str(
-            r#"{"authorization_id":9,"reference":"A","account_number":"20076677",
+        c.add_authorizations(
+            &Source::default().into(),
+            [serde_json::from_str(
+                r#"{"authorization_id":9,"reference":"A","account_number":"20076677",
                 "external_location_id":"auth-store","transaction_type":"promotional_purchase",
                 "creation_date":"2026-11-23T17:59:00Z","amount":10}"#,
-        )
-        .expect("auth parses")]);
+            )
+            .expect("auth parses")],
+        );
         assert!(c.missing_authorizations().is_empty());
         let side = c.into_side();
         assert_eq!(side.records.len(), 2);
@@ -373,7 +613,7 @@ mod tests {
     #[test]
     fn an_unknown_authorization_leaves_the_capture_store_and_is_reported_missing() {
         let mut c = Collected::default();
-        c.add_captures([capture(
+        c.add_captures(&Source::default().into(), [capture(
             r#"{"capture_id":1,"authorization_id":9,"reference":"A","date":"2026-11-23T18:00:00Z",
                 "amount":1,"external_location_id":"cap-store"}"#,
         )]);

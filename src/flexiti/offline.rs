@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 
 use crate::domain::FlexitiSide;
 
-use super::map::Collected;
+use super::map::{Collected, Source};
 use super::wire::{WireAuthorization, WireCapture, for_each_row_from};
 
 /// The Flexiti side read from a folder, and the files it came from (for the audit bundle).
@@ -51,15 +51,16 @@ fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<
     let mut file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut part = Collected::default();
+    let source = Source::file(path);
     match kind {
         FileKind::Authorizations => {
             for_each_row_from::<WireAuthorization>(&mut file, buf, |a| {
-                part.add_authorizations([a])
+                part.add_authorizations(&source, [a])
             })
             .with_context(|| format!("{}: not an authorizations page", path.display()))?;
         }
         FileKind::Captures => {
-            for_each_row_from::<WireCapture>(&mut file, buf, |c| part.add_captures([c]))
+            for_each_row_from::<WireCapture>(&mut file, buf, |c| part.add_captures(&source, [c]))
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
         }
     }

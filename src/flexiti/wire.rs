@@ -28,10 +28,12 @@ pub struct WireAuthorization {
     pub authorization_id: u64,
     #[serde(default, deserialize_with = "opt_text")]
     pub reference: Option<Text>,
-    #[serde(default, deserialize_with = "opt_timestamp")]
-    pub creation_date: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "opt_amount")]
-    pub amount: Option<Amount>,
+    /// Null or absent is `Ok(None)`; a value that is not a timestamp is kept as sent.
+    #[serde(default = "ok_none", deserialize_with = "opt_lenient_timestamp")]
+    pub creation_date: Lenient<Option<DateTime<Utc>>>,
+    /// Null or absent is `Ok(None)`; a value that is not an amount is kept as sent.
+    #[serde(default = "ok_none", deserialize_with = "opt_lenient_amount")]
+    pub amount: Lenient<Option<Amount>>,
     #[serde(default, deserialize_with = "opt_text")]
     pub external_location_id: Option<Text>,
 }
@@ -45,10 +47,10 @@ pub struct WireCapture {
     pub authorization_id: u64,
     #[serde(default, deserialize_with = "opt_text")]
     pub reference: Option<Text>,
-    #[serde(deserialize_with = "timestamp")]
-    pub date: DateTime<Utc>,
-    #[serde(deserialize_with = "amount")]
-    pub amount: Amount,
+    #[serde(default = "absent", deserialize_with = "lenient_timestamp")]
+    pub date: Lenient<DateTime<Utc>>,
+    #[serde(default = "absent", deserialize_with = "lenient_amount")]
+    pub amount: Lenient<Amount>,
     #[serde(default, deserialize_with = "opt_text")]
     pub external_location_id: Option<Text>,
     #[serde(default, deserialize_with = "opt_returns")]
@@ -62,10 +64,39 @@ pub struct WireReturn {
     pub return_id: u64,
     #[serde(default, deserialize_with = "opt_text")]
     pub reference: Option<Text>,
-    #[serde(deserialize_with = "timestamp")]
-    pub date: DateTime<Utc>,
-    #[serde(deserialize_with = "amount")]
-    pub amount: Amount,
+    #[serde(default = "absent", deserialize_with = "lenient_timestamp")]
+    pub date: Lenient<DateTime<Utc>>,
+    #[serde(default = "absent", deserialize_with = "lenient_amount")]
+    pub amount: Lenient<Amount>,
+}
+
+/// A record's field as sent: its value, or, when the contract does not allow what was sent,
+/// that value's JSON text (cut to [`MAX_VALUE_CHARS`]; `(absent)` for a missing field). The
+/// mapping reports such a record as invalid instead of failing its whole page, and a valid
+/// value costs nothing more than before.
+pub type Lenient<T> = Result<T, Box<str>>;
+
+/// What a missing field reads as.
+pub const ABSENT: &str = "(absent)";
+
+/// Longest excerpt of a refused value kept for the report.
+pub const MAX_VALUE_CHARS: usize = 60;
+
+fn absent<T>() -> Lenient<T> {
+    Err(ABSENT.into())
+}
+
+fn ok_none<T>() -> Lenient<Option<T>> {
+    Ok(None)
+}
+
+/// A refused value's JSON text, cut to [`MAX_VALUE_CHARS`] characters.
+fn excerpt(text: &str) -> Box<str> {
+    let text = text.trim();
+    match text.char_indices().nth(MAX_VALUE_CHARS) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+    }
 }
 
 /// Flexiti's error body: `{"error","message","url","field_errors":[...]}`, every part optional.
@@ -423,16 +454,19 @@ fn raw_amount<'de, D: Deserializer<'de>>(d: D) -> Result<&'de str, D::Error> {
     <&'de RawValue>::deserialize(d).map(RawValue::get)
 }
 
-fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
-    parse_amount_text(raw_amount(d)?).map_err(de::Error::custom)
+fn lenient_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Lenient<Amount>, D::Error> {
+    let raw = raw_amount(d)?;
+    Ok(parse_amount_text(raw).map_err(|_| excerpt(raw)))
 }
 
-fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
+fn opt_lenient_amount<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Lenient<Option<Amount>>, D::Error> {
     let raw = raw_amount(d)?;
     if raw.trim() == "null" {
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    parse_amount_text(raw).map(Some).map_err(de::Error::custom)
+    Ok(parse_amount_text(raw).map(Some).map_err(|_| excerpt(raw)))
 }
 
 /// Ids are up to 16 digits; anything longer cannot be a Flexiti id and is refused.
@@ -568,28 +602,53 @@ fn plain_utc(t: &str) -> Option<DateTime<Utc>> {
     Some(naive.and_utc())
 }
 
-/// A timestamp string read in place (no copy): serde's `Cow<str>` always copies.
+/// A timestamp read in place (no copy: serde's `Cow<str>` always copies); null is `None`, and
+/// any value that is not a timestamp string is kept as its JSON text.
 struct TimestampVisitor;
 
-impl Visitor<'_> for TimestampVisitor {
-    type Value = Option<DateTime<Utc>>;
+impl<'de> Visitor<'de> for TimestampVisitor {
+    type Value = Lenient<Option<DateTime<Utc>>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an ISO-8601 UTC timestamp")
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Ok(None))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        parse_timestamp(v).map(Some).map_err(E::custom)
+        Ok(parse_timestamp(v)
+            .map(Some)
+            .map_err(|_| excerpt(&serde_json::to_string(v).unwrap_or_else(|_| v.to_string()))))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Err(v.to_string().into()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Err(v.to_string().into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Err(v.to_string().into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Err(v.to_string().into()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err("[…]".into()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Err("{…}".into()))
     }
 }
 
-fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    d.deserialize_str(TimestampVisitor)?
-        .ok_or_else(|| de::Error::custom("a timestamp is required, found null"))
+fn lenient_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Lenient<DateTime<Utc>>, D::Error> {
+    Ok(d.deserialize_any(TimestampVisitor)?
+        .and_then(|at| at.ok_or_else(|| "null".into())))
 }
 
-fn opt_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+fn opt_lenient_timestamp<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Lenient<Option<DateTime<Utc>>>, D::Error> {
     d.deserialize_any(TimestampVisitor)
 }
 
@@ -638,10 +697,13 @@ mod tests {
         let c = &page.items[0];
         assert_eq!(c.capture_id, 346_123);
         assert_eq!(c.authorization_id, 4_821_907_733_105_521);
-        assert_eq!(c.amount, Amount::from_cents(100_012));
-        assert_eq!(c.date.timestamp_subsec_millis(), 123);
+        assert_eq!(c.amount, Ok(Amount::from_cents(100_012)));
+        assert_eq!(
+            c.date.as_ref().map(|d| d.timestamp_subsec_millis()),
+            Ok(123)
+        );
         assert_eq!(c.returns[0].return_id, 9_000_000_000_123_456);
-        assert_eq!(c.returns[0].amount, Amount::from_cents(20_000));
+        assert_eq!(c.returns[0].amount, Ok(Amount::from_cents(20_000)));
         assert_eq!(page.total_pages, None);
     }
 
@@ -658,7 +720,7 @@ mod tests {
             assert_eq!(page.total, Some(3));
             assert_eq!(page.total_pages, Some(2));
             assert_eq!(page.items[0].reference, None);
-            assert_eq!(page.items[0].amount, Some(Amount::from_cents(510)));
+            assert_eq!(page.items[0].amount, Ok(Some(Amount::from_cents(510))));
         }
     }
 

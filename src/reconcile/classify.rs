@@ -250,7 +250,7 @@ fn flexiti_only(f: &Keyed<'_, FlexitiRecord>, category: Category, why: &str) -> 
     d
 }
 
-fn ledger_only(
+pub(crate) fn ledger_only(
     sides: &Sides<'_, '_>,
     l: &Keyed<'_, LedgerRow>,
     category: Category,
@@ -278,7 +278,7 @@ fn ledger_only(
 /// Gives each ledger row in a finding a content identity (time, store, register, amount and
 /// its occurrence among identical rows), so that a rerun over re-exported files finds the
 /// same finding again.
-fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) {
+pub(crate) fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) {
     let wanted: rustc_hash::FxHashSet<&str> = out
         .iter()
         .filter(|d| d.ledger_line.is_some())

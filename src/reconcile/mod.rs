@@ -9,6 +9,7 @@
 mod classify;
 mod matching;
 mod totals;
+mod unjudged;
 
 #[cfg(test)]
 mod tests;
@@ -83,13 +84,22 @@ pub fn reconcile(
     let f = in_window(&flexiti.records, |r| r.at, cal, window);
     let l = in_window(&ledger.rows, |r| r.at, cal, window);
 
-    let matched = matching::run(&f, &l)?;
+    // References of invalid Flexiti records are not judged; the split is made only when
+    // there are some.
+    let unjudged = unjudged::references(flexiti);
+    let split = (!unjudged.is_empty()).then(|| unjudged::split(&f, &l, &unjudged));
+    let (fj, lj) = match &split {
+        Some(s) => (s.f.as_slice(), s.l.as_slice()),
+        None => (f.as_slice(), l.as_slice()),
+    };
+
+    let matched = matching::run(fj, lj)?;
     let uncaptured = classify::uncaptured_references(flexiti);
     let incomplete: BTreeSet<NaiveDate> = flexiti.incomplete_days.clone();
     let mut discrepancies = classify::findings(
         &classify::Sides {
-            f: &f,
-            l: &l,
+            f: fj,
+            l: lj,
             ledger,
         },
         &matched,
@@ -97,6 +107,14 @@ pub fn reconcile(
         &incomplete,
         params.tolerance,
     );
+    if let Some(s) = &split {
+        let sides = classify::Sides {
+            f: &[],
+            l: &s.unjudged,
+            ledger,
+        };
+        discrepancies.extend(unjudged::findings(&sides, &unjudged));
+    }
     discrepancies.retain(|d| params.range.contains(d.business_date));
     if let Some(store) = &params.store {
         discrepancies.retain(|d| {

@@ -587,3 +587,88 @@ fn a_partial_capture_pairs_on_the_captured_amount_and_its_authorization_counts_a
     assert!(o.discrepancies.is_empty(), "{:?}", o.discrepancies);
     assert_eq!(o.totals[0].flexiti.sales, amt("600.00"));
 }
+
+fn invalid(reference: &str, id: &str) -> crate::domain::InvalidRecord {
+    crate::domain::InvalidRecord {
+        source: "captures.json".into(),
+        parameters: String::new(),
+        utc_date: None,
+        id: id.into(),
+        reference: reference.into(),
+        breach: crate::domain::Breach::NegativeAmount,
+        value: "-10.00".into(),
+    }
+}
+
+#[test]
+fn ledger_rows_of_an_invalid_records_reference_are_unverified_and_nothing_of_it_pairs() {
+    let mut s = Scenario::new();
+    // BAD: the ledger sale and a valid Flexiti return of the reference would pair; the capture
+    // is invalid. UC: an uncaptured authorization would make its ledger sale not_captured.
+    s.ret("BAD", "2.00", "2026-11-23T16:00:00Z", 1, 5)
+        .led_sale("BAD", "10.00", "2026-11-23 10:00:00", 2)
+        .led(Kind::Return, "BAD", "2.00", "2026-11-23 11:00:00", 0, 3)
+        .led_sale("BAD", "10.00", "2026-11-23 10:00:00", 4)
+        .uncaptured_auth("UC")
+        .led_sale("UC", "5.00", "2026-11-23 10:00:00", 5)
+        .sale("OK", "7.00", "2026-11-23T15:00:00Z", 2)
+        .led_sale("OK", "7.00", "2026-11-23 10:00:00", 6);
+    s.flexiti.invalid = vec![
+        invalid("BAD", "capture:1"),
+        invalid("UC", "authorization:9"),
+    ];
+    let o = s.run();
+    assert_eq!(
+        categories(&o),
+        vec![
+            (Category::Unverified, "BAD".into()),
+            (Category::Unverified, "BAD".into()),
+            (Category::Unverified, "BAD".into()),
+            (Category::Unverified, "UC".into()),
+        ],
+        "no pair, no duplicate, no not_captured: {:?}",
+        o.discrepancies
+    );
+    assert_eq!(o.matched_pairs, 1, "only OK pairs");
+    let first = &o.discrepancies[0];
+    assert_eq!(first.flexiti_id, None);
+    assert_eq!(first.ledger_line, Some(2));
+    assert!(first.ledger_id.is_some());
+    assert!(
+        first
+            .explanation
+            .contains("Flexiti capture:1 amount -10.00 (negative amount) is an invalid record, read from captures.json"),
+        "{}",
+        first.explanation
+    );
+    // Totals still count every record and row.
+    assert_eq!(o.flexiti_records, 2);
+    assert_eq!(o.ledger_rows, 5);
+}
+
+#[test]
+fn a_valid_flexiti_record_of_an_unjudged_reference_gives_no_finding() {
+    let mut s = Scenario::new();
+    s.sale("BAD", "10.00", "2026-11-23T15:00:00Z", 2).sale(
+        "BAD",
+        "10.00",
+        "2026-11-23T15:00:00Z",
+        3,
+    );
+    s.flexiti.invalid = vec![invalid("BAD", "return:7")];
+    assert_eq!(categories(&s.run()), vec![]);
+    // Without the invalid record the same side has findings.
+    s.flexiti.invalid.clear();
+    assert_eq!(categories(&s.run()).len(), 2);
+}
+
+#[test]
+fn an_invalid_record_without_a_reference_leaves_every_other_reference_judged() {
+    let mut s = Scenario::new();
+    s.led_sale("MF", "10.00", "2026-11-23 10:00:00", 2);
+    s.flexiti.invalid = vec![invalid("", "capture:1")];
+    assert_eq!(
+        categories(&s.run()),
+        vec![(Category::MissingInFlexiti, "MF".into())]
+    );
+}
