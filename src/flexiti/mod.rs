@@ -4,8 +4,9 @@
 //! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated),
 //! `client` (token, retries, one HTTP exchange), `fetch` (the UTC-date paging, lookups and
 //! completeness), `offline` (the same side read from JSON files), `check` (the reachability
-//! probe). The engine sees only [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees
-//! HTTP or a wire type.
+//! probe); `token` checks token replies, `http` refuses redirects, plain http and oversized
+//! bodies, `pace` shares a rate-limit pause between calls. The engine sees only
+//! [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees HTTP or a wire type.
 //!
 //! [`FlexitiSide`]: crate::domain::FlexitiSide
 
@@ -13,10 +14,13 @@ mod check;
 mod client;
 mod error;
 mod fetch;
+mod http;
 mod map;
 mod offline;
 mod outcome;
+mod pace;
 mod settings;
+pub mod token;
 pub mod wire;
 
 pub use check::{CheckReport, check};
