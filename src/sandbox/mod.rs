@@ -43,6 +43,15 @@ pub mod fault {
     pub const DROP_CONNECTION: &str = "drop_connection";
     /// A call refused because its token expired (early, with `token_ttl_secs`).
     pub const EXPIRED_TOKEN: &str = "expired_token";
+    /// A 307 sent instead of a token or a list page.
+    pub const REDIRECT: &str = "redirect";
+    /// A token reply with the configured `expires_in`.
+    pub const TOKEN_EXPIRES_IN: &str = "token_expires_in";
+    pub const ENDLESS_BODY: &str = "endless_body";
+    pub const TRICKLE_BODY: &str = "trickle_body";
+    /// A list page cut to `page_size_cap` rows.
+    pub const PAGE_SIZE_CAP: &str = "page_size_cap";
+    pub const LOOKUP_OTHER_ID: &str = "lookup_other_id";
 }
 
 /// How to run a sandbox server.
