@@ -14,6 +14,8 @@ mod check;
 mod client;
 mod error;
 mod fetch;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod map;
 mod offline;
