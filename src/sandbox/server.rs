@@ -3,8 +3,10 @@
 //!
 //! Order of checks on a data call, so that each fault is observable on its own: maintenance,
 //! latency, bearer token, `x-reference-id`, client id in the path, 429, random 5xx, the
-//! first-N-failures counter, input validation (409), the dated and per-id failures, then the
-//! answer, which may still be malformed or cut short.
+//! first-N-failures counter (and every Nth request), then the hostile answers a client must
+//! refuse (a redirect elsewhere, an endless or trickling body, a lookup for another id),
+//! input validation (409), the dated and per-id failures, then the answer, which may still be
+//! malformed or cut short, or cut to `page_size_cap` rows.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
