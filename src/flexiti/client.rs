@@ -1,11 +1,14 @@
 //! The HTTP side of the adapter: one `FlexitiClient` per run, holding the token, the
-//! x-reference-id and the retry policy.
+//! x-reference-id, the retry policy and the shared rate-limit pause.
 //!
 //! Every call carries `authorization: Bearer` and the run's `x-reference-id`. Network errors,
-//! timeouts, unparseable bodies, 429 (honouring `Retry-After`, capped) and 5xx are retried with
-//! capped exponential backoff and jitter; other 4xx are answers and fail at once. A token is
-//! refreshed when less than two minutes remain, and a 401 `invalid_token` gets one new token and
-//! one repeat. The client secret never appears in an error: texts are redacted before they leave,
+//! timeouts, unparseable bodies and 5xx are retried with capped exponential backoff and jitter,
+//! up to `max_attempts`; a 429 pauses the whole client (honouring `Retry-After`) and is retried
+//! for the rate-limit budget instead (see `pace`); other 4xx are answers and fail at once, and so
+//! do the answers `http` refuses (redirects, bodies over the cap) and bad token replies. A token
+//! is refreshed when less than two minutes remain, and a 401 `invalid_token` gets one new token
+//! and one repeat. The client secret never appears in an error: texts are redacted before they
+//! leave,
 //! and the secret and every token received are registered with [`crate::redact`]. Account numbers
 //! are masked in every body as it arrives (see `mask`).
 
@@ -17,11 +20,16 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::error::{FlexitiError, excerpt};
+use super::http::{
+    TOKEN_PATH, parse_retry_after, read_capped, redirect_policy, refuse_url, refused_redirect,
+    transport,
+};
+use super::pace::Pace;
 use super::settings::FlexitiSettings;
-use super::wire::{WireError, WireToken};
+use super::token::parse_token_reply;
+use super::wire::WireError;
 
 const REFRESH_MARGIN: Duration = Duration::from_secs(120);
-const DEFAULT_TOKEN_LIFE_SECS: u64 = 1200;
 
 /// One GET: the endpoint as a template for reports, the real path, the query.
 #[derive(Debug, Clone)]
@@ -65,6 +73,17 @@ struct Token {
     expires_at: Instant,
 }
 
+/// One call's attempts so far, for the retry policy.
+#[derive(Default)]
+struct Tries {
+    attempts: u32,
+    /// Failed attempts other than 429s: they count against `max_attempts`.
+    failures: u32,
+    /// 429s, and when the first came: they count against the rate-limit budget.
+    limited: u32,
+    limited_since: Option<Instant>,
+}
+
 pub struct FlexitiClient {
     http: reqwest::Client,
     base: String,
@@ -74,6 +93,8 @@ pub struct FlexitiClient {
     max_attempts: u32,
     backoff_base: Duration,
     backoff_cap: Duration,
+    max_body: u64,
+    pace: Pace,
     token: tokio::sync::Mutex<Option<Token>>,
     calls: AtomicU64,
     retries: AtomicU64,
@@ -87,6 +108,7 @@ impl FlexitiClient {
             .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs.min(10)))
             .user_agent(concat!("flexiti-recon/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| FlexitiError::Config(format!("cannot build the http client: {e}")))?;
         Ok(FlexitiClient {
@@ -98,6 +120,8 @@ impl FlexitiClient {
             max_attempts: settings.max_attempts.max(1),
             backoff_base: Duration::from_millis(settings.backoff_base_ms),
             backoff_cap: Duration::from_millis(settings.backoff_cap_ms),
+            max_body: settings.max_body_bytes,
+            pace: Pace::new(settings.rate_limit_budget),
             token: tokio::sync::Mutex::new(None),
             calls: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -144,25 +168,25 @@ impl FlexitiClient {
                 attempts,
                 duration: started.elapsed(),
             })?;
-        Ok(guard
-            .as_ref()
-            .map_or(Duration::ZERO, |t| t.expires_at - Instant::now()))
+        Ok(guard.as_ref().map_or(Duration::ZERO, |t| {
+            t.expires_at.saturating_duration_since(Instant::now())
+        }))
     }
 
     /// GETs `spec` and parses the body as `T`, with retries and token handling.
     pub async fn get<T: DeserializeOwned>(&self, spec: &CallSpec) -> Result<CallOk<T>, CallErr> {
         let started = Instant::now();
         let url = format!("{}{}", self.base, spec.path);
-        let mut attempts = 0;
-        let mut failures = 0;
+        let mut tries = Tries::default();
         let mut token_renewed = false;
         loop {
-            attempts += 1;
+            self.pace.wait().await;
+            tries.attempts += 1;
             let access = match self.bearer().await {
                 Ok(access) => access,
                 Err((error, _)) => {
                     let error = FlexitiError::Token(Box::new(error));
-                    return Err(self.fail(error, attempts, started));
+                    return Err(self.fail(error, tries.attempts, started));
                 }
             };
             let request = self
@@ -171,31 +195,77 @@ impl FlexitiClient {
                 .query(&spec.query)
                 .bearer_auth(access.expose_secret())
                 .header("x-reference-id", &self.x_reference_id);
-            tracing::debug!(endpoint = %spec.endpoint, parameters = %spec.parameters(), attempts, "flexiti call");
-            match self.attempt::<T>(request).await {
+            tracing::debug!(endpoint = %spec.endpoint, parameters = %spec.parameters(), attempts = tries.attempts, "flexiti call");
+            let answer =
+                self.attempt(request).await.and_then(
+                    |(status, body)| match serde_json::from_slice::<T>(&body) {
+                        Ok(value) => Ok((value, body)),
+                        Err(e) => Err(FlexitiError::Unparseable {
+                            status,
+                            reason: e.to_string(),
+                            excerpt: excerpt(&body),
+                        }),
+                    },
+                );
+            match answer {
                 Ok((value, body)) => {
                     return Ok(CallOk {
                         value,
                         body,
-                        attempts,
+                        attempts: tries.attempts,
                     });
                 }
                 Err(error) if error.is_invalid_token() && !token_renewed => {
                     token_renewed = true;
                     self.forget_token(&access).await;
                 }
-                Err(error) => {
-                    failures += 1;
-                    if !error.is_retryable() || failures >= self.max_attempts {
-                        return Err(self.fail(error, attempts, started));
+                Err(error) => match self.next_try(error, &mut tries) {
+                    Ok(delay) => {
+                        tracing::debug!(endpoint = %spec.endpoint, ?delay, "retrying flexiti call");
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(delay).await;
                     }
-                    let delay = self.delay(failures, error.retry_after());
-                    tracing::debug!(endpoint = %spec.endpoint, %error, ?delay, "retrying flexiti call");
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(delay).await;
-                }
+                    Err(error) => return Err(self.fail(error, tries.attempts, started)),
+                },
             }
         }
+    }
+
+    /// After a failed attempt: the wait before the next one, or the error to give up with.
+    /// A 429's wait is the client-wide pause, waited for before the next attempt.
+    fn next_try(&self, error: FlexitiError, tries: &mut Tries) -> Result<Duration, FlexitiError> {
+        if let FlexitiError::RateLimited {
+            retry_after,
+            code,
+            message,
+        } = error
+        {
+            tries.limited += 1;
+            let since = *tries.limited_since.get_or_insert_with(Instant::now);
+            let asked = retry_after
+                .unwrap_or_else(|| self.backoff(tries.limited))
+                .max(self.backoff_base);
+            return match self.pace.limited(since, asked) {
+                Ok(pause) => {
+                    tracing::debug!(?pause, "rate limited: every call pauses");
+                    Ok(Duration::ZERO)
+                }
+                Err(spent) => Err(FlexitiError::RateLimited {
+                    retry_after,
+                    code,
+                    message: format!(
+                        "{message}{}still rate limited after {} s (flexiti.rate_limit_budget_mins)",
+                        if message.is_empty() { "" } else { "; " },
+                        spent.as_secs()
+                    ),
+                }),
+            };
+        }
+        tries.failures += 1;
+        if !error.is_retryable() || tries.failures >= self.max_attempts {
+            return Err(error);
+        }
+        Ok(self.backoff(tries.failures))
     }
 
     fn fail(&self, error: FlexitiError, attempts: u32, started: Instant) -> CallErr {
@@ -207,63 +277,50 @@ impl FlexitiClient {
         }
     }
 
-    /// One HTTP exchange, classified.
-    async fn attempt<T: DeserializeOwned>(
+    /// One HTTP exchange: the status and body of a 2xx, or the failure it is.
+    async fn attempt(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<(T, Vec<u8>), FlexitiError> {
+    ) -> Result<(u16, Vec<u8>), FlexitiError> {
+        let request = request
+            .build()
+            .map_err(|e| FlexitiError::Config(format!("cannot build the request: {e}")))?;
+        if let Some(reason) = refuse_url(request.url()) {
+            return Err(FlexitiError::Refused {
+                status: None,
+                reason: format!("request refused: {reason}"),
+            });
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let response = request.send().await.map_err(|e| transport(&e))?;
+        let mut response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| transport(&e))?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            return Err(refused_redirect(status, response.url(), location));
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(|e| transport(&e))?.to_vec();
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let body = read_capped(&mut response, status, self.max_body).await?;
         let body = super::mask::masked_body(body);
         if (200..300).contains(&status) {
-            return match serde_json::from_slice::<T>(&body) {
-                Ok(value) => Ok((value, body)),
-                Err(e) => Err(FlexitiError::Unparseable {
-                    status,
-                    reason: e.to_string(),
-                    excerpt: excerpt(&body),
-                }),
-            };
+            self.pace.answered();
+            return Ok((status, body));
         }
-        let wire: WireError = serde_json::from_slice(&body).unwrap_or_default();
-        let code = wire.error.clone();
-        let mut message = crate::redact::text(&wire.describe());
-        if message.is_empty() && code.is_none() {
-            message = excerpt(&body);
-        }
-        Err(match status {
-            401 => FlexitiError::Unauthorized { code, message },
-            429 => FlexitiError::RateLimited {
-                retry_after,
-                code,
-                message,
-            },
-            500..=599 => FlexitiError::Server {
-                status,
-                code,
-                message,
-            },
-            _ => FlexitiError::Rejected {
-                status,
-                code,
-                message,
-            },
-        })
+        Err(error_answer(status, retry_after, &body))
     }
 
-    /// Capped exponential backoff with jitter; a `Retry-After` wins, capped too.
-    fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.backoff_cap);
-        }
+    /// Capped exponential backoff with jitter.
+    fn backoff(&self, failures: u32) -> Duration {
         let factor = 1u32 << failures.saturating_sub(1).min(20);
         let full = self
             .backoff_base
@@ -321,12 +378,13 @@ impl FlexitiClient {
         Ok(())
     }
 
-    /// POSTs the token form, with the same retry policy as any call.
+    /// POSTs the token form, with the same retry policy as any call. The reply is checked
+    /// (`token`): a bad one is refused at once.
     async fn request_token(
         &self,
         refresh: Option<&SecretString>,
     ) -> Result<Token, (FlexitiError, u32)> {
-        let url = format!("{}/v2.5/oauth/token", self.base);
+        let url = format!("{}{TOKEN_PATH}", self.base);
         let mut form: Vec<(&str, &str)> = vec![
             ("client_id", &self.client_id),
             ("client_secret", self.secret.expose_secret()),
@@ -339,9 +397,10 @@ impl FlexitiClient {
             }
             None => form.push(("grant_type", "client_credentials")),
         }
-        let mut attempts = 0;
+        let mut tries = Tries::default();
         loop {
-            attempts += 1;
+            self.pace.wait().await;
+            tries.attempts += 1;
             let request = self
                 .http
                 .post(&url)
@@ -355,43 +414,68 @@ impl FlexitiClient {
                 },
                 "flexiti token request"
             );
-            match self.attempt::<WireToken>(request).await {
-                Ok((token, _)) => {
-                    crate::redact::register(&token.access_token);
-                    if let Some(refresh) = &token.refresh_token {
-                        crate::redact::register(refresh);
+            let reply = self.attempt(request).await.and_then(|(status, body)| {
+                parse_token_reply(&body).map_err(|why| FlexitiError::Refused {
+                    status: Some(status),
+                    reason: format!("token reply refused: {why}"),
+                })
+            });
+            match reply {
+                Ok(reply) => {
+                    crate::redact::register(reply.access.expose_secret());
+                    if let Some(refresh) = &reply.refresh {
+                        crate::redact::register(refresh.expose_secret());
                     }
-                    let life = token.expires_in.unwrap_or(DEFAULT_TOKEN_LIFE_SECS);
+                    let now = Instant::now();
                     return Ok(Token {
-                        access: SecretString::from(token.access_token),
-                        refresh: token.refresh_token.map(SecretString::from),
-                        expires_at: Instant::now() + Duration::from_secs(life),
+                        access: reply.access,
+                        refresh: reply.refresh,
+                        expires_at: now.checked_add(reply.life).unwrap_or(now),
                     });
                 }
-                Err(error) => {
-                    if !error.is_retryable() || attempts >= self.max_attempts {
-                        return Err((error.redacted(self.secret.expose_secret()), attempts));
+                Err(error) => match self.next_try(error, &mut tries) {
+                    Ok(delay) => {
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(delay).await;
                     }
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(self.delay(attempts, error.retry_after())).await;
-                }
+                    Err(error) => {
+                        let error = error.redacted(self.secret.expose_secret());
+                        return Err((error, tries.attempts));
+                    }
+                },
             }
         }
     }
 }
 
-fn transport(e: &reqwest::Error) -> FlexitiError {
-    use std::error::Error as _;
-    let mut text = if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        e.to_string()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// A non-2xx answer, classified by status, with Flexiti's error body when there is one.
+pub(super) fn error_answer(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> FlexitiError {
+    let wire: WireError = serde_json::from_slice(body).unwrap_or_default();
+    let code = wire.error.clone();
+    let mut message = crate::redact::text(&wire.describe());
+    if message.is_empty() && code.is_none() {
+        message = excerpt(body);
     }
-    FlexitiError::Transport(text)
+    match status {
+        401 => FlexitiError::Unauthorized { code, message },
+        429 => FlexitiError::RateLimited {
+            retry_after,
+            code,
+            message,
+        },
+        500..=599 => FlexitiError::Server {
+            status,
+            code,
+            message,
+        },
+        _ => FlexitiError::Rejected {
+            status,
+            code,
+            message,
+        },
+    }
 }

@@ -45,6 +45,10 @@ pub enum FlexitiError {
     /// The call could not be made because no token could be obtained.
     #[error("cannot obtain a token: {0}")]
     Token(Box<FlexitiError>),
+    /// An answer the client will not use: a redirect, a body over the size cap, a token reply
+    /// or a page that cannot be right. Never retried: asking again gets the same answer.
+    #[error("{}{reason}", status.map(|s| format!("HTTP {s} ")).unwrap_or_default())]
+    Refused { status: Option<u16>, reason: String },
 }
 
 fn describe(code: &Option<String>, message: &str) -> String {
@@ -75,6 +79,7 @@ impl FlexitiError {
             FlexitiError::RateLimited { .. } => Some(429),
             FlexitiError::Unauthorized { .. } => Some(401),
             FlexitiError::Token(inner) => inner.http_status(),
+            FlexitiError::Refused { status, .. } => *status,
             FlexitiError::Config(_) | FlexitiError::Transport(_) => None,
         }
     }
@@ -151,6 +156,10 @@ impl FlexitiError {
                 message: r(message),
             },
             FlexitiError::Token(inner) => FlexitiError::Token(Box::new(inner.redacted(secret))),
+            FlexitiError::Refused { status, reason } => FlexitiError::Refused {
+                status,
+                reason: r(reason),
+            },
         }
     }
 }

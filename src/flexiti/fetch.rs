@@ -2,7 +2,10 @@
 //! authorization lookups, turned into the domain's Flexiti side plus failed calls.
 //!
 //! Each UTC date is its own paged query (`creation_date_from = creation_date_to`); it ends at a
-//! short page or at `total_pages`. Dates run in parallel and the pages of one date overlap (all
+//! short page or at `total_pages`. An end that may hide records is a failed call, never a silent
+//! truncation: the page cap (`max_pages_per_date`) reached, fewer records than the announced
+//! `total`, or a server that caps `page_size`. Without totals the last case looks like a short
+//! first page, so a short first page is confirmed by asking for page 2, which must be empty. Dates run in parallel and the pages of one date overlap (all
 //! announced pages at once, or a few pages read ahead when the server gives no totals), with at
 //! most `concurrency` requests in flight over the whole fetch; pages are used in page order, so
 //! the outcome is the one of reading them one after the other. Completeness follows the exact reading in `docs/RULES.md`: business
@@ -23,14 +26,12 @@ use tokio::sync::Semaphore;
 use crate::domain::{BusinessCalendar, DayRange};
 use crate::report::FailedCall;
 
-use super::client::{CallErr, CallSpec, FlexitiClient};
+use super::client::{CallErr, CallOk, CallSpec, FlexitiClient};
+use super::error::FlexitiError;
 use super::map::{Collected, Source};
 use super::outcome::{FetchOutcome, FetchStats, RawPage};
 use super::settings::FlexitiSettings;
 use super::wire::{Page, WireAuthorization, WireCapture};
-
-/// Pages beyond this for one date mean a server that ignores `page_number`.
-const MAX_PAGES_PER_DATE: u32 = 100_000;
 
 /// Pages of one date read ahead, at most, when the server announces no totals.
 const READ_AHEAD: usize = 4;
@@ -140,30 +141,100 @@ struct Paging {
     read_ahead: u32,
     /// Pages of one date in flight at most (the semaphore bounds the whole fetch anyway).
     per_date: usize,
+    /// Pages of one date at most; more means a server that ignores `page_number`, or a limit
+    /// to raise.
+    max_pages: u32,
+}
+
+/// What the pages of one date query read so far say about its end.
+#[derive(Default)]
+struct Seen {
+    rows: u64,
+    /// The latest `total` announced.
+    total: Option<u64>,
+    /// A short first page without totals, waiting for an empty page 2: (rows, page number).
+    short: Option<(usize, u32)>,
+}
+
+/// What page `number` means for its date query.
+enum Verdict {
+    /// Not the last: pages up to this one are worth requesting.
+    More(u32),
+    Last,
+    /// The date cannot be complete; `keep` says whether the page's rows are still good.
+    Truncated {
+        reason: String,
+        keep: bool,
+    },
 }
 
 impl Paging {
-    fn new(page_size: u32, concurrency: usize) -> Paging {
+    fn new(page_size: u32, concurrency: usize, max_pages: u32) -> Paging {
         let concurrency = concurrency.max(1);
         Paging {
             page_size,
             read_ahead: u32::try_from(concurrency.min(READ_AHEAD)).unwrap_or(1),
             per_date: concurrency,
+            max_pages: max_pages.max(1),
         }
     }
 
-    /// Whether page `number` ends the date: the same rule as reading the pages one by one.
-    fn is_last(&self, number: u32, page: &PageRead) -> bool {
+    /// Page `number`, taken in page order: the same rule as reading the pages one by one.
+    fn verdict(&self, number: u32, page: &PageRead, seen: &mut Seen) -> Verdict {
         let len = page.rows.len();
-        // A server that caps page_size below ours still announces total_pages: trust it first.
-        match page.total_pages {
-            Some(total) => u64::from(number) >= total || len == 0,
-            None => len < self.page_size as usize,
+        if let Some((short, short_page)) = seen.short
+            && len > 0
+        {
+            let reason = format!(
+                "page {number} holds {len} records after page {short_page} held only {short} \
+                 of page_size {}: the server caps page_size or ignores page_number \
+                 (set flexiti.page_size to {short} or less)",
+                self.page_size
+            );
+            return Verdict::Truncated {
+                reason,
+                keep: false,
+            };
         }
+        seen.rows += len as u64;
+        seen.total = page.total.or(seen.total);
+        let short = len < self.page_size as usize;
+        // A server that caps page_size below ours still announces total_pages: trust it first.
+        let last = match page.total_pages {
+            Some(total) => u64::from(number) >= total || len == 0,
+            None if len == 0 => true,
+            None if short && number == 1 && page.total.is_none() => {
+                seen.short = Some((len, number));
+                false
+            }
+            None => short,
+        };
+        if last {
+            return match seen.total {
+                Some(total) if seen.rows < total => Verdict::Truncated {
+                    reason: format!(
+                        "the pages end after {} records of the {total} announced",
+                        seen.rows
+                    ),
+                    keep: true,
+                },
+                _ => Verdict::Last,
+            };
+        }
+        if number >= self.max_pages {
+            return Verdict::Truncated {
+                reason: format!(
+                    "page {number} is not the last and flexiti.max_pages_per_date is {}",
+                    self.max_pages
+                ),
+                keep: true,
+            };
+        }
+        Verdict::More(self.horizon(number, page, seen.short.is_some()))
     }
 
     /// The last page worth requesting once page `number` is known not to be the last.
-    fn horizon(&self, number: u32, page: &PageRead) -> u32 {
+    fn horizon(&self, number: u32, page: &PageRead, confirming: bool) -> u32 {
         let known = match (page.total_pages, page.total) {
             (Some(pages), _) => pages,
             (None, Some(total)) => total.div_ceil(u64::from(self.page_size)),
@@ -172,10 +243,12 @@ impl Paging {
         let known = u32::try_from(known).unwrap_or(u32::MAX);
         let ahead = if page.total_pages.is_some() {
             known
+        } else if confirming {
+            number.saturating_add(1)
         } else {
             known.max(number.saturating_add(self.read_ahead))
         };
-        ahead.min(MAX_PAGES_PER_DATE)
+        ahead.min(self.max_pages)
     }
 }
 
@@ -225,12 +298,13 @@ async fn read_list_page(
 ///
 /// Page 1 goes alone. After it, the pages a wrapped page announces (`total_pages`, or `total`)
 /// are requested together; without totals, up to `read_ahead` pages past the last full page
-/// are kept in flight. Results are taken strictly in page order with the sequential rule for
-/// the end, so records, raw pages and their order are those of reading one page after the
-/// other: a page past the end (empty, or failed) is awaited and dropped. The first page that
-/// fails in order is the date's failed call; no page is requested after it, and the pages
-/// already in flight still count (their records are kept, a later failure adds no second
-/// failed call: the date is failed already).
+/// are kept in flight (and only page 2 after a short page 1, to confirm the end). Results are
+/// taken strictly in page order with the sequential rule for the end, so records, raw pages and
+/// their order are those of reading one page after the other: a page past the end (empty, or
+/// failed) is awaited and dropped. The first page that fails in order, or that shows the date
+/// truncated, is the date's failed call; no page is requested after it, and the pages already
+/// in flight still count (their records are kept, a later failure adds no second failed call:
+/// the date is failed already).
 async fn fetch_date(
     client: &FlexitiClient,
     permits: &Semaphore,
@@ -242,6 +316,7 @@ async fn fetch_date(
     let mut in_flight = FuturesOrdered::new();
     let mut next = 1u32;
     let mut horizon = 1u32;
+    let mut seen = Seen::default();
     loop {
         while next <= horizon && in_flight.len() < paging.per_date {
             in_flight.push_back(read_list_page(
@@ -267,19 +342,41 @@ async fn fetch_date(
                 continue;
             }
         };
-        let last = paging.is_last(number, &page);
-        if !last && result.failed.is_none() {
-            horizon = horizon.max(paging.horizon(number, &page));
+        let verdict = paging.verdict(number, &page, &mut seen);
+        let keep = match &verdict {
+            Verdict::More(more) => {
+                if result.failed.is_none() {
+                    horizon = horizon.max(*more);
+                }
+                true
+            }
+            Verdict::Last => true,
+            Verdict::Truncated { reason, keep } => {
+                if result.failed.is_none() {
+                    let err = CallErr {
+                        error: FlexitiError::Refused {
+                            status: None,
+                            reason: format!("{date} incomplete: {reason}"),
+                        },
+                        attempts: 1,
+                        duration: std::time::Duration::ZERO,
+                    };
+                    result.failed = Some(failed_call(client, &spec, &err, Some(date)));
+                }
+                *keep
+            }
+        };
+        if keep {
+            result.pages.push(RawPage {
+                endpoint: kind.name().into(),
+                params: spec.parameters(),
+                utc_date: Some(date),
+                body: page.body,
+            });
+            let source = Source::call(&spec.endpoint, spec.parameters(), Some(date));
+            page.rows.add_to(&mut result.collected, &source);
         }
-        result.pages.push(RawPage {
-            endpoint: kind.name().into(),
-            params: spec.parameters(),
-            utc_date: Some(date),
-            body: page.body,
-        });
-        let source = Source::call(&spec.endpoint, spec.parameters(), Some(date));
-        page.rows.add_to(&mut result.collected, &source);
-        if last {
+        if !matches!(verdict, Verdict::More(_)) {
             break;
         }
     }
@@ -366,7 +463,11 @@ pub async fn fetch_with_progress(
     }
 
     let concurrency = settings.concurrency.max(1);
-    let paging = Paging::new(settings.page_size.max(1), concurrency);
+    let paging = Paging::new(
+        settings.page_size.max(1),
+        concurrency,
+        settings.max_pages_per_date,
+    );
     let permits = Semaphore::new(concurrency);
     let tasks: Vec<(ListKind, NaiveDate)> = dates
         .iter()
@@ -449,11 +550,9 @@ async fn look_up_missing(
                 ),
                 query: vec![("lang".into(), "en".into())],
             };
-            (
-                id,
-                spec.clone(),
-                client.get::<WireAuthorization>(&spec).await,
-            )
+            let started = Instant::now();
+            let result = client.get::<WireAuthorization>(&spec).await;
+            (id, spec, result.and_then(|ok| answers_for(id, ok, started)))
         })
         .buffer_unordered(concurrency);
     while let Some((id, spec, result)) = lookups.next().await {
@@ -477,6 +576,28 @@ async fn look_up_missing(
         }
     }
     failed
+}
+
+/// A lookup must answer for the authorization it asked about.
+fn answers_for(
+    id: u64,
+    ok: CallOk<WireAuthorization>,
+    started: Instant,
+) -> Result<CallOk<WireAuthorization>, CallErr> {
+    if ok.value.authorization_id == id {
+        return Ok(ok);
+    }
+    Err(CallErr {
+        error: FlexitiError::Refused {
+            status: Some(200),
+            reason: format!(
+                "the lookup of authorization {id} answered authorization {}",
+                ok.value.authorization_id
+            ),
+        },
+        attempts: ok.attempts,
+        duration: started.elapsed(),
+    })
 }
 
 fn everything_failed(

@@ -6,8 +6,9 @@
 //! calls), `client` (token, retries, one HTTP exchange), `mask` (account numbers masked in every
 //! body), `fetch` (the UTC-date paging, lookups and
 //! completeness), `offline` (the same side read from JSON files), `check` (the reachability
-//! probe). The engine sees only [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees
-//! HTTP or a wire type.
+//! probe); `token` checks token replies, `http` refuses redirects, plain http and oversized
+//! bodies, `pace` shares a rate-limit pause between calls. The engine sees only
+//! [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees HTTP or a wire type.
 //!
 //! [`FlexitiSide`]: crate::domain::FlexitiSide
 
@@ -15,6 +16,9 @@ mod check;
 mod client;
 mod error;
 mod fetch;
+#[cfg(test)]
+mod fuzz;
+mod http;
 mod invalid;
 #[cfg(test)]
 mod invalid_tests;
@@ -22,7 +26,9 @@ mod map;
 mod mask;
 mod offline;
 mod outcome;
+mod pace;
 mod settings;
+pub mod token;
 pub mod wire;
 
 pub use check::{CheckReport, check};

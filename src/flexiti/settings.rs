@@ -6,6 +6,7 @@
 //! secret is filled from the environment by the app and never printed.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -39,6 +40,19 @@ pub struct FlexitiSettings {
     pub backoff_base_ms: u64,
     #[serde(default = "default_backoff_cap_ms")]
     pub backoff_cap_ms: u64,
+    /// A response body longer than this (token, page, lookup or error) fails its call.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// How long a call keeps trying while Flexiti answers 429 (`rate_limit_budget_mins`).
+    #[serde(
+        rename = "rate_limit_budget_mins",
+        default = "default_rate_limit_budget",
+        deserialize_with = "minutes"
+    )]
+    pub rate_limit_budget: Duration,
+    /// Pages of one date query at most: a date that needs more is a failed call.
+    #[serde(default = "default_max_pages_per_date")]
+    pub max_pages_per_date: u32,
 }
 
 fn default_environment() -> String {
@@ -62,6 +76,23 @@ fn default_backoff_base_ms() -> u64 {
 fn default_backoff_cap_ms() -> u64 {
     30_000
 }
+fn default_max_body_bytes() -> u64 {
+    64 << 20
+}
+fn default_rate_limit_budget() -> Duration {
+    Duration::from_secs(10 * 60)
+}
+fn default_max_pages_per_date() -> u32 {
+    100_000
+}
+
+fn minutes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let mins = u64::deserialize(d)?;
+    mins.checked_mul(60)
+        .filter(|secs| *secs <= 7 * 24 * 3600)
+        .map(Duration::from_secs)
+        .ok_or_else(|| serde::de::Error::custom(format!("{mins} minutes is more than a week")))
+}
 
 impl FlexitiSettings {
     /// Settings with every default, for the given environment and credentials.
@@ -76,6 +107,9 @@ impl FlexitiSettings {
             max_attempts: default_max_attempts(),
             backoff_base_ms: default_backoff_base_ms(),
             backoff_cap_ms: default_backoff_cap_ms(),
+            max_body_bytes: default_max_body_bytes(),
+            rate_limit_budget: default_rate_limit_budget(),
+            max_pages_per_date: default_max_pages_per_date(),
         }
     }
 
@@ -125,11 +159,14 @@ impl FlexitiSettings {
         if self.timeout_secs == 0 {
             return bad("timeout_secs must be at least 1");
         }
+        if self.max_body_bytes == 0 || self.max_pages_per_date == 0 {
+            return bad("max_body_bytes and max_pages_per_date must be at least 1");
+        }
         Ok(())
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+pub(super) fn is_loopback(url: &reqwest::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
@@ -150,6 +187,9 @@ impl std::fmt::Debug for FlexitiSettings {
             .field("max_attempts", &self.max_attempts)
             .field("backoff_base_ms", &self.backoff_base_ms)
             .field("backoff_cap_ms", &self.backoff_cap_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("rate_limit_budget", &self.rate_limit_budget)
+            .field("max_pages_per_date", &self.max_pages_per_date)
             .finish()
     }
 }
@@ -198,6 +238,16 @@ mod tests {
         let s: FlexitiSettings =
             toml::from_str("environment = \"production\"\nclient_id = \"acme\"").expect("parses");
         assert_eq!((s.page_size, s.concurrency, s.max_attempts), (100, 4, 5));
+        assert_eq!(s.max_body_bytes, 64 << 20);
+        assert_eq!(s.rate_limit_budget, Duration::from_secs(600));
+        let s: FlexitiSettings =
+            toml::from_str("rate_limit_budget_mins = 3\nmax_body_bytes = 9").expect("parses");
+        assert_eq!((s.rate_limit_budget.as_secs(), s.max_body_bytes), (180, 9));
+        let err = toml::from_str::<FlexitiSettings>("rate_limit_budget_mins = 100000")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("more than a week"), "{err}");
         let shown = format!("{:?}", with_env("training"));
         assert!(!shown.contains("s3cret-value"));
         assert!(shown.contains("[redacted]"));

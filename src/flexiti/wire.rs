@@ -142,16 +142,6 @@ impl WireError {
     }
 }
 
-/// The OAuth token response.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WireToken {
-    pub access_token: String,
-    #[serde(default, deserialize_with = "opt_u64")]
-    pub expires_in: Option<u64>,
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-}
-
 /// One list page: the rows plus the paging hints when the page was wrapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -505,7 +495,7 @@ fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_any(IdVisitor)
 }
 
-/// Optional count (`total`, `expires_in`): a number, a digit string, or null.
+/// Optional count (`total`, `total_pages`): a number, a digit string, or null.
 struct OptU64(Option<u64>);
 
 impl<'de> Deserialize<'de> for OptU64 {

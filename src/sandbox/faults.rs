@@ -50,6 +50,24 @@ pub struct Faults {
     /// `wrong_inputs` whose `field_errors` echo the account number of the date's first
     /// authorization.
     pub conflict_dates: Vec<NaiveDate>,
+    /// Every Nth data request (lists and lookups, counted together) answers 429 with a
+    /// `Retry-After` of `retry_after_secs`.
+    pub rate_limit_every: u32,
+    /// The token reply's `expires_in`, as raw JSON text (e.g. `18446744073709551615`, `-5`).
+    pub token_expires_in: Option<String>,
+    /// The token call answers 307 to the same path under this base URL.
+    pub redirect_token_to: Option<String>,
+    /// List pages answer 307 to the same path and query under this base URL.
+    pub redirect_lists_to: Option<String>,
+    /// List pages are a 200 whose array never ends, sent as fast as the client reads.
+    pub endless_list_body: bool,
+    /// List pages are a 200 that sends one byte every this many milliseconds, forever.
+    pub trickle_list_body_ms: Option<u64>,
+    /// List pages hold at most this many rows whatever `page_size` asks, and a bare page
+    /// announces no totals: a short page is then not the end.
+    pub page_size_cap: Option<usize>,
+    /// A lookup answers with the authorization whose id is one more than the one asked.
+    pub lookup_other_id: bool,
 }
 
 impl Default for Faults {
@@ -71,6 +89,14 @@ impl Default for Faults {
             bad_token_replies: 0,
             cut_dates: Vec::new(),
             conflict_dates: Vec::new(),
+            rate_limit_every: 0,
+            token_expires_in: None,
+            redirect_token_to: None,
+            redirect_lists_to: None,
+            endless_list_body: false,
+            trickle_list_body_ms: None,
+            page_size_cap: None,
+            lookup_other_id: false,
         }
     }
 }
@@ -140,12 +166,37 @@ impl Faults {
                         target.push(parsed);
                     }
                 }
+                "rate_limit_every" => {
+                    faults.rate_limit_every = value.parse().with_context(context)?
+                }
+                "token_expires_in" => faults.token_expires_in = Some(value.to_string()),
+                "redirect_token_to" => faults.redirect_token_to = Some(value.to_string()),
+                "redirect_lists_to" => faults.redirect_lists_to = Some(value.to_string()),
+                "endless_list_body" => {
+                    faults.endless_list_body = value.parse().with_context(context)?;
+                }
+                "trickle_list_body_ms" => {
+                    faults.trickle_list_body_ms = Some(value.parse().with_context(context)?);
+                }
+                "page_size_cap" => {
+                    let cap: usize = value.parse().with_context(context)?;
+                    if cap == 0 {
+                        bail!("fault spec '{item}': page_size_cap must be at least 1");
+                    }
+                    faults.page_size_cap = Some(cap);
+                }
+                "lookup_other_id" => {
+                    faults.lookup_other_id = value.parse().with_context(context)?
+                }
                 other => bail!(
                     "fault spec '{item}': unknown fault '{other}' (known: seed, latency_ms, \
                      server_error_per_mille, rate_limit_per_mille, retry_after_secs, \
                      token_ttl_secs, malformed_json_per_mille, drop_connection_per_mille, \
                      failing_dates, failing_authorization_ids, maintenance, wrapped_pages, \
-                     fail_first_n_per_call, bad_token_replies, cut_dates, conflict_dates)"
+                     fail_first_n_per_call, bad_token_replies, cut_dates, conflict_dates, \
+                     rate_limit_every, token_expires_in, \
+                     redirect_token_to, redirect_lists_to, endless_list_body, \
+                     trickle_list_body_ms, page_size_cap, lookup_other_id)"
                 ),
             }
         }
@@ -170,6 +221,8 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
 pub(crate) struct Dice {
     rng: StdRng,
     calls: HashMap<String, u32>,
+    /// Data requests counted by [`Dice::every`].
+    requests: u64,
 }
 
 impl Dice {
@@ -177,7 +230,17 @@ impl Dice {
         Dice {
             rng: StdRng::seed_from_u64(seed),
             calls: HashMap::new(),
+            requests: 0,
         }
+    }
+
+    /// Counts one more data request and says whether it is an Nth one.
+    pub(crate) fn every(&mut self, n: u32) -> bool {
+        if n == 0 {
+            return false;
+        }
+        self.requests += 1;
+        self.requests.is_multiple_of(u64::from(n))
     }
 
     /// True with probability `per_mille / 1000`; a zero rate does not consume the dice, so
@@ -262,5 +325,35 @@ mod tests {
         let firsts: Vec<bool> = (0..4).map(|_| dice.within_first("GET /a", 2)).collect();
         assert_eq!(firsts, vec![true, true, false, false]);
         assert!(dice.within_first("GET /b", 2));
+        let nths: Vec<bool> = (0..6).map(|_| dice.every(3)).collect();
+        assert_eq!(nths, vec![false, false, true, false, false, true]);
+        assert!(!dice.every(0));
+    }
+
+    #[test]
+    fn hostile_faults_are_set_by_the_spec() {
+        let faults = Faults::from_spec(
+            "token_expires_in=18446744073709551615,redirect_token_to=http://127.0.0.1:9/x,\
+             redirect_lists_to=https://evil.example,endless_list_body,trickle_list_body_ms=50,\
+             rate_limit_every=9,page_size_cap=10,lookup_other_id",
+        )
+        .expect("valid spec");
+        assert_eq!(
+            faults.token_expires_in.as_deref(),
+            Some("18446744073709551615")
+        );
+        assert_eq!(
+            faults.redirect_token_to.as_deref(),
+            Some("http://127.0.0.1:9/x")
+        );
+        assert_eq!(
+            faults.redirect_lists_to.as_deref(),
+            Some("https://evil.example")
+        );
+        assert!(faults.endless_list_body && faults.lookup_other_id);
+        assert_eq!(faults.trickle_list_body_ms, Some(50));
+        assert_eq!(faults.rate_limit_every, 9);
+        assert_eq!(faults.page_size_cap, Some(10));
+        assert!(Faults::from_spec("page_size_cap=0").is_err());
     }
 }

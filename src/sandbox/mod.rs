@@ -46,6 +46,15 @@ pub mod fault {
     pub const BAD_TOKEN_REPLY: &str = "bad_token_reply";
     pub const CUT_PAGE: &str = "cut_page";
     pub const CONFLICT: &str = "conflict";
+    /// A 307 sent instead of a token or a list page.
+    pub const REDIRECT: &str = "redirect";
+    /// A token reply with the configured `expires_in`.
+    pub const TOKEN_EXPIRES_IN: &str = "token_expires_in";
+    pub const ENDLESS_BODY: &str = "endless_body";
+    pub const TRICKLE_BODY: &str = "trickle_body";
+    /// A list page cut to `page_size_cap` rows.
+    pub const PAGE_SIZE_CAP: &str = "page_size_cap";
+    pub const LOOKUP_OTHER_ID: &str = "lookup_other_id";
 }
 
 /// How to run a sandbox server.

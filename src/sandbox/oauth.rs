@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::server::{Shared, count_request, error, outage};
+use super::fault;
+use super::server::{Shared, count_request, error, outage, redirect};
 
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct TokenForm {
@@ -30,6 +31,13 @@ pub(crate) async fn token(
     count_request(&shared, "token", &headers);
     if let Some(refused) = outage(&shared).await {
         return refused;
+    }
+    if let Some(target) = &shared.faults.redirect_token_to {
+        shared.count_fault(fault::REDIRECT);
+        return redirect(&format!(
+            "{}/v2.5/oauth/token",
+            target.trim_end_matches('/')
+        ));
     }
     let query = query.unwrap_or_default();
     if query.contains("client_id") || query.contains("client_secret") {
@@ -121,10 +129,19 @@ pub(crate) async fn token(
         "expires_in": super::tokens::ANNOUNCED_TTL_SECS,
         "refresh_token": issued.refresh_token,
     });
+    let mut body = body.to_string();
+    if let Some(raw) = &shared.faults.token_expires_in {
+        shared.count_fault(fault::TOKEN_EXPIRES_IN);
+        // Raw text, so that values JSON numbers cannot hold reach the client as sent.
+        body = body.replace(
+            &format!("\"expires_in\":{}", super::tokens::ANNOUNCED_TTL_SECS),
+            &format!("\"expires_in\":{raw}"),
+        );
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        body,
     )
         .into_response()
 }

@@ -3,8 +3,10 @@
 //!
 //! Order of checks on a data call, so that each fault is observable on its own: maintenance,
 //! latency, bearer token, `x-reference-id`, client id in the path, 429, random 5xx, the
-//! first-N-failures counter, input validation (409), the dated and per-id failures, then the
-//! answer, which may still be malformed or cut short.
+//! first-N-failures counter (and every Nth request), then the hostile answers a client must
+//! refuse (a redirect elsewhere, an endless or trickling body, a lookup for another id),
+//! input validation (409), the dated and per-id failures, then the answer, which may still be
+//! malformed or cut short, or cut to `page_size_cap` rows.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -130,10 +132,19 @@ async fn list(
     if let Some(refused) = guard(&shared, kind.endpoint(), method, uri, headers, client_id).await {
         return refused;
     }
-    let query = match listing::ListQuery::parse(uri) {
+    if let Some(hostile) = hostile_list(&shared, uri) {
+        return hostile;
+    }
+    let mut query = match listing::ListQuery::parse(uri) {
         Ok(query) => query,
         Err(field_errors) => return listing::wrong_inputs(uri.path(), field_errors),
     };
+    if let Some(cap) = shared.faults.page_size_cap
+        && query.page_size > cap
+    {
+        shared.count_fault(fault::PAGE_SIZE_CAP);
+        query.page_size = cap;
+    }
     if let Some(date) = shared
         .faults
         .failing_dates
@@ -218,6 +229,12 @@ async fn lookup(
         )];
         return listing::wrong_inputs(uri.path(), errors);
     };
+    if shared.faults.lookup_other_id
+        && let Some(item) = shared.data.authorization(id)
+    {
+        shared.count_fault(fault::LOOKUP_OTHER_ID);
+        return deliver(&shared, other_id(&item.json, id + 1));
+    }
     if shared.faults.failing_authorization_ids.contains(&id) {
         shared.count_fault(fault::FAILING_AUTHORIZATION);
         return error(
@@ -329,7 +346,8 @@ async fn guard(
 fn random_failure(shared: &Shared, method: &Method, uri: &Uri) -> Option<Response> {
     let faults = &shared.faults;
     let mut dice = shared.dice();
-    if dice.roll(faults.rate_limit_per_mille) {
+    let nth = dice.every(faults.rate_limit_every);
+    if nth || dice.roll(faults.rate_limit_per_mille) {
         drop(dice);
         shared.count_fault(fault::RATE_LIMIT);
         let mut refused = error(
@@ -404,4 +422,61 @@ fn deliver(shared: &Shared, body: Vec<u8>) -> Response {
         return (StatusCode::OK, json, Body::from_stream(stream)).into_response();
     }
     (StatusCode::OK, json, body).into_response()
+}
+
+/// The list faults that answer instead of the data: a redirect, an endless or trickling body.
+fn hostile_list(shared: &Shared, uri: &Uri) -> Option<Response> {
+    let faults = &shared.faults;
+    if let Some(target) = &faults.redirect_lists_to {
+        shared.count_fault(fault::REDIRECT);
+        let path = uri.path().strip_prefix(BASE_PATH).unwrap_or(uri.path());
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        return Some(redirect(&format!(
+            "{}{path}{query}",
+            target.trim_end_matches('/')
+        )));
+    }
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    let opening = futures::stream::once(async { Ok(Bytes::from_static(b"[")) });
+    if let Some(every) = faults.trickle_list_body_ms {
+        shared.count_fault(fault::TRICKLE_BODY);
+        let every = Duration::from_millis(every.max(1));
+        let drip = futures::stream::unfold((), move |()| async move {
+            tokio::time::sleep(every).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
+        });
+        let body = Body::from_stream(futures::StreamExt::chain(opening, drip));
+        return Some((StatusCode::OK, json, body).into_response());
+    }
+    if faults.endless_list_body {
+        shared.count_fault(fault::ENDLESS_BODY);
+        let row = r#"{"authorization_id":1,"capture_id":1,"reference":"ENDLESS","date":"2026-11-23T12:00:00Z","amount":"1.00","creation_date":"2026-11-23T12:00:00Z"},"#;
+        let chunk = Bytes::from(row.repeat((64 << 10) / row.len()));
+        let rows = futures::StreamExt::map(futures::stream::repeat(chunk), Ok::<_, std::io::Error>);
+        let body = Body::from_stream(futures::StreamExt::chain(opening, rows));
+        return Some((StatusCode::OK, json, body).into_response());
+    }
+    None
+}
+
+/// A 307 to `location`: the client is asked to repeat the same request there.
+pub(crate) fn redirect(location: &str) -> Response {
+    let mut response = error(
+        StatusCode::TEMPORARY_REDIRECT,
+        "moved",
+        "this endpoint has moved",
+    );
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// An authorization's JSON with another `authorization_id`.
+fn other_id(json: &str, id: u64) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("authorization_id".into(), json!(id));
+    }
+    value.to_string().into_bytes()
 }
