@@ -294,7 +294,9 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             if let Some(store) = &store
                 && let Err(e) = store.fail_run(run_id, &message).await
             {
-                tracing::error!("could not mark run {run_id} failed: {e:#}");
+                tracing::error!(
+                    "could not mark run {run_id} failed: {e:#}; it stays running until the next run marks it abandoned"
+                );
             }
             alert_failure(
                 config,
@@ -469,7 +471,11 @@ async fn finish(
                 if let Some(store) = &store
                     && let Err(e) = store.mark_partial(report.run_id, &message).await
                 {
-                    tracing::error!("could not mark run {} partial: {e:#}", report.run_id);
+                    tracing::error!(
+                        "could not mark run {} partial: {e:#}; the stored run wrongly says {}",
+                        report.run_id,
+                        report.status.as_str()
+                    );
                 }
                 report.status = RunStatus::Partial;
                 email_error = Some(message);
