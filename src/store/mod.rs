@@ -25,6 +25,7 @@
 //! [`LockGuard`] from [`Store::try_lock`] around `begin_run` … `finish_run`.
 
 mod details;
+mod email_state;
 mod findings;
 mod lock;
 mod resilience;

@@ -165,6 +165,7 @@ impl Store {
         resilience::retry_while_locked(&what, || {
             sqlx::query(
                 "UPDATE runs SET status = 'partial', \
+                 email = CASE WHEN email = 'pending' THEN 'failed' ELSE email END, \
                  error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END WHERE id = $1",
             )
             .bind(run_id)
