@@ -9,7 +9,9 @@
 //! - `runs`: one row per run; its window (`range_from`, `range_to`), `triggered_by`, `status`
 //!   (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
 //!   `duration_ms`, `x_reference_id`, `version`, `error`, the counts, `incomplete_days`
-//!   (comma-separated dates) and the totals of both sides (`flexiti_*`, `ledger_*`).
+//!   (comma-separated dates), the totals of both sides (`flexiti_*`, `ledger_*`) and `email`,
+//!   the summary email's state (`pending` from the run's start until `sent`; `failed`; `unsent`
+//!   once a later run found it still pending; `NULL` when none is due).
 //! - `discrepancies`: one row per finding identity (`fingerprint`, unique), every field of a
 //!   [`Discrepancy`](crate::domain::Discrepancy), `status` (`open`, `resolved`,
 //!   `acknowledged`), `first_seen_run`/`_at`, `last_seen_run`/`_at`, `resolved_run`, `note`.
