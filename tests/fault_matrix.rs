@@ -497,17 +497,21 @@ fn cases() -> Vec<Case> {
             .status(Option::None)
             .stored(Stored::Unreadable)
             .mails(0, &[])
-            .stderr(&["connecting to the postgres database"]),
+            // Refused at once, within the 10 s connect timeout, naming the server (no password).
+            .stderr(&[
+                "connecting to the postgres database at 127.0.0.1:",
+                "Connection refused",
+            ]),
         case("sqlite_locked_at_commit", Db(DbFault::SqliteLockedAtCommit))
             // The results' transaction gives up after sqlx's 5 s busy timeout; marking the run
-            // failed then meets the same lock, so the run stays `running` until the next run
-            // marks it abandoned. Nothing is half-written.
-            .exit(Some(1))
-            .status(Some("running"))
-            .stored(Stored::Nothing)
+            // failed meets the same lock and retries until the other session lets go. Nothing
+            // is half-written.
+            .failed(&[
+                "database is locked",
+                "marking run 1 failed: the database is locked; retrying",
+            ])
             .mails(1, &["FAILED 2026-11-23: run failed", "database is locked"])
-            .stderr(&["database is locked"])
-            .after("abandoned"),
+            .show(&["failed for 2026-11-23", "database is locked"]),
         case(
             "postgres_terminated_at_commit",
             Db(DbFault::PostgresTerminatedAtCommit),
@@ -527,12 +531,23 @@ fn cases() -> Vec<Case> {
             "sqlite_deleted_during_fetch",
             Db(DbFault::SqliteDeletedDuringFetch),
         )
-        // Today: the run commits into the deleted file's inode (still open), exits 0 and
-        // emails its findings, but nothing is left on disk: the results are lost without a
-        // word. Asserted as it is (see docs/FAULTS.md); the clean run afterwards stores them.
+        // The store notices before committing that the file it opened is gone: the run fails
+        // and says so, nothing claims to be stored; the clean run afterwards stores them.
+        .exit(Some(1))
         .status(Option::None)
         .stored(Stored::Nothing)
-        .mails(1, &["2026-11-23: 8 discrepancies"]),
+        .mails(
+            1,
+            &[
+                "FAILED 2026-11-23: run failed",
+                "flexiti-recon.db was deleted during the run",
+            ],
+        )
+        .stderr(&[
+            "the results of run 1 are not stored",
+            "the sqlite database file",
+            "flexiti-recon.db was deleted during the run",
+        ]),
         case(
             "postgres_terminated_after_commit",
             Db(DbFault::PostgresTerminatedAfterCommit),
@@ -542,15 +557,11 @@ fn cases() -> Vec<Case> {
             "sqlite_locked_after_commit",
             Db(DbFault::SqliteLockedAfterCommit),
         )
-        // Today: the email fails and the run exits 3, but marking it partial meets the lock
-        // after the 5 s busy timeout, so the stored run says `succeeded` with no word of the
-        // failed email (see docs/FAULTS.md).
-        .exit(Some(3))
-        .mails(0, &[])
+        // Marking the run partial meets the lock and retries until the other session lets go.
+        .email_failed(&["error: email failed: smtp 127.0.0.1:"])
         .stderr(&[
             "email failed: smtp 127.0.0.1:",
-            "could not mark run 1 partial",
-            "database is locked",
+            "marking run 1 partial: the database is locked; retrying",
         ]),
         // ---- SMTP ----
         case("smtp_refused", Smtp(SmtpFault::Refused))
@@ -574,11 +585,11 @@ fn cases() -> Vec<Case> {
         case("kill_while_storing_sqlite", Kill(Stage::Store)).killed(),
         case("kill_while_storing_postgres", Kill(Stage::StorePostgres)).killed(),
         case("kill_while_emailing", Kill(Stage::Email))
-            // The results were committed before the email: the run stays `succeeded`, though
-            // no email went out (see docs/FAULTS.md).
+            // The results were committed before the email, marked as still to send: the run
+            // says `succeeded` and that its email is pending; the next run reports it unsent.
             .exit(Option::None)
             .mails(0, &[])
-            .show(&["succeeded for 2026-11-23"]),
+            .show(&["succeeded for 2026-11-23", "email: pending: not sent"]),
         // ---- two runs at once ----
         case("second_run_exits_75", TwoRuns { wait: false })
             .exit(Some(75))
@@ -1144,8 +1155,14 @@ impl<'a> Row<'a> {
             Fault::Db(DbFault::SqliteLockedAtCommit) => {
                 wait_log(err, ledger_done).await?;
                 let mut lock = self.sqlite_write_lock().await?;
-                tokio::time::timeout(RUN_LIMIT, child.wait()).await??;
+                // Held past the results' busy timeout, until marking the run failed retries.
+                wait_log(
+                    err,
+                    "marking run 1 failed: the database is locked; retrying",
+                )
+                .await?;
                 lock.execute("ROLLBACK").await?;
+                tokio::time::timeout(RUN_LIMIT, child.wait()).await??;
             }
             Fault::Kill(Stage::StorePostgres) => {
                 wait_log(err, ledger_done).await?;
@@ -1198,8 +1215,14 @@ impl<'a> Row<'a> {
             Fault::Db(DbFault::SqliteLockedAfterCommit) => {
                 self.wait_for_smtp().await?;
                 let mut lock = self.sqlite_write_lock().await?;
-                tokio::time::timeout(RUN_LIMIT, child.wait()).await??;
+                // Held until marking the run partial has met it and retries.
+                wait_log(
+                    err,
+                    "marking run 1 partial: the database is locked; retrying",
+                )
+                .await?;
                 lock.execute("ROLLBACK").await?;
+                tokio::time::timeout(RUN_LIMIT, child.wait()).await??;
             }
             Fault::Kill(Stage::Email) => {
                 let accepted = self.smtp_accepted.clone();

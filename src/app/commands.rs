@@ -167,6 +167,9 @@ pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError>
             if let Some(e) = &run.error {
                 println!("  error: {}", crate::redact::text(e));
             }
+            if let Some(state) = store.email_state(id).await.map_err(AppError::fatal)? {
+                println!("  email: {}", email_state_text(&state));
+            }
             for c in store.failed_calls(id).await.map_err(AppError::fatal)? {
                 println!(
                     "  failed call: {} {} -> {} {} {} ({} attempts)",
@@ -480,5 +483,16 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             }
             Ok(Exit::Done)
         }
+    }
+}
+
+/// A run's email state as `runs show` prints it.
+fn email_state_text(state: &str) -> &str {
+    match state {
+        "pending" => "pending: not sent (the run is sending it, or stopped while sending)",
+        "unsent" => "never sent: the run stopped while sending it",
+        "sent" => "sent",
+        "failed" => "failed",
+        other => other,
     }
 }

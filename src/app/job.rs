@@ -243,6 +243,16 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             .map_err(AppError::fatal)?,
         None => 0,
     };
+    if let Some(store) = &store {
+        report_unsent_emails(store).await;
+        if mailer.is_some() {
+            // Until the email is sent (or found not due), the stored run says it is pending.
+            store
+                .mark_email_pending(run_id)
+                .await
+                .map_err(AppError::fatal)?;
+        }
+    }
 
     let stages = Stages::new(request.progress && range.len() > 1);
     let body = async {
@@ -316,7 +326,9 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             if let Some(store) = &store
                 && let Err(e) = store.fail_run(run_id, &message).await
             {
-                tracing::error!("could not mark run {run_id} failed: {e:#}");
+                tracing::error!(
+                    "could not mark run {run_id} failed: {e:#}; it stays running until the next run marks it abandoned"
+                );
             }
             alert_failure(
                 config,
@@ -341,6 +353,20 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         audit_dir,
     )
     .await
+}
+
+/// Warns of the runs whose summary email was never sent (the process died while sending).
+async fn report_unsent_emails(store: &Store) {
+    match store.take_unsent_emails().await {
+        Ok(ids) => {
+            for id in ids {
+                tracing::warn!(
+                    "run {id}'s summary email was never sent: the run stopped while sending it (see runs show {id})"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("reading unsent emails: {e:#}"),
+    }
 }
 
 async fn acquire_lock(
@@ -473,6 +499,16 @@ async fn finish(
     let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
     stages.done("write");
     let (mut email, mut email_error) = (None, None);
+    if let Some(store) = &store
+        && mailer.is_some()
+        && !notify::should_send(email_settings.policy, &report)
+        && let Err(e) = store.mark_email_not_due(report.run_id).await
+    {
+        tracing::error!(
+            "could not record that run {} sends no email: {e:#}",
+            report.run_id
+        );
+    }
     if let Some(mailer) = &mailer
         && notify::should_send(email_settings.policy, &report)
     {
@@ -483,6 +519,14 @@ async fn finish(
         match sent.await {
             Ok(to) => {
                 tracing::info!(to = %to, "emailed the summary");
+                if let Some(store) = &store
+                    && let Err(e) = store.mark_email_sent(report.run_id).await
+                {
+                    tracing::error!(
+                        "could not record run {}'s email as sent: {e:#}",
+                        report.run_id
+                    );
+                }
                 email = Some(to.to_string());
             }
             Err(e) => {
@@ -491,7 +535,11 @@ async fn finish(
                 if let Some(store) = &store
                     && let Err(e) = store.mark_partial(report.run_id, &message).await
                 {
-                    tracing::error!("could not mark run {} partial: {e:#}", report.run_id);
+                    tracing::error!(
+                        "could not mark run {} partial: {e:#}; the stored run wrongly says {}",
+                        report.run_id,
+                        report.status.as_str()
+                    );
                 }
                 report.status = RunStatus::Partial;
                 email_error = Some(message);

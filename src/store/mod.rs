@@ -9,7 +9,9 @@
 //! - `runs`: one row per run; its window (`range_from`, `range_to`), `triggered_by`, `status`
 //!   (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
 //!   `duration_ms`, `x_reference_id`, `version`, `error`, the counts, `incomplete_days`
-//!   (comma-separated dates) and the totals of both sides (`flexiti_*`, `ledger_*`).
+//!   (comma-separated dates), the totals of both sides (`flexiti_*`, `ledger_*`) and `email`,
+//!   the summary email's state (`pending` from the run's start until `sent`; `failed`; `unsent`
+//!   once a later run found it still pending; `NULL` when none is due).
 //! - `discrepancies`: one row per finding identity (`fingerprint`, unique), every field of a
 //!   [`Discrepancy`](crate::domain::Discrepancy), `status` (`open`, `resolved`,
 //!   `acknowledged`), `first_seen_run`/`_at`, `last_seen_run`/`_at`, `resolved_run`, `note`.
@@ -25,8 +27,10 @@
 //! [`LockGuard`] from [`Store::try_lock`] around `begin_run` … `finish_run`.
 
 mod details;
+mod email_state;
 mod findings;
 mod lock;
+mod resilience;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +70,8 @@ enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file as opened, to refuse committing into a file deleted or replaced since.
+    opened: Option<resilience::FileIdentity>,
 }
 
 impl std::fmt::Debug for Store {
@@ -91,6 +97,7 @@ impl Store {
             let backend = Backend::Postgres {
                 url: url.to_string(),
             };
+            resilience::probe_postgres(url).await?;
             (backend, url.to_string())
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
@@ -98,6 +105,7 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(5)
+            .acquire_timeout(resilience::CONNECT_TIMEOUT)
             .connect(&connect_url)
             .await
             .with_context(|| format!("connecting to the {} database", backend.name()))?;
@@ -109,7 +117,15 @@ impl Store {
                 .await
                 .context("switching the sqlite database to WAL mode")?;
         }
-        let store = Store { pool, backend };
+        let opened = match &backend {
+            Backend::Sqlite { path: Some(path) } => resilience::FileIdentity::of(path),
+            _ => None,
+        };
+        let store = Store {
+            pool,
+            backend,
+            opened,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -124,6 +140,15 @@ impl Store {
             .run(&self.pool)
             .await
             .with_context(|| format!("migrating the {} database", self.backend.name()))
+    }
+
+    /// Fails when the SQLite file is no longer the one this store opened (deleted or replaced
+    /// under the run): what would be committed now would be lost.
+    fn ensure_same_file(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite { path: Some(path) } => resilience::ensure_same_file(path, self.opened),
+            _ => Ok(()),
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.

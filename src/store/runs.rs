@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError, details, findings, parse_date, parse_ts, to_i64, to_u64, ts};
+use super::{
+    Store, StoreError, details, findings, parse_date, parse_ts, resilience, to_i64, to_u64, ts,
+};
 use crate::domain::{Amount, DayRange};
 use crate::report::{ChangeSummary, RunReport, RunStatus, SideTotals};
 
@@ -121,6 +123,8 @@ impl Store {
         let changes = findings::upsert_and_resolve(&mut tx, report, stores).await?;
         details::insert_details(&mut tx, report).await?;
         complete_run(&mut tx, report).await?;
+        self.ensure_same_file()
+            .with_context(|| format!("the results of run {run_id} are not stored"))?;
         tx.commit()
             .await
             .with_context(|| format!("committing the results of run {run_id}"))?;
@@ -138,31 +142,39 @@ impl Store {
                 .with_context(|| format!("reading run {run_id}"))?;
         let started = started.ok_or(StoreError::UnknownRun(run_id))?;
         let duration = (now - parse_ts(&started, "runs.started_at")?).num_milliseconds();
-        sqlx::query(
-            "UPDATE runs SET status = 'failed', error = $2, finished_at = $3, duration_ms = $4 \
-             WHERE id = $1",
-        )
-        .bind(run_id)
-        .bind(crate::redact::text(error))
-        .bind(ts(now))
-        .bind(duration)
-        .execute(&self.pool)
-        .await
-        .with_context(|| format!("marking run {run_id} failed"))?;
+        let redacted = crate::redact::text(error);
+        let what = format!("marking run {run_id} failed");
+        resilience::retry_while_locked(&what, || {
+            sqlx::query(
+                "UPDATE runs SET status = 'failed', error = $2, finished_at = $3, \
+                 duration_ms = $4 WHERE id = $1",
+            )
+            .bind(run_id)
+            .bind(&redacted)
+            .bind(ts(now))
+            .bind(duration)
+            .execute(&self.pool)
+        })
+        .await?;
         Ok(())
     }
 
     /// Marks a stored run `partial` after the fact, keeping its results: the email failed.
+    /// A locked database is retried (see [`resilience::retry_while_locked`]).
     pub async fn mark_partial(&self, run_id: i64, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE runs SET status = 'partial', \
-             error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END WHERE id = $1",
-        )
-        .bind(run_id)
-        .bind(crate::redact::text(error))
-        .execute(&self.pool)
-        .await
-        .with_context(|| format!("marking run {run_id} partial"))?;
+        let redacted = crate::redact::text(error);
+        let what = format!("marking run {run_id} partial");
+        resilience::retry_while_locked(&what, || {
+            sqlx::query(
+                "UPDATE runs SET status = 'partial', \
+                 email = CASE WHEN email = 'pending' THEN 'failed' ELSE email END, \
+                 error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END WHERE id = $1",
+            )
+            .bind(run_id)
+            .bind(&redacted)
+            .execute(&self.pool)
+        })
+        .await?;
         Ok(())
     }
 

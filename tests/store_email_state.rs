@@ -1,0 +1,152 @@
+//! A run's summary email state on a real SQLite file and a real PostgreSQL database: `pending`
+//! from the run's start until sent, so a run that died while emailing is found by the next.
+//! PostgreSQL as in `tests/store.rs` (`FLEXITI_TEST_PG_URL`).
+
+use chrono::{NaiveDate, Utc};
+use flexiti_recon::domain::DayRange;
+use flexiti_recon::report::{ChangeSummary, RunReport, RunStatus};
+use flexiti_recon::store::Store;
+use sqlx::{Connection, Executor, PgConnection};
+
+fn night() -> DayRange {
+    DayRange::single(NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid day"))
+}
+
+fn report(run_id: i64) -> RunReport {
+    let now = Utc::now();
+    RunReport {
+        run_id,
+        range: night(),
+        trigger: "test".to_string(),
+        started_at: now,
+        finished_at: now,
+        x_reference_id: "xref".to_string(),
+        status: RunStatus::Succeeded,
+        discrepancies: Vec::new(),
+        totals: Vec::new(),
+        failed_calls: Vec::new(),
+        rejects: Vec::new(),
+        ignored_other_tender: 0,
+        incomplete_days: Vec::new(),
+        flexiti_records: 0,
+        ledger_rows: 0,
+        matched_pairs: 0,
+        changes: ChangeSummary::default(),
+    }
+}
+
+/// A committed run whose email was marked pending and never sent.
+async fn stored_run_emailing(store: &Store) -> i64 {
+    let id = store
+        .begin_run(night(), "test", "xref", "0.1.0")
+        .await
+        .expect("begin");
+    store.mark_email_pending(id).await.expect("pending");
+    store.finish_run(&report(id)).await.expect("finish");
+    id
+}
+
+async fn scenario(url: String) {
+    let store = Store::connect(&url).await.expect("connect");
+    // Died while emailing: committed, email still pending.
+    let died = stored_run_emailing(&store).await;
+    assert_eq!(
+        store.email_state(died).await.expect("state").as_deref(),
+        Some("pending")
+    );
+    // Sent: not reported.
+    let sent = stored_run_emailing(&store).await;
+    store.mark_email_sent(sent).await.expect("sent");
+    // Email failed: the run is partial and its email failed, not reported as unsent.
+    let failed_email = stored_run_emailing(&store).await;
+    store
+        .mark_partial(failed_email, "email failed: smtp refused")
+        .await
+        .expect("partial");
+    // A run that failed before its results: its email never was the summary's to send.
+    let failed_run = store
+        .begin_run(night(), "test", "xref", "0.1.0")
+        .await
+        .expect("begin");
+    store.mark_email_pending(failed_run).await.expect("pending");
+    store
+        .fail_run(failed_run, "ledger missing")
+        .await
+        .expect("fail");
+
+    assert_eq!(store.take_unsent_emails().await.expect("take"), vec![died]);
+    assert_eq!(
+        store.email_state(died).await.expect("state").as_deref(),
+        Some("unsent")
+    );
+    assert_eq!(
+        store.email_state(sent).await.expect("state").as_deref(),
+        Some("sent")
+    );
+    assert_eq!(
+        store
+            .email_state(failed_email)
+            .await
+            .expect("state")
+            .as_deref(),
+        Some("failed")
+    );
+    // Each unsent email is reported once.
+    assert!(store.take_unsent_emails().await.expect("take").is_empty());
+    store.mark_email_not_due(sent).await.expect("not due");
+    assert_eq!(store.email_state(sent).await.expect("state"), None);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_email_left_pending_is_reported_once_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    scenario(format!("sqlite://{}", dir.path().join("f.db").display())).await;
+}
+
+#[tokio::test]
+async fn an_email_left_pending_is_reported_once_on_postgres() {
+    let admin_url = std::env::var("FLEXITI_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    let mut admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL at FLEXITI_TEST_PG_URL");
+    let name = format!("flexiti_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create the test database");
+    let url = match admin_url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("FLEXITI_TEST_PG_URL has no database path"),
+    };
+    let outcome = tokio::spawn(scenario(url)).await;
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop the test database");
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_at_once_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    // The listener is dropped: nothing listens on the port.
+    let url = format!("postgres://app:s3cret-pw@127.0.0.1:{port}/recon");
+    let err = Store::connect(&url).await.expect_err("nothing listens");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains(&format!(
+            "connecting to the postgres database at 127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("refused"), "{text}");
+    assert!(!text.contains("s3cret-pw"), "{text}");
+}
