@@ -415,6 +415,16 @@ impl FlexitiClient {
                 "flexiti token request"
             );
             let reply = self.attempt(request).await.and_then(|(status, body)| {
+                // A body that is not JSON at all is a glitch (a proxy's page, a cut reply) and
+                // is retried like any unparseable body; JSON that breaks the contract is an
+                // answer, refused at once.
+                if serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+                    return Err(FlexitiError::Unparseable {
+                        status,
+                        reason: "the token reply is not JSON".into(),
+                        excerpt: excerpt(&body),
+                    });
+                }
                 parse_token_reply(&body).map_err(|why| FlexitiError::Refused {
                     status: Some(status),
                     reason: format!("token reply refused: {why}"),
