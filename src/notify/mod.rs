@@ -12,6 +12,7 @@ mod render;
 mod sections;
 mod transport;
 
+pub(crate) use layout::scrub_accounts;
 pub use render::{Attachment, RenderOptions, RenderedEmail, render, render_failure};
 pub use transport::{
     EmailConfigError, EmailPolicy, EmailSettings, Mailer, SendError, SentTo, TlsMode, TransportKind,
