@@ -85,14 +85,20 @@ pub async fn export(config: &Config, args: &ExportArgs) -> Result<Exit, AppError
     if let Some(s) = &args.store {
         totals.retain(|t| &t.store == s);
     }
+    let facts = store.run_facts(from, to).await.map_err(AppError::fatal)?;
     let rows: Vec<ExportRow<'_>> = found.iter().map(ExportRow::from).collect();
-    let manifest = export::export_bundle(&args.out, &rows, &totals, &format, args.split)
-        .map_err(AppError::fatal)?;
+    let manifest =
+        export::export_bundle_with_facts(&args.out, &rows, &totals, &facts, &format, args.split)
+            .map_err(AppError::fatal)?;
     for file in &manifest.files {
-        println!(
-            "{}  {} rows  total {}  sha256 {}",
-            file.name, file.rows, file.total, file.sha256
-        );
+        if file.total_column.is_empty() {
+            println!("{}  {} rows  sha256 {}", file.name, file.rows, file.sha256);
+        } else {
+            println!(
+                "{}  {} rows  total {}  sha256 {}",
+                file.name, file.rows, file.total, file.sha256
+            );
+        }
     }
     println!("exported to {}", args.out.display());
     Ok(Exit::Done)
@@ -101,9 +107,12 @@ pub async fn export(config: &Config, args: &ExportArgs) -> Result<Exit, AppError
 pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError> {
     let store = open(config).await?;
     match action {
-        RunsAction::List { limit } => {
+        RunsAction::List { limit, format } => {
             let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
             let runs = store.list_runs(limit).await.map_err(AppError::fatal)?;
+            if format == OutputFormat::Json {
+                return json_out::print(&json_out::runs(&runs));
+            }
             println!(
                 "{:>5}  {:<23}  {:<9}  {:<10}  {:>6}  {:>6}  {:>5}  started",
                 "id", "days", "trigger", "status", "finds", "failed", "rej"

@@ -27,6 +27,7 @@
 mod details;
 mod findings;
 mod lock;
+mod run_facts;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ use sqlx::migrate::Migrator;
 
 pub use findings::DiscrepancyFilter;
 pub use lock::LockGuard;
+pub use run_facts::RunFacts;
 pub use runs::StoredRun;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("sql/sqlite");
