@@ -4,7 +4,8 @@
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::cli::{DiscrepancyAction, ExportArgs, RunsAction, SandboxAction};
+use super::json_out;
+use crate::cli::{DiscrepancyAction, ExportArgs, OutputFormat, RunsAction, SandboxAction};
 use crate::config::Config;
 use crate::domain::Category;
 use crate::exit::{AppError, Exit};
@@ -131,12 +132,17 @@ pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError>
                 );
             }
         }
-        RunsAction::Show { id } => {
+        RunsAction::Show { id, format } => {
             let run = store
                 .get_run(id)
                 .await
                 .map_err(AppError::fatal)?
                 .ok_or_else(|| AppError::usage(StoreError::UnknownRun(id).into()))?;
+            if format == OutputFormat::Json {
+                let calls = store.failed_calls(id).await.map_err(AppError::fatal)?;
+                let rejects = store.rejects(id).await.map_err(AppError::fatal)?;
+                return json_out::print(&json_out::run_details(&run, &calls, &rejects));
+            }
             println!(
                 "run {}: {} for {} (trigger {})",
                 run.id,
@@ -220,6 +226,7 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
             category,
             status,
             limit,
+            format,
         } => {
             let filter = DiscrepancyFilter {
                 from,
@@ -230,24 +237,30 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
                 reference: None,
                 limit: Some(u32::try_from(limit.max(1)).unwrap_or(u32::MAX)),
             };
+            let found = store
+                .list_discrepancies(&filter)
+                .await
+                .map_err(AppError::fatal)?;
+            if format == OutputFormat::Json {
+                return json_out::print(&found);
+            }
             println!(
                 "{:>6}  {:<10}  {:<20}  {:<24}  {:<6}  {:>10}  {:>10}  {:>10}  status",
                 "id", "day", "category", "reference", "kind", "flexiti", "ledger", "delta"
             );
-            for d in store
-                .list_discrepancies(&filter)
-                .await
-                .map_err(AppError::fatal)?
-            {
+            for d in found {
                 print_row(&d);
             }
         }
-        DiscrepancyAction::Show { id } => {
+        DiscrepancyAction::Show { id, format } => {
             let d = store
                 .get_discrepancy(id)
                 .await
                 .map_err(AppError::fatal)?
                 .ok_or_else(|| AppError::usage(StoreError::UnknownDiscrepancy(id).into()))?;
+            if format == OutputFormat::Json {
+                return json_out::print(&d);
+            }
             print_row(&d);
             let x = &d.discrepancy;
             println!("  {}", x.explanation);

@@ -6,6 +6,7 @@ mod audit;
 mod commands;
 mod demo;
 mod job;
+mod json_out;
 mod metrics;
 mod progress;
 
