@@ -405,10 +405,7 @@ fn the_email_opens_with_the_status_line_names_files_by_name_and_uses_inline_styl
     clean.rejects.clear();
     clean.incomplete_days.clear();
     clean.changes = ChangeSummary::default();
-    clean
-        .totals
-        .iter_mut()
-        .for_each(|t| t.ledger = t.flexiti.clone());
+    clean.totals.iter_mut().for_each(|t| t.ledger = t.flexiti);
     let email = render(&clean, &options()).expect("render");
     assert_eq!(
         email.text.lines().nth(2),

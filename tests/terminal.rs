@@ -62,6 +62,10 @@ fn the_demo_says_what_to_try_next_and_each_command_works_as_printed() {
     assert_eq!(commands[1][..2], ["discrepancies", "show"]);
     assert_eq!(commands[2][0], "demo");
     assert!(printed.contains("outbox"), "{printed}");
+    assert!(
+        printed.contains(":\n    flexiti-recon export --config "),
+        "each command on its own line, indented:\n{printed}"
+    );
 
     let export = cli(
         dir.path(),

@@ -110,37 +110,28 @@ async fn next_steps(config: &Config, config_path: &Path, data_dir: &Path) -> Str
         }
         Err(_) => None,
     };
-    let mut out = String::from(
-        "What to try next:
-",
-    );
+    let mut out = String::from("What to try next:\n");
     out.push_str(&format!(
-        "  export the findings, totals, rejected rows and failed calls as CSV:
-             flexiti-recon export --config {config_arg} --from {day} --to {day} --out {}
-",
+        "  export the findings, totals, rejected rows and failed calls as CSV:\n    \
+         flexiti-recon export --config {config_arg} --from {day} --to {day} --out {}\n",
         shell_word(&data_dir.join("export").display().to_string())
     ));
     match largest {
         Some(id) => out.push_str(&format!(
-            "  the largest finding, with its explanation and history:
-                 flexiti-recon discrepancies show {id} --config {config_arg}
-"
+            "  the largest finding, with its explanation and history:\n    \
+             flexiti-recon discrepancies show {id} --config {config_arg}\n"
         )),
         None => out.push_str(&format!(
-            "  the stored findings:
-    flexiti-recon discrepancies list --config {config_arg}
-"
+            "  the stored findings:\n    flexiti-recon discrepancies list --config {config_arg}\n"
         )),
     }
     out.push_str(&format!(
-        "  the email it wrote (open the .eml in a mail client):
-    {}
-",
+        "  the email it wrote (open the .eml in a mail client):\n    {}\n",
         shell_word(&data_dir.join("outbox").display().to_string())
     ));
     out.push_str(&format!(
-        "  rerun the day (the same findings come back as still open, none duplicated):
-             flexiti-recon demo --data-dir {}",
+        "  rerun the day (the same findings come back as still open, none duplicated):\n    \
+         flexiti-recon demo --data-dir {}",
         shell_word(&data_dir.display().to_string())
     ));
     out
