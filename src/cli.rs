@@ -26,6 +26,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a listing prints: aligned text for people, or JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
     /// The config file (TOML); without one, every default applies.
@@ -162,9 +170,17 @@ pub enum RunsAction {
     List {
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// `json`: one JSON array, amounts as exact decimal strings.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
     },
     /// One run with its failed calls and rejected rows.
-    Show { id: i64 },
+    Show {
+        id: i64,
+        /// `json`: one JSON object, with `failed_calls` and `rejected_rows`.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,9 +197,17 @@ pub enum DiscrepancyAction {
         status: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// `json`: one JSON array, amounts as exact decimal strings.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
     },
     /// One discrepancy with its explanation and history.
-    Show { id: i64 },
+    Show {
+        id: i64,
+        /// `json`: one JSON object.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Mark a discrepancy as acknowledged, with a note.
     Ack {
         id: i64,

@@ -39,8 +39,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Amount, Category, Discrepancy};
-use crate::report::{DayStoreTotals, RunReport, StoredDiscrepancy};
+use crate::domain::{Amount, Category, Discrepancy, LedgerReject};
+use crate::report::{DayStoreTotals, FailedCall, RunReport, StoredDiscrepancy};
 
 pub const DISCREPANCY_COLUMNS: [&str; 24] = [
     "business_date",
@@ -81,6 +81,20 @@ pub const SUMMARY_COLUMNS: [&str; 11] = [
     "ledger_returns",
     "ledger_net",
     "net_difference",
+];
+
+pub const REJECTED_ROW_COLUMNS: [&str; 5] = ["run_id", "file", "line", "reason", "raw_row"];
+
+pub const FAILED_CALL_COLUMNS: [&str; 9] = [
+    "run_id",
+    "endpoint",
+    "parameters",
+    "http_status",
+    "error_code",
+    "message",
+    "attempts",
+    "utc_date",
+    "x_reference_id",
 ];
 
 /// A combination of options that would produce an ambiguous file.
@@ -325,14 +339,75 @@ pub fn write_summary<W: Write>(
     Ok(stats)
 }
 
+/// Writes the rejected ledger rows, each with the run that recorded it. Free text is scrubbed
+/// of account-like numbers, as in the email.
+pub fn write_rejected_rows<W: Write>(
+    w: W,
+    rejects: &[(i64, LedgerReject)],
+    fmt: &ExportFormat,
+) -> Result<ExportStats> {
+    let mut out = fmt.writer(w)?;
+    out.write_record(REJECTED_ROW_COLUMNS)?;
+    let mut stats = ExportStats::default();
+    for (run_id, r) in rejects {
+        let reason = crate::notify::scrub_accounts(&r.reason);
+        let raw = crate::notify::scrub_accounts(&r.raw);
+        let record: [Cow<'_, str>; 5] = [
+            run_id.to_string().into(),
+            text(&r.file),
+            r.line.to_string().into(),
+            text(&reason),
+            text(&raw),
+        ];
+        out.write_record(record.iter().map(|c| c.as_bytes()))?;
+        stats.rows += 1;
+    }
+    out.flush()?;
+    Ok(stats)
+}
+
+/// Writes the API calls that still failed after their retries, each with its run. An
+/// `account_number` parameter and account-like numbers in messages are masked.
+pub fn write_failed_calls<W: Write>(
+    w: W,
+    calls: &[(i64, FailedCall)],
+    fmt: &ExportFormat,
+) -> Result<ExportStats> {
+    let mut out = fmt.writer(w)?;
+    out.write_record(FAILED_CALL_COLUMNS)?;
+    let mut stats = ExportStats::default();
+    for (run_id, c) in calls {
+        let parameters = crate::notify::mask_account_parameter(&c.parameters);
+        let message = crate::notify::scrub_accounts(&c.message);
+        let record: [Cow<'_, str>; 9] = [
+            run_id.to_string().into(),
+            text(&c.endpoint),
+            text(&parameters),
+            opt_num(c.http_status).into(),
+            opt_text(c.error_code.as_deref()),
+            text(&message),
+            c.attempts.to_string().into(),
+            opt_num(c.utc_date).into(),
+            text(&c.x_reference_id),
+        ];
+        out.write_record(record.iter().map(|c| c.as_bytes()))?;
+        stats.rows += 1;
+    }
+    out.flush()?;
+    Ok(stats)
+}
+
 /// One file of an export bundle, as listed in `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ManifestFile {
     pub name: String,
     pub rows: u64,
-    /// The column that `total` sums: `delta` or `net_difference`.
+    /// The column that `total` sums: `delta` or `net_difference`; left out of the manifest
+    /// for files without a money column.
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub total_column: &'static str,
     /// Exact decimal text with a `.`, whatever the file's own format.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub total: String,
     pub sha256: String,
 }
@@ -357,7 +432,11 @@ fn write_file(
         name,
         rows: stats.rows,
         total_column,
-        total: stats.total.to_string(),
+        total: if total_column.is_empty() {
+            String::new()
+        } else {
+            stats.total.to_string()
+        },
         sha256: hex::encode(Sha256::digest(&bytes)),
     })
 }
@@ -368,6 +447,29 @@ pub fn export_bundle(
     dir: &Path,
     rows: &[ExportRow<'_>],
     totals: &[DayStoreTotals],
+    fmt: &ExportFormat,
+    split_by_category: bool,
+) -> Result<Manifest> {
+    write_bundle(dir, rows, totals, None, fmt, split_by_category)
+}
+
+/// [`export_bundle`], plus `rejected_rows.csv` and `failed_calls.csv` from `facts`.
+pub fn export_bundle_with_facts(
+    dir: &Path,
+    rows: &[ExportRow<'_>],
+    totals: &[DayStoreTotals],
+    facts: &crate::store::RunFacts,
+    fmt: &ExportFormat,
+    split_by_category: bool,
+) -> Result<Manifest> {
+    write_bundle(dir, rows, totals, Some(facts), fmt, split_by_category)
+}
+
+fn write_bundle(
+    dir: &Path,
+    rows: &[ExportRow<'_>],
+    totals: &[DayStoreTotals],
+    facts: Option<&crate::store::RunFacts>,
     fmt: &ExportFormat,
     split_by_category: bool,
 ) -> Result<Manifest> {
@@ -399,6 +501,16 @@ pub fn export_bundle(
     files.push(write_file(dir, name, "net_difference", |b| {
         write_summary(b, totals, fmt)
     })?);
+    if let Some(facts) = facts {
+        let name = "rejected_rows.csv".to_string();
+        files.push(write_file(dir, name, "", |b| {
+            write_rejected_rows(b, &facts.rejects, fmt)
+        })?);
+        let name = "failed_calls.csv".to_string();
+        files.push(write_file(dir, name, "", |b| {
+            write_failed_calls(b, &facts.failed_calls, fmt)
+        })?);
+    }
     let manifest = Manifest {
         format: *fmt,
         files,

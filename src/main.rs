@@ -43,12 +43,18 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Fatal.code());
         }
     };
-    let interactive = cli.log_format == LogFormat::Human && std::io::stderr().is_terminal();
+    let log_format = cli.log_format;
+    let interactive = log_format == LogFormat::Human && std::io::stderr().is_terminal();
     match runtime.block_on(app::dispatch(cli.command, interactive)) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
-            tracing::error!(exit = e.exit.code(), "{e}");
-            eprintln!("error: {}", flexiti_recon::redact::text(&e.to_string()));
+            // Said once: as a JSON log event for log pipelines, else as one `error:` line.
+            match log_format {
+                LogFormat::Json => tracing::error!(exit = e.exit.code(), "{e}"),
+                LogFormat::Human => {
+                    eprintln!("error: {}", flexiti_recon::redact::text(&e.to_string()))
+                }
+            }
             ExitCode::from(e.exit.code())
         }
     }

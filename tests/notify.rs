@@ -143,6 +143,7 @@ fn report() -> RunReport {
             file: "ledger-2026-11-23.csv".into(),
             line: i + 1,
             reason: format!("bad amount 'abc{i}'"),
+            raw: String::new(),
         })
         .collect();
     RunReport {

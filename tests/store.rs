@@ -439,6 +439,7 @@ mod scenarios {
             file: "ledger.csv".to_string(),
             line: 42,
             reason: "bad amount '12,3.4'".to_string(),
+            raw: String::new(),
         };
         let run_id = store
             .begin_run(range, "nightly", "xref", "0.1.0")
@@ -521,6 +522,7 @@ mod scenarios {
             file: "ledger.csv".to_string(),
             line: u64::MAX,
             reason: "unreachable".to_string(),
+            raw: String::new(),
         }];
         let err = store.finish_run(&bad).await.expect_err("line out of range");
         assert!(format!("{err:#}").contains("ledger.csv"), "{err:#}");

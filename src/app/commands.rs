@@ -4,7 +4,8 @@
 use anyhow::Context;
 use chrono::Utc;
 
-use crate::cli::{DiscrepancyAction, ExportArgs, RunsAction, SandboxAction};
+use super::json_out;
+use crate::cli::{DiscrepancyAction, ExportArgs, OutputFormat, RunsAction, SandboxAction};
 use crate::config::Config;
 use crate::domain::Category;
 use crate::exit::{AppError, Exit};
@@ -85,14 +86,20 @@ pub async fn export(config: &Config, args: &ExportArgs) -> Result<Exit, AppError
     if let Some(s) = &args.store {
         totals.retain(|t| &t.store == s);
     }
+    let facts = store.run_facts(from, to).await.map_err(AppError::fatal)?;
     let rows: Vec<ExportRow<'_>> = found.iter().map(ExportRow::from).collect();
-    let manifest = export::export_bundle(&args.out, &rows, &totals, &format, args.split)
-        .map_err(AppError::fatal)?;
+    let manifest =
+        export::export_bundle_with_facts(&args.out, &rows, &totals, &facts, &format, args.split)
+            .map_err(AppError::fatal)?;
     for file in &manifest.files {
-        println!(
-            "{}  {} rows  total {}  sha256 {}",
-            file.name, file.rows, file.total, file.sha256
-        );
+        if file.total_column.is_empty() {
+            println!("{}  {} rows  sha256 {}", file.name, file.rows, file.sha256);
+        } else {
+            println!(
+                "{}  {} rows  total {}  sha256 {}",
+                file.name, file.rows, file.total, file.sha256
+            );
+        }
     }
     println!("exported to {}", args.out.display());
     Ok(Exit::Done)
@@ -101,9 +108,12 @@ pub async fn export(config: &Config, args: &ExportArgs) -> Result<Exit, AppError
 pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError> {
     let store = open(config).await?;
     match action {
-        RunsAction::List { limit } => {
+        RunsAction::List { limit, format } => {
             let limit = u32::try_from(limit.max(1)).unwrap_or(u32::MAX);
             let runs = store.list_runs(limit).await.map_err(AppError::fatal)?;
+            if format == OutputFormat::Json {
+                return json_out::print(&json_out::runs(&runs));
+            }
             println!(
                 "{:>5}  {:<23}  {:<9}  {:<10}  {:>6}  {:>6}  {:>5}  started",
                 "id", "days", "trigger", "status", "finds", "failed", "rej"
@@ -122,12 +132,17 @@ pub async fn runs(config: &Config, action: RunsAction) -> Result<Exit, AppError>
                 );
             }
         }
-        RunsAction::Show { id } => {
+        RunsAction::Show { id, format } => {
             let run = store
                 .get_run(id)
                 .await
                 .map_err(AppError::fatal)?
                 .ok_or_else(|| AppError::usage(StoreError::UnknownRun(id).into()))?;
+            if format == OutputFormat::Json {
+                let calls = store.failed_calls(id).await.map_err(AppError::fatal)?;
+                let rejects = store.rejects(id).await.map_err(AppError::fatal)?;
+                return json_out::print(&json_out::run_details(&run, &calls, &rejects));
+            }
             println!(
                 "run {}: {} for {} (trigger {})",
                 run.id,
@@ -214,6 +229,7 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
             category,
             status,
             limit,
+            format,
         } => {
             let filter = DiscrepancyFilter {
                 from,
@@ -224,24 +240,30 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
                 reference: None,
                 limit: Some(u32::try_from(limit.max(1)).unwrap_or(u32::MAX)),
             };
+            let found = store
+                .list_discrepancies(&filter)
+                .await
+                .map_err(AppError::fatal)?;
+            if format == OutputFormat::Json {
+                return json_out::print(&found);
+            }
             println!(
                 "{:>6}  {:<10}  {:<20}  {:<24}  {:<6}  {:>10}  {:>10}  {:>10}  status",
                 "id", "day", "category", "reference", "kind", "flexiti", "ledger", "delta"
             );
-            for d in store
-                .list_discrepancies(&filter)
-                .await
-                .map_err(AppError::fatal)?
-            {
+            for d in found {
                 print_row(&d);
             }
         }
-        DiscrepancyAction::Show { id } => {
+        DiscrepancyAction::Show { id, format } => {
             let d = store
                 .get_discrepancy(id)
                 .await
                 .map_err(AppError::fatal)?
                 .ok_or_else(|| AppError::usage(StoreError::UnknownDiscrepancy(id).into()))?;
+            if format == OutputFormat::Json {
+                return json_out::print(&d);
+            }
             print_row(&d);
             let x = &d.discrepancy;
             println!("  {}", x.explanation);

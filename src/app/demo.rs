@@ -86,5 +86,67 @@ pub async fn run(data_dir: &Path) -> Result<Exit, AppError> {
     server.shutdown().await;
     let outcome = outcome?;
     println!("{}", outcome.summary());
+    println!("{}", next_steps(&config, &config_path, &data_dir).await);
     Ok(outcome.exit)
+}
+
+/// The commands worth trying once the demo ran, with this demo's paths filled in: the export,
+/// the largest finding in detail, the email written, and a rerun.
+async fn next_steps(config: &Config, config_path: &Path, data_dir: &Path) -> String {
+    let day = demo_day();
+    let config_arg = shell_word(&config_path.display().to_string());
+    let largest = match crate::store::Store::connect(&config.database_url).await {
+        Ok(store) => {
+            let filter = crate::store::DiscrepancyFilter {
+                from: Some(day),
+                to: Some(day),
+                ..Default::default()
+            };
+            let found = store.list_discrepancies(&filter).await.unwrap_or_default();
+            store.close().await;
+            found
+                .iter()
+                .max_by_key(|d| (d.discrepancy.delta.abs(), -d.id))
+                .map(|d| d.id)
+        }
+        Err(_) => None,
+    };
+    let mut out = String::from("What to try next:\n");
+    out.push_str(&format!(
+        "  export the findings, totals, rejected rows and failed calls as CSV:\n    \
+         flexiti-recon export --config {config_arg} --from {day} --to {day} --out {}\n",
+        shell_word(&data_dir.join("export").display().to_string())
+    ));
+    match largest {
+        Some(id) => out.push_str(&format!(
+            "  the largest finding, with its explanation and history:\n    \
+             flexiti-recon discrepancies show {id} --config {config_arg}\n"
+        )),
+        None => out.push_str(&format!(
+            "  the stored findings:\n    flexiti-recon discrepancies list --config {config_arg}\n"
+        )),
+    }
+    out.push_str(&format!(
+        "  the email it wrote (open the .eml in a mail client):\n    {}\n",
+        shell_word(&data_dir.join("outbox").display().to_string())
+    ));
+    out.push_str(&format!(
+        "  rerun the day (the same findings come back as still open, none duplicated):\n    \
+         flexiti-recon demo --data-dir {}",
+        shell_word(&data_dir.display().to_string())
+    ));
+    out
+}
+
+/// A path as one shell word: quoted when it holds anything a shell would split or expand.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }

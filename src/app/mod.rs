@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod files;
 mod job;
+mod json_out;
 mod metrics;
 mod progress;
 

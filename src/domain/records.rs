@@ -128,6 +128,9 @@ pub struct LedgerReject {
     pub file: String,
     pub line: u64,
     pub reason: String,
+    /// The row's fields as read, rejoined with the file's delimiter, account-like numbers
+    /// masked, bounded in length; empty when the row could not be split into fields.
+    pub raw: String,
 }
 
 /// Everything the ingest stage read from the ledger files.

@@ -6,6 +6,7 @@
 //! lacks a mapped column fails the whole ingest with a message naming the file and the column.
 
 mod mapping;
+mod raw;
 mod row;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use anyhow::{Context, bail};
 
 use crate::domain::{BusinessCalendar, LedgerReject, LedgerRow, LedgerSide};
 pub use mapping::{AmountSign, ColumnNames, LedgerSettings};
+pub use raw::RAW_ROW_MAX_CHARS;
 use row::{Positions, RowError};
 
 /// Expands the configured paths (a `*` or `?` in a file name is a pattern) into files, in the
@@ -158,8 +160,9 @@ fn read_one(
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
+    let delimiter = settings.delimiter_byte()?;
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(settings.delimiter_byte()?)
+        .delimiter(delimiter)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
@@ -205,6 +208,7 @@ fn read_one(
                             file: name.clone(),
                             line,
                             reason,
+                            raw: raw::raw_row(&record, delimiter),
                         });
                     }
                 }
@@ -219,6 +223,7 @@ fn read_one(
                     file: name.clone(),
                     line: at,
                     reason: format!("unreadable row: {e}"),
+                    raw: String::new(),
                 });
                 line = at;
             }

@@ -12,7 +12,9 @@ mod render;
 mod sections;
 mod transport;
 
+pub(crate) use layout::scrub_accounts;
 pub use render::{Attachment, RenderOptions, RenderedEmail, render, render_failure};
+pub(crate) use sections::mask_account_parameter;
 pub use transport::{
     EmailConfigError, EmailPolicy, EmailSettings, Mailer, SendError, SentTo, TlsMode, TransportKind,
 };

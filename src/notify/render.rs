@@ -4,9 +4,11 @@
 use anyhow::{Context, Result};
 use chrono_tz::Tz;
 
-use super::layout::{Block, Section, human_money, render_html, render_text, scrub_accounts};
+use super::layout::{
+    Block, Headline, Level, Section, human_money, render_html, render_text, scrub_accounts,
+};
 use super::sections::{
-    by_category, changes, failed_calls, largest, overview, plural, rejects, totals,
+    by_category, changes, failed_calls, headline, largest, overview, plural, rejects, totals,
 };
 use crate::domain::DayRange;
 use crate::export::{ExportFormat, ExportRow, write_discrepancies};
@@ -102,6 +104,7 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         rejects(report, opts),
     ];
     let title = heading(opts, report.range);
+    let headline = headline(report);
     let footer = format!(
         "flexiti-recon run {} · x-reference-id {} · {} lists all {} with ids, times and explanations",
         report.run_id,
@@ -111,8 +114,8 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
     );
     Ok(RenderedEmail {
         subject,
-        text: render_text(&title, &sections, &footer),
-        html: render_html(&title, &sections, &footer),
+        text: render_text(&title, Some(&headline), &sections, &footer),
+        html: render_html(&title, Some(&headline), &sections, &footer),
         attachment: Some(Attachment {
             filename,
             content_type: "text/csv; charset=utf-8",
@@ -145,11 +148,15 @@ pub fn render_failure(
             ))),
     ];
     let title = heading(opts, range);
+    let headline = Headline {
+        level: Level::Error,
+        text: format!("Failed run of {range}: no new results were stored."),
+    };
     let footer = format!("flexiti-recon · x-reference-id {x_reference_id}");
     RenderedEmail {
         subject,
-        text: render_text(&title, &sections, &footer),
-        html: render_html(&title, &sections, &footer),
+        text: render_text(&title, Some(&headline), &sections, &footer),
+        html: render_html(&title, Some(&headline), &sections, &footer),
         attachment: None,
     }
 }

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::layout::{Block, Section, Table, human_money, scrub_accounts};
+use super::layout::{Block, Headline, Level, Section, Table, human_money, scrub_accounts};
 use super::render::RenderOptions;
 use crate::domain::{Amount, Category, Discrepancy, Severity};
-use crate::report::RunReport;
+use crate::report::{RunReport, RunStatus};
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -29,6 +29,80 @@ fn opt_money(amount: Option<Amount>) -> String {
 
 fn more(shown: usize, total: usize, where_: &str) -> Option<Block> {
     (total > shown).then(|| Block::Para(format!("and {} more{where_}", total - shown)))
+}
+
+/// A file's name without its folders: the email names `ledger.csv:17`, the export and the
+/// store keep the path as read.
+pub(super) fn base_name(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or(path)
+}
+
+/// A finding's explanation with its ledger file's path shortened to the file's name.
+fn short_explanation(d: &Discrepancy) -> String {
+    match d.ledger_file.as_deref() {
+        Some(path) if !path.is_empty() && base_name(path) != path => {
+            d.explanation.replace(path, base_name(path))
+        }
+        _ => d.explanation.clone(),
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The line a finance lead reads first: the run's status, the net difference between the two
+/// sides over the whole range, the errors and the failed calls, with a level shown by colour
+/// and in words.
+pub(super) fn headline(report: &RunReport) -> Headline {
+    let errors = report
+        .discrepancies
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let net: Amount = report
+        .totals
+        .iter()
+        .map(|t| t.ledger.net() - t.flexiti.net())
+        .sum();
+    let level = if matches!(report.status, RunStatus::Failed | RunStatus::Abandoned) || errors > 0 {
+        Level::Error
+    } else if report.status != RunStatus::Succeeded
+        || !report.discrepancies.is_empty()
+        || !report.failed_calls.is_empty()
+        || !report.rejects.is_empty()
+        || !report.incomplete_days.is_empty()
+    {
+        Level::Warning
+    } else {
+        Level::Ok
+    };
+    let sign = if net.is_negative() || net == Amount::ZERO {
+        ""
+    } else {
+        "+"
+    };
+    Headline {
+        level,
+        text: format!(
+            "{} run: net difference {sign}{} CAD (ledger minus Flexiti), {}, {}.",
+            capitalised(report.status.as_str()),
+            human_money(net),
+            plural(errors, "error", "errors"),
+            plural(
+                report.failed_calls.len(),
+                "failed API call",
+                "failed API calls"
+            ),
+        ),
+    }
 }
 
 pub(super) fn overview(report: &RunReport, opts: &RenderOptions) -> Section {
@@ -248,6 +322,7 @@ pub(super) fn largest(report: &RunReport, opts: &RenderOptions) -> Section {
         .map(|d| {
             vec![
                 d.business_date.to_string(),
+                d.severity.as_str().to_string(),
                 d.category.as_str().to_string(),
                 d.reference.clone(),
                 d.kind.as_str().to_string(),
@@ -258,13 +333,14 @@ pub(super) fn largest(report: &RunReport, opts: &RenderOptions) -> Section {
                     .clone()
                     .or_else(|| d.flexiti_store.clone())
                     .unwrap_or_default(),
-                d.explanation.clone(),
+                short_explanation(d),
             ]
         })
         .collect();
     let mut section = section.push(Block::Table(Table {
         headers: vec![
             "Day",
+            "Severity",
             "Category",
             "Reference",
             "Kind",
@@ -274,7 +350,9 @@ pub(super) fn largest(report: &RunReport, opts: &RenderOptions) -> Section {
             "Store",
             "Why",
         ],
-        numeric: vec![false, false, false, false, true, true, true, false, false],
+        numeric: vec![
+            false, false, false, false, false, true, true, true, false, false,
+        ],
         rows,
     }));
     if let Some(block) = more(shown, sorted.len(), " in the attached CSV") {
@@ -328,7 +406,7 @@ pub(super) fn failed_calls(report: &RunReport, opts: &RenderOptions) -> Section 
 }
 
 /// Parameters hold ids that must stay readable; only an `account_number=` value is masked.
-fn mask_account_parameter(parameters: &str) -> String {
+pub(crate) fn mask_account_parameter(parameters: &str) -> String {
     parameters
         .split('&')
         .map(|pair| match pair.split_once('=') {
@@ -350,7 +428,14 @@ pub(super) fn rejects(report: &RunReport, opts: &RenderOptions) -> Section {
     let shown = rejects.len().min(opts.list_cap);
     let items = rejects[..shown]
         .iter()
-        .map(|r| format!("{}:{}: {}", r.file, r.line, scrub_accounts(&r.reason)))
+        .map(|r| {
+            format!(
+                "{}:{}: {}",
+                base_name(&r.file),
+                r.line,
+                scrub_accounts(&r.reason)
+            )
+        })
         .collect();
     let mut section = section.push(Block::List(items));
     if let Some(block) = more(shown, rejects.len(), "") {

@@ -27,21 +27,13 @@ impl Store {
     /// The rejected ledger rows of a run, in the order they were recorded.
     pub async fn rejects(&self, run_id: i64) -> Result<Vec<LedgerReject>> {
         let rows = sqlx::query(
-            "SELECT file, line, reason FROM ledger_rejects WHERE run_id = $1 ORDER BY id",
+            "SELECT file, line, reason, raw FROM ledger_rejects WHERE run_id = $1 ORDER BY id",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("reading the rejected rows of run {run_id}"))?;
-        rows.iter()
-            .map(|row| {
-                Ok(LedgerReject {
-                    file: row.try_get("file").context("ledger_rejects.file")?,
-                    line: to_u64(row.try_get("line")?, "ledger_rejects.line")?,
-                    reason: row.try_get("reason").context("ledger_rejects.reason")?,
-                })
-            })
-            .collect()
+        rows.iter().map(reject_from_row).collect()
     }
 
     /// Control totals per day and store over `[from, to]`, each day taken from the latest
@@ -98,12 +90,14 @@ pub(super) async fn insert_details(
     for reject in &report.rejects {
         let line = to_i64(reject.line, &format!("rejected row {}: line", reject.file))?;
         sqlx::query(
-            "INSERT INTO ledger_rejects (run_id, file, line, reason) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO ledger_rejects (run_id, file, line, reason, raw) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(run_id)
         .bind(&reject.file)
         .bind(line)
         .bind(&reject.reason)
+        .bind(&reject.raw)
         .execute(&mut **tx)
         .await
         .with_context(|| format!("storing the rejected row {}:{}", reject.file, reject.line))?;
@@ -133,6 +127,15 @@ pub(super) async fn insert_details(
         })?;
     }
     Ok(())
+}
+
+fn reject_from_row(row: &AnyRow) -> Result<LedgerReject> {
+    Ok(LedgerReject {
+        file: row.try_get("file").context("ledger_rejects.file")?,
+        line: to_u64(row.try_get("line")?, "ledger_rejects.line")?,
+        reason: row.try_get("reason").context("ledger_rejects.reason")?,
+        raw: row.try_get("raw").context("ledger_rejects.raw")?,
+    })
 }
 
 fn failed_call_from_row(row: &AnyRow) -> Result<FailedCall> {

@@ -31,6 +31,7 @@ mod email_state;
 mod findings;
 mod lock;
 mod resilience;
+mod run_facts;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ use sqlx::migrate::Migrator;
 
 pub use findings::DiscrepancyFilter;
 pub use lock::LockGuard;
+pub use run_facts::RunFacts;
 pub use runs::StoredRun;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("sql/sqlite");
