@@ -260,6 +260,9 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
                 "  first seen run {} ({})  last seen run {} ({})",
                 d.first_seen_run, d.first_seen_at, d.last_seen_run, d.last_seen_at
             );
+            if let Some(s) = &x.suggestion {
+                println!("  likely {} ({}): {}", s.reference, s.id, s.why);
+            }
             if let Some(note) = &d.note {
                 println!("  note: {note}");
             }

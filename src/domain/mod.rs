@@ -13,7 +13,7 @@ mod records;
 mod time;
 
 pub use amount::{Amount, AmountError};
-pub use finding::{Category, Discrepancy, Pass, Severity};
+pub use finding::{Category, Discrepancy, Pass, Severity, Suggestion};
 pub use label::Label;
 pub use records::{
     AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide, Text,

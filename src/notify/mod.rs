@@ -11,6 +11,7 @@ mod layout;
 mod render;
 mod sections;
 mod transport;
+mod typos;
 
 pub use render::{Attachment, RenderOptions, RenderedEmail, render, render_failure};
 pub use transport::{

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use chrono_tz::Tz;
 
 use super::layout::{Block, Section, human_money, render_html, render_text, scrub_accounts};
+use super::typos::likely_typos;
 use super::sections::{
     by_category, changes, failed_calls, largest, overview, plural, rejects, totals,
 };
@@ -92,7 +93,7 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
     write_discrepancies(&mut csv, &ExportRow::from_report(report), &opts.csv_format)
         .with_context(|| format!("{filename}: rendering the attachment"))?;
 
-    let sections = vec![
+    let mut sections = vec![
         overview(report, opts),
         totals(report),
         by_category(report),
@@ -101,6 +102,10 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         failed_calls(report, opts),
         rejects(report, opts),
     ];
+    if let Some(section) = likely_typos(report, opts) {
+        // after the largest discrepancies
+        sections.insert(5.min(sections.len()), section);
+    }
     let title = heading(opts, report.range);
     let footer = format!(
         "flexiti-recon run {} · x-reference-id {} · {} lists all {} with ids, times and explanations",
