@@ -454,6 +454,7 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             from,
             days,
             discrepancy_per_mille,
+            typo_per_mille,
             flexiti_files,
             ledger_files,
             stores,
@@ -462,6 +463,7 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             let mut opts = sandbox::GenerateOptions::new(out, from, days, orders);
             opts.seed = seed;
             opts.discrepancy_per_mille = discrepancy_per_mille;
+            opts.typo_per_mille = typo_per_mille;
             opts.flexiti_files = flexiti_files;
             opts.ledger_files = ledger_files;
             opts.stores = stores;
@@ -480,6 +482,9 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             );
             for (category, n) in &summary.findings {
                 println!("  injected {n} {category}");
+            }
+            if summary.typos > 0 {
+                println!("  injected {} typos (see typos.csv)", summary.typos);
             }
             Ok(Exit::Done)
         }
