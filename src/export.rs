@@ -570,7 +570,11 @@ mod tests {
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("csv")).collect();
         assert_eq!(records[0].len(), DISCREPANCY_COLUMNS.len());
-        assert_eq!(records[0][23].len(), 32, "the fingerprint stays before them");
+        assert_eq!(
+            records[0][23].len(),
+            32,
+            "the fingerprint stays before them"
+        );
         assert_eq!(&records[0][24], "'-ORD-10");
         assert_eq!(&records[0][25], "capture:346001");
         assert_eq!(

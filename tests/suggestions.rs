@@ -103,8 +103,13 @@ fn suggestions_on_a_generated_scenario_with_typos_meet_the_precision_and_recall_
     let (made, right, wanted) = score(&findings, &truth);
     let precision = right as f64 / made.max(1) as f64;
     let recall = right as f64 / wanted as f64;
-    eprintln!("{made} suggestions, {right} right, {wanted} wanted: precision {precision:.4}, recall {recall:.4}");
-    assert!(precision >= 0.99, "precision {precision:.4} ({right} of {made})");
+    eprintln!(
+        "{made} suggestions, {right} right, {wanted} wanted: precision {precision:.4}, recall {recall:.4}"
+    );
+    assert!(
+        precision >= 0.99,
+        "precision {precision:.4} ({right} of {made})"
+    );
     assert!(recall >= 0.95, "recall {recall:.4} ({right} of {wanted})");
 }
 
@@ -139,7 +144,10 @@ fn typos_keep_the_expected_findings_exact_and_suggestions_change_none_of_them() 
 
     let truth = typos(dir.path());
     let (made, right, wanted) = score(&findings, &truth);
-    assert!(made > 0 && right == made && wanted == made, "{made} {right} {wanted}");
+    assert!(
+        made > 0 && right == made && wanted == made,
+        "{made} {right} {wanted}"
+    );
     // The same finding without its suggestion: same fingerprint, same everything else.
     for d in findings.iter().filter(|d| d.suggestion.is_some()) {
         let mut bare = d.clone();
@@ -211,8 +219,18 @@ async fn a_likely_typo_reaches_the_csv_the_database_discrepancies_show_and_the_e
     let headers = reader.headers().expect("headers").clone();
     let n = headers.len();
     assert_eq!(
-        (&headers[n - 4], &headers[n - 3], &headers[n - 2], &headers[n - 1]),
-        ("fingerprint", "suggested_reference", "suggested_id", "suggestion")
+        (
+            &headers[n - 4],
+            &headers[n - 3],
+            &headers[n - 2],
+            &headers[n - 1]
+        ),
+        (
+            "fingerprint",
+            "suggested_reference",
+            "suggested_id",
+            "suggestion"
+        )
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
     let (flexiti_ref, ledger_ref) = &truth[0];

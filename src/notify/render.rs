@@ -5,10 +5,10 @@ use anyhow::{Context, Result};
 use chrono_tz::Tz;
 
 use super::layout::{Block, Section, human_money, render_html, render_text, scrub_accounts};
-use super::typos::likely_typos;
 use super::sections::{
     by_category, changes, failed_calls, largest, overview, plural, rejects, totals,
 };
+use super::typos::likely_typos;
 use crate::domain::DayRange;
 use crate::export::{ExportFormat, ExportRow, write_discrepancies};
 use crate::report::{RunReport, RunStatus};

@@ -56,7 +56,13 @@ pub(super) fn likely_typos(report: &RunReport, opts: &RenderOptions) -> Option<S
             plural(total, "unmatched pair is", "unmatched pairs are")
         )))
         .push(Block::Table(Table {
-            headers: vec!["Day", "Ledger reference", "Flexiti reference", "Amount", "Why"],
+            headers: vec![
+                "Day",
+                "Ledger reference",
+                "Flexiti reference",
+                "Amount",
+                "Why",
+            ],
             numeric: vec![false, false, false, true, false],
             rows,
         }));

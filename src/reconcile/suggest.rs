@@ -136,7 +136,10 @@ impl Closeness {
                 format!("the {} reference has an extra '{c}'", side.name())
             }
             Closeness::Prefix(side, prefix) => {
-                format!("the {} reference has the extra prefix '{prefix}'", side.name())
+                format!(
+                    "the {} reference has the extra prefix '{prefix}'",
+                    side.name()
+                )
             }
             Closeness::TwoEdits => "the references differ by two characters".to_string(),
         }
@@ -192,9 +195,8 @@ fn prefix(a: &[char], a_side: Side, b: &[char], b_side: Side) -> Option<Closenes
         (b, a, b_side)
     };
     let extra = longer.len() - shorter.len();
-    ((1..=MAX_PREFIX_LEN).contains(&extra)
-        && longer.ends_with(shorter))
-    .then(|| Closeness::Prefix(side, longer[..extra].iter().collect()))
+    ((1..=MAX_PREFIX_LEN).contains(&extra) && longer.ends_with(shorter))
+        .then(|| Closeness::Prefix(side, longer[..extra].iter().collect()))
 }
 
 /// A candidate's standing for one finding: lower is better.
@@ -240,7 +242,12 @@ fn buckets(side: &[Unmatched<'_>]) -> Buckets {
 }
 
 /// The clearly best candidate of `me` among `others`, if any.
-fn best(me: &Unmatched<'_>, others: &[Unmatched<'_>], buckets: &Buckets, window: i64) -> Option<Score> {
+fn best(
+    me: &Unmatched<'_>,
+    others: &[Unmatched<'_>],
+    buckets: &Buckets,
+    window: i64,
+) -> Option<Score> {
     let list = buckets.get(&(me.kind, me.amount.cents()))?;
     let start = list.partition_point(|&i| (others[i].day - me.day).num_days() < -window);
     let near = list[start..]

@@ -75,15 +75,39 @@ const REF: &str = "ORD-20261123-000123";
 #[test]
 fn each_kind_of_typo_suggests_the_counterpart_on_both_sides() {
     for (typo, words) in [
-        ("ORD-20261123-000128", "one character differs ('8' here, '3' there)"),
+        (
+            "ORD-20261123-000128",
+            "one character differs ('8' here, '3' there)",
+        ),
         ("ORD-20261123-000213", "two characters swapped"),
-        ("ORD-20261123-00123", "the Flexiti reference has '0' doubled"),
-        ("ORD-20261123-00013", "the Flexiti reference has an extra '2'"),
-        ("ORD-20261123-0001223", "the ledger reference has '2' doubled"),
-        ("ORD-20261123-0001243", "the ledger reference has an extra '4'"),
-        ("POS-ORD-20261123-000123", "the ledger reference has the extra prefix 'POS-'"),
-        ("20261123-000123", "the Flexiti reference has the extra prefix 'ORD-'"),
-        ("ORD-20261123-000198", "the references differ by two characters"),
+        (
+            "ORD-20261123-00123",
+            "the Flexiti reference has '0' doubled",
+        ),
+        (
+            "ORD-20261123-00013",
+            "the Flexiti reference has an extra '2'",
+        ),
+        (
+            "ORD-20261123-0001223",
+            "the ledger reference has '2' doubled",
+        ),
+        (
+            "ORD-20261123-0001243",
+            "the ledger reference has an extra '4'",
+        ),
+        (
+            "POS-ORD-20261123-000123",
+            "the ledger reference has the extra prefix 'POS-'",
+        ),
+        (
+            "20261123-000123",
+            "the Flexiti reference has the extra prefix 'ORD-'",
+        ),
+        (
+            "ORD-20261123-000198",
+            "the references differ by two characters",
+        ),
     ] {
         let mut findings = vec![
             flexiti(REF, 12_345, 23, 18, "00-12345", 346_001),
@@ -149,7 +173,11 @@ fn another_amount_kind_or_a_day_outside_the_window_is_no_counterpart() {
     assert_eq!(annotate(&mut two_days_later, 1), 0);
     assert_eq!(annotate(&mut far_reference, 1), 0);
     assert_eq!(annotate(&mut one_day_later, 1), 2);
-    let why = &one_day_later[0].suggestion.as_ref().expect("suggestion").why;
+    let why = &one_day_later[0]
+        .suggestion
+        .as_ref()
+        .expect("suggestion")
+        .why;
     assert!(why.contains("+1 business day(s)"), "{why}");
 }
 
@@ -196,7 +224,10 @@ fn a_closer_reference_then_the_same_store_then_a_close_time_break_ties() {
         ledger("ORD-20261123-000122", 12_345, 23, 18, "s", 3),
     ];
     assert_eq!(annotate(&mut time, 1), 2);
-    assert_eq!(suggested(&time)[0], Some(("ORD-20261123-000122", "ledger.csv:3")));
+    assert_eq!(
+        suggested(&time)[0],
+        Some(("ORD-20261123-000122", "ledger.csv:3"))
+    );
     let mut unclear = vec![
         flexiti(REF, 12_345, 23, 18, "s", 1),
         ledger("ORD-20261123-000124", 12_345, 23, 16, "s", 2),
@@ -264,5 +295,8 @@ fn short_or_long_references_and_odd_characters_never_panic() {
     assert_eq!(suggested(&findings)[0], None);
     assert_eq!(suggested(&findings)[2], Some(("ÉÉÉ-1é", "ledger.csv:4")));
     let why = &findings[5].suggestion.as_ref().expect("suggestion").why;
-    assert!(why.contains("the ledger reference has the extra prefix 'P'"), "{why}");
+    assert!(
+        why.contains("the ledger reference has the extra prefix 'P'"),
+        "{why}"
+    );
 }

@@ -108,8 +108,7 @@ impl Orders {
                 }
             };
             let typed: String = typed.into_iter().collect();
-            if typed != reference && !looks_generated(&typed) && self.typed.insert(typed.clone())
-            {
+            if typed != reference && !looks_generated(&typed) && self.typed.insert(typed.clone()) {
                 return (typed, typo);
             }
         }
@@ -131,7 +130,11 @@ mod tests {
 
     #[test]
     fn only_the_generated_shape_looks_generated() {
-        for yes in ["ORD-20261123-000123", "ORD-20261123-1000000", "ORD-20261199-999999"] {
+        for yes in [
+            "ORD-20261123-000123",
+            "ORD-20261123-1000000",
+            "ORD-20261199-999999",
+        ] {
             assert!(looks_generated(yes), "{yes}");
         }
         for no in [
