@@ -250,14 +250,13 @@ fn best(
 ) -> Option<Score> {
     let list = buckets.get(&(me.kind, me.amount.cents()))?;
     let start = list.partition_point(|&i| (others[i].day - me.day).num_days() < -window);
-    let near = list[start..]
-        .iter()
-        .take_while(|&&i| (others[i].day - me.day).num_days() <= window);
+    let end = list.partition_point(|&i| (others[i].day - me.day).num_days() <= window);
+    let near = list.get(start..end)?;
+    if near.len() > MAX_CANDIDATES {
+        return None;
+    }
     let mut scores: Vec<Score> = Vec::new();
-    for (n, &i) in near.enumerate() {
-        if n >= MAX_CANDIDATES {
-            return None;
-        }
+    for &i in near {
         let other = &others[i];
         let Some(closeness) = closeness(&me.chars, me.side, &other.chars, other.side) else {
             continue;
