@@ -11,14 +11,15 @@
 # took (`suggest_ms`), the job logs the reconcile stage (`stage=reconcile ms=…`) and
 # /usr/bin/time the wall. Precision = right suggestions / suggestions made; recall = right
 # suggestions / (2 × injected typos: each typo is two findings that should name each other).
-# Needs python3 (the suggestion column is quoted CSV).
+# Needs python3 (the suggestion column is quoted CSV). FLEXITI_BENCH_BIN=path runs that binary
+# instead of building the release one.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data_root="${FLEXITI_BENCH_DIR:-$HOME/.cache/flexiti-recon/bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flexiti-recon/target}"
 target="$CARGO_TARGET_DIR"
-bin="$data_root/flexiti-recon-suggest"
+bin="$data_root/flexiti-recon-suggest-$$"
 day="2026-11-23"
 seed=7
 size="${1:-1M}"
@@ -36,11 +37,17 @@ if [[ ! -x /usr/bin/time ]]; then
     apt-get install -y time >/dev/null
 fi
 
-echo "building the release binary" >&2
-touch "$repo/src/main.rs"
-(cd "$repo" && cargo build --release --quiet)
 mkdir -p "$data_root"
-cp "$target/release/flexiti-recon" "$bin"
+trap 'rm -f "$bin"' EXIT
+if [[ -n "${FLEXITI_BENCH_BIN:-}" ]]; then
+    echo "using $FLEXITI_BENCH_BIN" >&2
+    cp "$FLEXITI_BENCH_BIN" "$bin"
+else
+    echo "building the release binary" >&2
+    touch "$repo/src/main.rs"
+    (cd "$repo" && cargo build --release --quiet)
+    cp "$target/release/flexiti-recon" "$bin"
+fi
 
 dir="$data_root/$size-seed$seed-typos"
 if [[ ! -f "$dir/.complete" ]]; then
