@@ -248,6 +248,9 @@ pub enum SandboxAction {
         /// Discrepancies per thousand orders.
         #[arg(long, default_value_t = 20)]
         discrepancy_per_mille: u32,
+        /// Orders per thousand whose ledger reference is mistyped (truth in typos.csv).
+        #[arg(long, default_value_t = 0)]
+        typo_per_mille: u32,
         #[arg(long, default_value_t = 1)]
         flexiti_files: u32,
         #[arg(long, default_value_t = 1)]

@@ -29,6 +29,8 @@
 //! | status | `open`, `resolved`, `acknowledged` |
 //! | first_seen_run, last_seen_run | run ids |
 //! | fingerprint | the finding's stable identity |
+//! | suggested_reference, suggested_id | the likely counterpart of an unmatched record (advice) |
+//! | suggestion | why that counterpart, in words |
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -42,7 +44,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::{Amount, Category, Discrepancy, LedgerReject};
 use crate::report::{DayStoreTotals, FailedCall, RunReport, StoredDiscrepancy};
 
-pub const DISCREPANCY_COLUMNS: [&str; 24] = [
+pub const DISCREPANCY_COLUMNS: [&str; 27] = [
     "business_date",
     "category",
     "reference",
@@ -67,6 +69,9 @@ pub const DISCREPANCY_COLUMNS: [&str; 24] = [
     "first_seen_run",
     "last_seen_run",
     "fingerprint",
+    "suggested_reference",
+    "suggested_id",
+    "suggestion",
 ];
 
 pub const SUMMARY_COLUMNS: [&str; 11] = [
@@ -267,7 +272,7 @@ pub fn write_discrepancies<W: Write>(
     let mut stats = ExportStats::default();
     for row in rows {
         let d = row.d;
-        let record: [Cow<'_, str>; 24] = [
+        let record: [Cow<'_, str>; 27] = [
             d.business_date.to_string().into(),
             d.category.as_str().into(),
             text(&d.reference),
@@ -298,6 +303,9 @@ pub fn write_discrepancies<W: Write>(
             opt_num(row.first_seen_run).into(),
             opt_num(row.last_seen_run).into(),
             text(&row.fingerprint),
+            opt_text(d.suggestion.as_ref().map(|s| s.reference.as_str())),
+            opt_text(d.suggestion.as_ref().map(|s| s.id.as_str())),
+            opt_text(d.suggestion.as_ref().map(|s| s.why.as_str())),
         ];
         out.write_record(record.iter().map(|c| c.as_bytes()))?;
         stats.rows += 1;
@@ -563,6 +571,7 @@ mod tests {
             ledger_line: Some(17),
             ledger_id: Some("l1".into()),
             explanation: "ledger 1287.99, flexiti 1299.99: delta -12.00".into(),
+            suggestion: None,
         }
     }
 
@@ -582,7 +591,8 @@ mod tests {
                 "business_date,category,reference,kind,flexiti_amount,ledger_amount,delta,\
                  severity,pass,flexiti_id,authorization_id,flexiti_store,ledger_store,\
                  ledger_register,flexiti_at,ledger_at,day_delta,ledger_file,ledger_line,\
-                 explanation,status,first_seen_run,last_seen_run,fingerprint"
+                 explanation,status,first_seen_run,last_seen_run,fingerprint,\
+                 suggested_reference,suggested_id,suggestion"
             )
         );
     }
@@ -660,6 +670,36 @@ mod tests {
     }
 
     #[test]
+    fn a_suggestion_fills_the_last_three_columns_and_none_leaves_them_empty() {
+        let mut with = finding(Category::MissingInFlexiti, "ORD-1O", None, Some(1500));
+        with.suggestion = Some(crate::domain::Suggestion {
+            reference: "-ORD-10".into(),
+            id: "capture:346001".into(),
+            why: "probably Flexiti capture:346001 (-ORD-10): one character differs".into(),
+        });
+        let without = finding(Category::MissingInFlexiti, "ORD-2", None, Some(1500));
+        let (csv, _) = write(&[with, without], &ExportFormat::default());
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("csv")).collect();
+        assert_eq!(records[0].len(), DISCREPANCY_COLUMNS.len());
+        assert_eq!(
+            records[0][23].len(),
+            32,
+            "the fingerprint stays before them"
+        );
+        assert_eq!(&records[0][24], "'-ORD-10");
+        assert_eq!(&records[0][25], "capture:346001");
+        assert_eq!(
+            &records[0][26],
+            "probably Flexiti capture:346001 (-ORD-10): one character differs"
+        );
+        assert_eq!(
+            (&records[1][24], &records[1][25], &records[1][26]),
+            ("", "", "")
+        );
+    }
+
+    #[test]
     fn excel_files_start_with_a_bom_and_end_lines_with_crlf() {
         let fmt = ExportFormat::new(true, b',', false).expect("format");
         let (csv, _) = write(
@@ -728,7 +768,7 @@ mod tests {
         .expect("write");
         let csv = String::from_utf8(buf).expect("utf-8");
         assert!(
-            csv.contains(&format!(",acknowledged,3,7,{}\n", d.fingerprint())),
+            csv.contains(&format!(",acknowledged,3,7,{},,,\n", d.fingerprint())),
             "{csv}"
         );
         assert_eq!(Severity::Warning, d.severity);

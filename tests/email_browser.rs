@@ -60,6 +60,7 @@ fn finding(
         ledger_line: ledger.map(|_| n + 1),
         ledger_id: None,
         explanation,
+        suggestion: None,
     }
 }
 

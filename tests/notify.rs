@@ -62,6 +62,7 @@ fn finding(
                 "leftover"
             }
         ),
+        suggestion: None,
     }
 }
 

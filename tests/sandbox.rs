@@ -52,6 +52,7 @@ fn the_same_seed_generates_the_same_bytes_and_another_seed_does_not() {
     let opts = |dir: &Path, seed| {
         let mut o = GenerateOptions::new(dir, day("2026-11-20"), 3, 3_000);
         o.seed = seed;
+        o.typo_per_mille = 10;
         o.flexiti_files = 3;
         o.ledger_files = 2;
         o
@@ -68,6 +69,7 @@ fn the_same_seed_generates_the_same_bytes_and_another_seed_does_not() {
     assert_eq!(names(a.path()), names(b.path()));
     assert!(names(a.path()).contains(&PathBuf::from("flexiti/captures-0003.json")));
     assert!(names(a.path()).contains(&PathBuf::from("ledger/ledger-0002.csv")));
+    assert!(names(a.path()).contains(&PathBuf::from("typos.csv")));
     for name in names(a.path()) {
         assert_eq!(
             read(&a.path().join(&name)),
@@ -1030,10 +1032,13 @@ fn the_rules_applied_to_a_generated_data_set_find_exactly_its_expected_findings(
             let mut opts = GenerateOptions::new(generated.path(), days.from, 5, 4_000);
             opts.seed = 99;
             opts.discrepancy_per_mille = 40;
+            // Mistyped ledger references: a missing pair each, in expected.csv too.
+            opts.typo_per_mille = 15;
             opts.flexiti_files = 2;
             opts.ledger_files = 3;
             let summary = sandbox::generate(&opts).expect("generate");
             assert!(summary.findings.values().sum::<u64>() >= 80, "{summary:?}");
+            assert!(summary.typos >= 30, "{summary:?}");
             generated.path().to_path_buf()
         } else {
             dir

@@ -8,7 +8,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, LedgerReject, Pass};
+use flexiti_recon::domain::{
+    Amount, Category, DayRange, Discrepancy, Kind, LedgerReject, Pass, Suggestion,
+};
 use flexiti_recon::report::{
     ChangeSummary, DayStoreTotals, FailedCall, FindingStatus, RunReport, RunStatus, SideTotals,
 };
@@ -145,6 +147,7 @@ fn finding(date: NaiveDate, reference: &str, ledger: i64) -> Discrepancy {
         ledger_line: Some(7),
         ledger_id: Some(format!("{reference}#1")),
         explanation: "ledger sale with no Flexiti record".to_string(),
+        suggestion: None,
     }
 }
 
@@ -409,6 +412,11 @@ mod scenarios {
             ledger_line: Some(123_456),
             ledger_id: Some("2026-11-23T18:00|00-99999|R03|99999999999.99|1".to_string()),
             explanation: "amount pass: ledger 99999999999.99 vs Flexiti 1299.99".to_string(),
+            suggestion: Some(Suggestion {
+                reference: "ORD-20261123-00123".to_string(),
+                id: "ledger 'nov'.csv:7".to_string(),
+                why: "probably ledger 'nov'.csv:7: one character dropped".to_string(),
+            }),
         };
         let totals = DayStoreTotals {
             business_date: day(23),

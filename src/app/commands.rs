@@ -285,6 +285,9 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
                 "  first seen run {} ({})  last seen run {} ({})",
                 d.first_seen_run, d.first_seen_at, d.last_seen_run, d.last_seen_at
             );
+            if let Some(s) = &x.suggestion {
+                println!("  likely {} ({}): {}", s.reference, s.id, s.why);
+            }
             if let Some(note) = &d.note {
                 println!("  note: {note}");
             }
@@ -476,6 +479,7 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             from,
             days,
             discrepancy_per_mille,
+            typo_per_mille,
             flexiti_files,
             ledger_files,
             stores,
@@ -484,6 +488,7 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             let mut opts = sandbox::GenerateOptions::new(out, from, days, orders);
             opts.seed = seed;
             opts.discrepancy_per_mille = discrepancy_per_mille;
+            opts.typo_per_mille = typo_per_mille;
             opts.flexiti_files = flexiti_files;
             opts.ledger_files = ledger_files;
             opts.stores = stores;
@@ -502,6 +507,9 @@ pub async fn sandbox(action: SandboxAction) -> Result<Exit, AppError> {
             );
             for (category, n) in &summary.findings {
                 println!("  injected {n} {category}");
+            }
+            if summary.typos > 0 {
+                println!("  injected {} typos (see typos.csv)", summary.typos);
             }
             Ok(Exit::Done)
         }

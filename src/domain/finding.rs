@@ -135,6 +135,21 @@ pub struct Discrepancy {
     /// across reruns even when files are re-exported in another order.
     pub ledger_id: Option<String>,
     pub explanation: String,
+    /// The likely counterpart of an unmatched record, as advice: never part of the category,
+    /// the amounts or the fingerprint.
+    pub suggestion: Option<Suggestion>,
+}
+
+/// The record on the other side that an unmatched finding probably is (a mistyped or
+/// differently prefixed reference), with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    /// The counterpart's reference.
+    pub reference: String,
+    /// `capture:ID` / `return:ID` for a Flexiti record, `FILE:LINE` for a ledger row.
+    pub id: String,
+    /// Why, in words.
+    pub why: String,
 }
 
 impl Discrepancy {

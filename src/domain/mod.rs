@@ -14,7 +14,7 @@ mod records;
 mod time;
 
 pub use amount::{Amount, AmountError};
-pub use finding::{Category, Discrepancy, Pass, Severity};
+pub use finding::{Category, Discrepancy, Pass, Severity, Suggestion};
 pub use invalid::{Breach, INVALID_RECORD_CODE, InvalidRecord};
 pub use label::Label;
 pub use records::{

@@ -11,6 +11,7 @@ mod layout;
 mod render;
 mod sections;
 mod transport;
+mod typos;
 
 pub(crate) use layout::scrub_accounts;
 pub use render::{Attachment, RenderOptions, RenderedEmail, render, render_failure};

@@ -10,6 +10,7 @@ use super::layout::{
 use super::sections::{
     by_category, changes, failed_calls, headline, largest, overview, plural, rejects, totals,
 };
+use super::typos::likely_typos;
 use crate::domain::DayRange;
 use crate::export::{ExportFormat, ExportRow, write_discrepancies};
 use crate::report::{RunReport, RunStatus};
@@ -94,7 +95,7 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
     write_discrepancies(&mut csv, &ExportRow::from_report(report), &opts.csv_format)
         .with_context(|| format!("{filename}: rendering the attachment"))?;
 
-    let sections = vec![
+    let mut sections = vec![
         overview(report, opts),
         totals(report),
         by_category(report),
@@ -103,6 +104,10 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         failed_calls(report, opts),
         rejects(report, opts),
     ];
+    if let Some(section) = likely_typos(report, opts) {
+        // after the largest discrepancies
+        sections.insert(5.min(sections.len()), section);
+    }
     let title = heading(opts, report.range);
     let headline = headline(report);
     let footer = format!(

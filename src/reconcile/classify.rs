@@ -193,6 +193,7 @@ fn base(
         ledger_line: None,
         ledger_id: None,
         explanation: String::new(),
+        suggestion: None,
     }
 }
 

@@ -5,9 +5,12 @@
 //! pair, the day each finding belongs to, and the rule that an incompletely fetched day never
 //! calls a ledger row missing at Flexiti. Polars does the heavy part (ranking within keys and
 //! the joins, on integer columns); Rust builds the few findings with their explanations.
+//! Last, [`suggest`] names the likely counterpart of an unmatched record: advice that changes
+//! no finding.
 
 mod classify;
 mod matching;
+mod suggest;
 mod totals;
 mod unjudged;
 
@@ -115,6 +118,13 @@ pub fn reconcile(
         };
         discrepancies.extend(unjudged::findings(&sides, &unjudged));
     }
+    let started = std::time::Instant::now();
+    let suggested = suggest::annotate(&mut discrepancies, params.window_days);
+    tracing::info!(
+        suggested,
+        suggest_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "suggested likely counterparts for unmatched records"
+    );
     discrepancies.retain(|d| params.range.contains(d.business_date));
     if let Some(store) = &params.store {
         discrepancies.retain(|d| {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::orders::{Finding, Orders};
+use super::orders::{Finding, Orders, Typo};
 use crate::domain::{BusinessCalendar, Category, DayRange};
 
 /// What to generate. `orders` is roughly the number of ledger rows of the reconciled days.
@@ -31,6 +31,9 @@ pub struct GenerateOptions {
     pub stores: Vec<String>,
     /// Share of the reconciled days' Flexiti orders turned into a finding (20 = 2%).
     pub discrepancy_per_mille: u32,
+    /// Share of the reconciled days' Flexiti orders whose ledger row gets a mistyped reference
+    /// (a pair of findings each, listed in `typos.csv`); 0 writes no `typos.csv`.
+    pub typo_per_mille: u32,
     /// Split captures and authorizations over this many files (`captures-0001.json`…).
     pub flexiti_files: u32,
     pub ledger_files: u32,
@@ -48,6 +51,7 @@ impl GenerateOptions {
             days,
             stores: vec!["00-12345".to_string(), "00-67890".to_string()],
             discrepancy_per_mille: 20,
+            typo_per_mille: 0,
             flexiti_files: 1,
             ledger_files: 1,
             pretty: false,
@@ -83,6 +87,12 @@ impl GenerateOptions {
                 self.discrepancy_per_mille
             );
         }
+        if self.typo_per_mille > 1000 {
+            bail!(
+                "generate: typo_per_mille {} is more than 1000",
+                self.typo_per_mille
+            );
+        }
         if self.flexiti_files == 0 || self.ledger_files == 0 {
             bail!("generate: flexiti_files and ledger_files must be at least 1");
         }
@@ -101,10 +111,13 @@ pub struct GenerateSummary {
     pub captures: u64,
     pub returns: u64,
     pub findings: BTreeMap<Category, u64>,
+    /// Injected typos (each also two findings of `findings`).
+    pub typos: u64,
     pub files: Vec<PathBuf>,
 }
 
-/// Writes `<out_dir>/flexiti/*.json`, `<out_dir>/ledger/*.csv` and `<out_dir>/expected.csv`.
+/// Writes `<out_dir>/flexiti/*.json`, `<out_dir>/ledger/*.csv`, `<out_dir>/expected.csv` and,
+/// with typos, `<out_dir>/typos.csv`.
 pub fn generate(opts: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
     opts.validate()?;
     let flexiti_dir = opts.out_dir.join("flexiti");
@@ -131,10 +144,15 @@ pub fn generate(opts: &GenerateOptions) -> anyhow::Result<GenerateSummary> {
         };
         orders.day(day, count, in_range)?;
     }
-    let (mut summary, findings) = orders.finish()?;
+    let (mut summary, findings, typos) = orders.finish()?;
     let expected = opts.out_dir.join("expected.csv");
     write_expected(&expected, findings)?;
     summary.files.push(expected);
+    if opts.typo_per_mille > 0 {
+        let truth = opts.out_dir.join("typos.csv");
+        write_typos(&truth, &typos)?;
+        summary.files.push(truth);
+    }
     summary.days = Some(reconciled);
     Ok(summary)
 }
@@ -159,6 +177,25 @@ fn write_expected(path: &std::path::Path, mut findings: Vec<Finding>) -> anyhow:
             f.kind.as_str(),
             money(f.flexiti_cents),
             money(f.ledger_cents)
+        ));
+    }
+    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// `typos.csv`: each injected typo, the Flexiti record's true reference and the ledger row's
+/// mistyped one.
+fn write_typos(path: &std::path::Path, typos: &[Typo]) -> anyhow::Result<()> {
+    let mut text =
+        String::from("business_date,kind,amount,flexiti_reference,ledger_reference,typo\n");
+    for t in typos {
+        text.push_str(&format!(
+            "{},sale,{}.{:02},{},{},{}\n",
+            t.day,
+            t.cents / 100,
+            t.cents % 100,
+            t.flexiti_reference,
+            t.ledger_reference,
+            t.typo
         ));
     }
     std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))

@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, parse_date, parse_ts, to_i64, to_u64, ts};
-use crate::domain::{Amount, Category, Discrepancy, Kind, Pass, Severity};
+use crate::domain::{Amount, Category, Discrepancy, Kind, Pass, Severity, Suggestion};
 use crate::report::{ChangeSummary, FindingStatus, RunReport, StoredDiscrepancy};
 
 /// Which stored findings to list; `None` fields do not filter.
@@ -34,7 +34,7 @@ const COLUMNS: &str = "id, fingerprint, business_date, category, severity, refer
     flexiti_amount_cents, ledger_amount_cents, delta_cents, day_delta, pass, flexiti_id, \
     authorization_id, flexiti_store, flexiti_at, ledger_store, ledger_register, ledger_at, \
     ledger_file, ledger_line, ledger_id, explanation, status, first_seen_run, last_seen_run, \
-    first_seen_at, last_seen_at, resolved_run, note";
+    first_seen_at, last_seen_at, resolved_run, note, suggested_reference, suggested_id, suggestion";
 
 impl Store {
     /// Stored findings matching `filter`, by day, category and reference.
@@ -171,9 +171,10 @@ async fn upsert(
          kind, flexiti_amount_cents, ledger_amount_cents, delta_cents, day_delta, pass, \
          flexiti_id, authorization_id, flexiti_store, flexiti_at, ledger_store, ledger_register, \
          ledger_at, ledger_file, ledger_line, ledger_id, explanation, status, first_seen_run, \
-         last_seen_run, first_seen_at, last_seen_at) \
+         last_seen_run, first_seen_at, last_seen_at, suggested_reference, suggested_id, \
+         suggestion) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, 'open', $23, $23, $24, $24) \
+         $18, $19, $20, $21, $22, 'open', $23, $23, $24, $24, $25, $26, $27) \
          ON CONFLICT (fingerprint) DO UPDATE SET \
          severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
          ledger_amount_cents = excluded.ledger_amount_cents, delta_cents = excluded.delta_cents, \
@@ -183,6 +184,8 @@ async fn upsert(
          ledger_register = excluded.ledger_register, ledger_at = excluded.ledger_at, \
          ledger_file = excluded.ledger_file, ledger_line = excluded.ledger_line, \
          explanation = excluded.explanation, \
+         suggested_reference = excluded.suggested_reference, \
+         suggested_id = excluded.suggested_id, suggestion = excluded.suggestion, \
          last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at, \
          status = CASE WHEN discrepancies.status = 'resolved' THEN 'open' \
                   ELSE discrepancies.status END, \
@@ -222,6 +225,9 @@ async fn upsert(
     .bind(&d.explanation)
     .bind(run_id)
     .bind(seen_at)
+    .bind(d.suggestion.as_ref().map(|s| s.reference.as_str()))
+    .bind(d.suggestion.as_ref().map(|s| s.id.as_str()))
+    .bind(d.suggestion.as_ref().map(|s| s.why.as_str()))
     .fetch_one(&mut **tx)
     .await
     .with_context(|| {
@@ -269,6 +275,14 @@ fn from_row(row: &AnyRow) -> Result<StoredDiscrepancy> {
         ledger_line: opt_u64("ledger_line")?,
         ledger_id: opt_text("ledger_id")?,
         explanation: text("explanation")?,
+        suggestion: match (
+            opt_text("suggested_reference")?,
+            opt_text("suggested_id")?,
+            opt_text("suggestion")?,
+        ) {
+            (Some(reference), Some(id), Some(why)) => Some(Suggestion { reference, id, why }),
+            _ => None,
+        },
     };
     Ok(StoredDiscrepancy {
         id: int("id")?,

@@ -9,6 +9,9 @@ use anyhow::Context;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 
 mod inject;
+mod typo;
+
+pub(crate) use typo::Typo;
 
 use super::generate::{Dice, GenerateOptions, GenerateSummary};
 use super::writers::{
@@ -74,6 +77,10 @@ pub(crate) struct Orders {
     findings: Vec<Finding>,
     injection_credit: u32,
     injected: usize,
+    typo_per_mille: u32,
+    typo_credit: u32,
+    typos: Vec<Typo>,
+    typed: typo::Typed,
     next_authorization: u64,
     next_capture: u64,
     next_return: u64,
@@ -99,6 +106,10 @@ impl Orders {
             // The first Flexiti order of the reconciled days is already a finding.
             injection_credit: 1000u32.saturating_sub(opts.discrepancy_per_mille),
             injected: 0,
+            typo_per_mille: opts.typo_per_mille,
+            typo_credit: 0,
+            typos: Vec::new(),
+            typed: typo::Typed::new(),
             next_authorization: 0,
             next_capture: 346_000,
             next_return: 9_000_000_000_000_000,
@@ -152,6 +163,8 @@ impl Orders {
                     order.at = self.dice.instant(day, second);
                 }
                 self.inject(category, &order)?;
+            } else if reconciled && self.next_typo() {
+                self.inject_typo(&order)?;
             } else {
                 let forced_later = later_return_due && (9 * 3600..21 * 3600).contains(&second);
                 later_return_due &= !forced_later;
@@ -172,7 +185,7 @@ impl Orders {
         Ok(())
     }
 
-    pub fn finish(mut self) -> anyhow::Result<(GenerateSummary, Vec<Finding>)> {
+    pub fn finish(mut self) -> anyhow::Result<(GenerateSummary, Vec<Finding>, Vec<Typo>)> {
         for (_, returns) in std::mem::take(&mut self.pending) {
             for r in returns {
                 self.ledger_row(
@@ -193,7 +206,8 @@ impl Orders {
         for f in &self.findings {
             *summary.findings.entry(f.category).or_insert(0) += 1;
         }
-        Ok((summary, self.findings))
+        summary.typos = self.typos.len() as u64;
+        Ok((summary, self.findings, self.typos))
     }
 
     fn order(&mut self, day: NaiveDate, index: u64, second: u32) -> Order {
