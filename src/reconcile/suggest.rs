@@ -153,7 +153,7 @@ fn closeness(a: &[char], a_side: Side, b: &[char], b_side: Side) -> Option<Close
         return None;
     }
     if a.len().abs_diff(b.len()) <= 2 && a.len().max(b.len()) <= MAX_EDIT_LEN {
-        match strsim::generic_damerau_levenshtein(a, b) {
+        match osa_distance(a, b) {
             0 => return None,
             1 => return Some(one_edit(a, a_side, b, b_side)),
             2 if shortest >= MIN_LEN_TWO_EDITS && prefix(a, a_side, b, b_side).is_none() => {
@@ -163,6 +163,31 @@ fn closeness(a: &[char], a_side: Side, b: &[char], b_side: Side) -> Option<Close
         }
     }
     prefix(a, a_side, b, b_side)
+}
+
+/// The optimal-string-alignment distance (insertions, deletions, substitutions and swaps of
+/// adjacent characters) of two references of at most `MAX_EDIT_LEN` characters, on three rows
+/// kept on the stack: this runs for every candidate pair, so it allocates nothing.
+fn osa_distance(a: &[char], b: &[char]) -> usize {
+    let mut before = [0usize; MAX_EDIT_LEN + 1];
+    let mut previous: [usize; MAX_EDIT_LEN + 1] = std::array::from_fn(|j| j);
+    let mut current = [0usize; MAX_EDIT_LEN + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        before = previous;
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn one_edit(a: &[char], a_side: Side, b: &[char], b_side: Side) -> Closeness {
