@@ -12,7 +12,7 @@ mod label;
 mod records;
 mod time;
 
-pub use amount::{Amount, AmountError};
+pub use amount::{Amount, AmountError, Total};
 pub use finding::{Category, Discrepancy, Pass, Severity};
 pub use label::Label;
 pub use records::{

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use super::layout::{Block, Section, Table, human_money, scrub_accounts};
 use super::render::RenderOptions;
-use crate::domain::{Amount, Category, Discrepancy, Severity};
+use crate::domain::{Amount, Category, Discrepancy, Severity, Total};
 use crate::report::RunReport;
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
@@ -124,7 +124,7 @@ pub(super) fn totals(report: &RunReport) -> Section {
 
 pub(super) fn by_category(report: &RunReport) -> Section {
     let section = Section::new("Discrepancies by category");
-    let mut groups: BTreeMap<Category, (usize, Amount, Amount)> = BTreeMap::new();
+    let mut groups: BTreeMap<Category, (usize, Total, Total)> = BTreeMap::new();
     for d in &report.discrepancies {
         let entry = groups.entry(d.category).or_default();
         entry.0 += 1;

@@ -96,7 +96,7 @@ pub fn reconcile(
         &uncaptured,
         &incomplete,
         params.tolerance,
-    );
+    )?;
     discrepancies.retain(|d| params.range.contains(d.business_date));
     if let Some(store) = &params.store {
         discrepancies.retain(|d| {
@@ -106,7 +106,7 @@ pub fn reconcile(
     discrepancies.sort_by(classify::display_order);
 
     let (totals, flexiti_records, ledger_rows) =
-        totals::per_day_and_store(&f, &l, params.range, params.store.as_deref());
+        totals::per_day_and_store(&f, &l, params.range, params.store.as_deref())?;
     Ok(Outcome {
         discrepancies,
         totals,
