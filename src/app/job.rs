@@ -73,6 +73,8 @@ pub struct JobOutcome {
     pub email_error: Option<String>,
     pub csv: Option<PathBuf>,
     pub audit_dir: Option<PathBuf>,
+    /// Ledger files named twice (or identical copies), each read once.
+    pub ledger_warnings: Vec<String>,
 }
 
 impl JobOutcome {
@@ -88,6 +90,9 @@ impl JobOutcome {
             r.ledger_rows,
             r.matched_pairs
         );
+        for warning in &self.ledger_warnings {
+            out.push_str(&format!("  warning: {warning}\n"));
+        }
         if r.discrepancies.is_empty() {
             out.push_str("  no discrepancies\n");
         }
@@ -98,7 +103,7 @@ impl JobOutcome {
                 .filter(|d| d.category == category)
                 .collect();
             if !found.is_empty() {
-                let money: crate::domain::Amount = found.iter().map(|d| d.delta.abs()).sum();
+                let money: crate::domain::Total = found.iter().map(|d| d.delta.abs()).sum();
                 out.push_str(&format!(
                     "  {:<22} {:>5}  {:>14} CAD\n",
                     category.as_str(),
@@ -285,9 +290,9 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
                 None => store.finish_run(&report).await?,
             };
         }
-        anyhow::Ok((report, audit_dir))
+        anyhow::Ok((report, audit_dir, ledger.warnings))
     };
-    let (report, audit_dir) = match body.await {
+    let (report, audit_dir, ledger_warnings) = match body.await {
         Ok(done) => done,
         Err(error) => {
             let message = format!("{error:#}");
@@ -308,7 +313,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             return Err(AppError::fatal(error));
         }
     };
-    finish(
+    let mut outcome = finish(
         config,
         request,
         store,
@@ -318,7 +323,9 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         report,
         audit_dir,
     )
-    .await
+    .await?;
+    outcome.ledger_warnings = ledger_warnings;
+    Ok(outcome)
 }
 
 async fn acquire_lock(
@@ -513,6 +520,7 @@ async fn finish(
         email_error,
         csv,
         audit_dir,
+        ledger_warnings: Vec::new(),
     })
 }
 
