@@ -74,7 +74,10 @@ async fn three_rows_at_the_64_bit_limit_are_rejected_rows_and_never_summed() {
         shown.contains("ledger 1 rows (sales 12.34, returns 0.00)"),
         "{shown}"
     );
-    assert!(!shown.contains("92233720368547758.05"), "no wrapped sum: {shown}");
+    assert!(
+        !shown.contains("92233720368547758.05"),
+        "no wrapped sum: {shown}"
+    );
     assert!(shown.contains("rejected rows 3"), "{shown}");
     assert!(
         shown.contains(":2 implausible amount '92233720368547758.07'"),
