@@ -6,6 +6,7 @@
 #
 #   bench/fuzz.sh              # 2M cases in total
 #   bench/fuzz.sh 10M          # 10M cases in total (also 500k, or a plain number)
+#   FUZZ_PROFILE=dev bench/fuzz.sh 200k   # the debug build CI already has (slower per case)
 #
 # The total is shared evenly among the fuzz tests (PROPTEST_CASES per test). A test stops at
 # its first failing case (a panic or a broken property), shrinks it to a minimal input and
@@ -26,11 +27,13 @@ count_of() {
     esac
 }
 total=$(count_of "${1:-2M}")
+profile=(--release)
+[[ "${FUZZ_PROFILE:-release}" == release ]] || profile=()
 
-echo "building the test binaries (release)" >&2
-cargo test --release --tests --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
+echo "building the test binaries (${FUZZ_PROFILE:-release})" >&2
+cargo test "${profile[@]}" --tests --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
 
-tests=$(cargo test --release --tests --quiet -- --list fuzz_ 2>/dev/null | grep -c ': test$' || true)
+tests=$(cargo test "${profile[@]}" --tests --quiet -- --list fuzz_ 2>/dev/null | grep -c ': test$' || true)
 if [[ "$tests" -eq 0 ]]; then
     echo "no test named fuzz_* found" >&2
     exit 2
@@ -42,7 +45,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
 set +e
-PROPTEST_CASES=$per_test cargo test --release --tests --no-fail-fast -- fuzz_ --test-threads 2 \
+PROPTEST_CASES=$per_test cargo test "${profile[@]}" --tests --no-fail-fast -- fuzz_ --test-threads 2 \
     >"$log" 2>&1
 set -e
 seconds=$(($(date +%s) - start))
