@@ -10,8 +10,8 @@ use crate::exit::EXIT_CODES_HELP;
 #[derive(Debug, Parser)]
 #[command(name = "flexiti-recon", version, about = "Reconciles Flexiti POS financing transactions against the merchant's sales ledger", after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// Log format: human-readable, or one JSON object per line.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "FLEXITI_LOG_FORMAT")]
+    /// Log format: human (readable) or json (one object per line).
+    #[arg(long, global = true, default_value = "human", env = "FLEXITI_LOG_FORMAT", value_parser = log_format)]
     pub log_format: LogFormat,
     /// More detail in the log (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -32,6 +32,13 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+/// A bad value names the variable too: it may come from the environment, where clap's own
+/// message would only name `--log-format`.
+fn log_format(value: &str) -> Result<LogFormat, String> {
+    LogFormat::from_str(value, true)
+        .map_err(|_| "expected human or json (from --log-format or FLEXITI_LOG_FORMAT)".to_string())
 }
 
 #[derive(Debug, Args, Clone)]

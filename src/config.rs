@@ -170,7 +170,7 @@ impl Config {
         mut file: FileConfig,
         base_dir: PathBuf,
     ) -> anyhow::Result<Config> {
-        apply_env(&mut file);
+        apply_env(&mut file, &|name| std::env::var(name))?;
         let zone: Tz = file.time_zone.parse().map_err(|_| {
             anyhow::anyhow!(
                 "config time_zone: '{}' is not an IANA time zone (e.g. America/Toronto)",
@@ -270,57 +270,93 @@ fn location(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// Environment overrides of the settings an operator most often changes per machine.
-fn apply_env(file: &mut FileConfig) {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(v) = var("FLEXITI_DATABASE_URL") {
+/// Environment overrides of the settings an operator most often changes per machine. A variable
+/// that is set (and not empty) takes effect or fails naming itself: a bad value is never
+/// skipped for the file's.
+fn apply_env(
+    file: &mut FileConfig,
+    env: &dyn Fn(&str) -> Result<String, std::env::VarError>,
+) -> anyhow::Result<()> {
+    let var = |name: &str| -> anyhow::Result<Option<String>> {
+        match env(name) {
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => Ok(Some(v.trim().to_string())),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => bail!("{name}: the value is not UTF-8"),
+        }
+    };
+    if let Some(v) = var("FLEXITI_DATABASE_URL")? {
+        // The value may hold a password: only its scheme is ever shown.
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| v.starts_with(scheme))
+        {
+            let scheme = v.split(':').next().unwrap_or_default();
+            bail!(
+                "FLEXITI_DATABASE_URL: scheme '{scheme}' is not supported (use sqlite://PATH or \
+                 postgres://USER@HOST/DB)"
+            );
+        }
         file.database.url = Some(v);
     }
-    if let Some(v) = var("FLEXITI_ENVIRONMENT") {
+    if let Some(v) = var("FLEXITI_ENVIRONMENT")? {
         file.flexiti.environment = v;
+        file.flexiti
+            .base_url()
+            .map_err(|e| anyhow::anyhow!("FLEXITI_ENVIRONMENT: {e}"))?;
     }
-    if let Some(v) = var("FLEXITI_CLIENT_ID") {
+    if let Some(v) = var("FLEXITI_CLIENT_ID")? {
+        if v.len() > 100 || !v.is_ascii() {
+            bail!("FLEXITI_CLIENT_ID: must be 1 to 100 ASCII characters");
+        }
         file.flexiti.client_id = v;
     }
-    if let Some(v) = var("FLEXITI_DATA_DIR") {
+    if let Some(v) = var("FLEXITI_DATA_DIR")? {
         file.data_dir = PathBuf::from(v);
     }
-    if let Some(email) = file.email.as_mut() {
-        if let Some(v) = var("FLEXITI_EMAIL_TO") {
-            email.to = v.split(',').map(|s| s.trim().to_string()).collect();
+    const EMAIL_VARS: [&str; 4] = [
+        "FLEXITI_EMAIL_TO",
+        "FLEXITI_SMTP_HOST",
+        "FLEXITI_SMTP_PORT",
+        "FLEXITI_SMTP_USERNAME",
+    ];
+    let Some(email) = file.email.as_mut() else {
+        for name in EMAIL_VARS {
+            if var(name)?.is_some() {
+                bail!(
+                    "{name}: set, but the config has no [email] section, so no email is sent \
+                     (add the section, or unset {name})"
+                );
+            }
         }
-        if let Some(v) = var("FLEXITI_SMTP_HOST") {
-            email.smtp_host = v;
+        return Ok(());
+    };
+    if let Some(v) = var("FLEXITI_EMAIL_TO")? {
+        let to: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
+        for address in &to {
+            address.parse::<lettre::message::Mailbox>().map_err(|e| {
+                anyhow::anyhow!("FLEXITI_EMAIL_TO: '{address}' is not an email address ({e})")
+            })?;
         }
-        if let Some(v) = var("FLEXITI_SMTP_PORT").and_then(|p| p.parse().ok()) {
-            email.smtp_port = Some(v);
+        email.to = to;
+    }
+    if let Some(v) = var("FLEXITI_SMTP_HOST")? {
+        if v.contains(char::is_whitespace) || v.contains('/') {
+            bail!("FLEXITI_SMTP_HOST: '{v}' is not a host name or address");
         }
-        if let Some(v) = var("FLEXITI_SMTP_USERNAME") {
-            email.username = Some(v);
+        email.smtp_host = v;
+    }
+    if let Some(v) = var("FLEXITI_SMTP_PORT")? {
+        match v.parse::<u16>() {
+            Ok(port) if port > 0 => email.smtp_port = Some(port),
+            _ => bail!("FLEXITI_SMTP_PORT: '{v}' is not a port number (1 to 65535)"),
         }
     }
+    if let Some(v) = var("FLEXITI_SMTP_USERNAME")? {
+        email.username = Some(v);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config_of(text: &str) -> anyhow::Result<Config> {
-        let file: FileConfig = toml::from_str(text)?;
-        Config::from_file(PathBuf::from("c.toml"), file, PathBuf::from("."))
-    }
-
-    #[test]
-    fn files_are_owner_only_and_bundles_kept_90_days_unless_configured_otherwise() {
-        let config = config_of("").expect("defaults");
-        assert_eq!(config.umask, 0o077);
-        assert_eq!(config.file.audit.keep_days, 90);
-        let config = config_of("umask = \"027\"\n[audit]\nkeep_days = 0\n").expect("valid");
-        assert_eq!(config.umask, 0o027);
-        assert_eq!(config.file.audit.keep_days, 0);
-        let err = config_of("umask = \"0o777x\"").expect_err("not octal");
-        assert!(err.to_string().starts_with("config umask:"), "{err}");
-        let err = config_of("umask = \"1777\"").expect_err("too wide");
-        assert!(err.to_string().starts_with("config umask:"), "{err}");
-    }
-}
+mod tests;

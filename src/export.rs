@@ -2,10 +2,10 @@
 //!
 //! Every CSV the program writes (the `export` command, the email attachment, the audit bundle)
 //! goes through [`ExportFormat`], so the column set, the money format and the spreadsheet
-//! safety rules cannot drift apart. Invariants: money is written from [`Amount`]'s exact cents
-//! (never a float), with two decimals; free-text cells that a spreadsheet would evaluate as a
-//! formula are prefixed with `'`, while the amount and count columns stay plain numbers so that a
-//! negative delta still sums. The column set is documented in `docs/EXPORTS.md`.
+//! safety rules cannot drift apart. Invariants: money is written from exact cents
+//! ([`Amount`](crate::domain::Amount), sums as [`Total`]: never a float), with two decimals;
+//! free-text cells that a spreadsheet would evaluate as a formula are prefixed with `'`, while
+//! the amount and count columns stay plain numbers so that a negative delta still sums. The column set is documented in `docs/EXPORTS.md`.
 //!
 //! Discrepancy columns, in this order:
 //!
@@ -41,7 +41,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Amount, Category, Discrepancy, LedgerReject};
+use crate::domain::{Category, Discrepancy, LedgerReject, Total};
 use crate::report::{DayStoreTotals, FailedCall, RunReport, StoredDiscrepancy};
 
 pub const DISCREPANCY_COLUMNS: [&str; 27] = [
@@ -154,7 +154,8 @@ impl ExportFormat {
         }
     }
 
-    fn money(&self, amount: Amount) -> String {
+    fn money(&self, amount: impl Into<Total>) -> String {
+        let amount: Total = amount.into();
         if self.decimal_comma {
             amount.to_string_with_comma()
         } else {
@@ -236,7 +237,8 @@ impl<'a> ExportRow<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportStats {
     pub rows: u64,
-    pub total: Amount,
+    /// Exact in 128 bits, whatever the number of rows.
+    pub total: Total,
 }
 
 /// A free-text cell: neutralised when a spreadsheet would run it as a formula.
@@ -534,7 +536,7 @@ mod tests {
     use chrono::{NaiveDate, TimeZone};
 
     use super::*;
-    use crate::domain::{Kind, Pass, Severity};
+    use crate::domain::{Amount, Kind, Pass, Severity};
     use crate::report::SideTotals;
 
     fn day() -> NaiveDate {
@@ -640,7 +642,7 @@ mod tests {
             stats,
             ExportStats {
                 rows: 3,
-                total: Amount::from_cents(1_000_000_001 - 1200 - 5)
+                total: Total::from(Amount::from_cents(1_000_000_001 - 1200 - 5))
             }
         );
     }
@@ -799,7 +801,7 @@ mod tests {
              ledger_count,ledger_sales,ledger_returns,ledger_net,net_difference\n\
              2026-11-23,00-12345,3,2500.00,200.00,2300.00,4,2510.00,200.00,2310.00,10.00\n"
         );
-        assert_eq!(stats.total, Amount::from_cents(1000));
+        assert_eq!(stats.total, Total::from(Amount::from_cents(1000)));
     }
 
     #[test]

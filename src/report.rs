@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::{Amount, DayRange, Discrepancy, LedgerReject};
+use crate::domain::{Amount, DayRange, Discrepancy, LedgerReject, Total};
 
 /// Final state of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,8 +67,9 @@ pub struct SideTotals {
 }
 
 impl SideTotals {
-    pub fn net(&self) -> Amount {
-        self.sales - self.returns
+    /// Sales less returns, exact in 128 bits.
+    pub fn net(&self) -> Total {
+        Total::from(self.sales) - self.returns
     }
 }
 
@@ -143,7 +144,7 @@ pub struct RunReport {
 impl RunReport {
     /// Sum of the absolute deltas of the error findings. Warnings (date and store mismatches)
     /// are left out: they share their pair's delta with any amount mismatch of the same pair.
-    pub fn money_at_stake(&self) -> Amount {
+    pub fn money_at_stake(&self) -> Total {
         self.discrepancies
             .iter()
             .filter(|d| d.severity == crate::domain::Severity::Error)

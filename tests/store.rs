@@ -398,7 +398,7 @@ mod scenarios {
             kind: Kind::Return,
             flexiti_amount: Some(exact),
             ledger_amount: Some(big),
-            delta: big - exact,
+            delta: big.checked_sub(exact).expect("fits"),
             day_delta: Some(-1),
             pass: Pass::Amount,
             flexiti_id: Some("return:9000000000123456".to_string()),

@@ -36,6 +36,9 @@ struct RunFacts {
     incomplete_days: BTreeSet<NaiveDate>,
     failed_calls: Vec<FailedCallFacts>,
     ledger: Vec<LedgerFile>,
+    /// Ledger files named twice (or identical copies), each read once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ledger_warnings: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,6 +109,7 @@ pub fn write_bundle(
         incomplete_days: flexiti.incomplete_days.clone(),
         failed_calls: report.failed_calls.iter().map(facts_of).collect(),
         ledger: ledger_files,
+        ledger_warnings: ledger.warnings.clone(),
     };
     let run_json = dir.join("run.json");
     std::fs::write(&run_json, serde_json::to_vec_pretty(&facts)?)

@@ -75,6 +75,8 @@ pub struct JobOutcome {
     pub audit_dir: Option<PathBuf>,
     /// Runs whose audit bundles this run deleted (older than `audit.keep_days`).
     pub pruned: Vec<i64>,
+    /// Ledger files named twice (or identical copies), each read once.
+    pub ledger_warnings: Vec<String>,
 }
 
 impl JobOutcome {
@@ -90,6 +92,9 @@ impl JobOutcome {
             r.ledger_rows,
             r.matched_pairs
         );
+        for warning in &self.ledger_warnings {
+            out.push_str(&format!("  warning: {warning}\n"));
+        }
         if r.discrepancies.is_empty() {
             out.push_str("  no discrepancies\n");
         }
@@ -100,7 +105,7 @@ impl JobOutcome {
                 .filter(|d| d.category == category)
                 .collect();
             if !found.is_empty() {
-                let money: crate::domain::Amount = found.iter().map(|d| d.delta.abs()).sum();
+                let money: crate::domain::Total = found.iter().map(|d| d.delta.abs()).sum();
                 out.push_str(&format!(
                     "  {:<22} {:>5}  {:>14} CAD\n",
                     category.as_str(),
@@ -317,9 +322,9 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
                 None => store.finish_run(&report).await?,
             };
         }
-        anyhow::Ok((report, audit_dir))
+        anyhow::Ok((report, audit_dir, ledger.warnings))
     };
-    let (report, audit_dir) = match body.await {
+    let (report, audit_dir, ledger_warnings) = match body.await {
         Ok(done) => done,
         Err(error) => {
             let message = format!("{error:#}");
@@ -342,7 +347,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             return Err(AppError::fatal(error));
         }
     };
-    finish(
+    let mut outcome = finish(
         config,
         request,
         store,
@@ -352,7 +357,9 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         report,
         audit_dir,
     )
-    .await
+    .await?;
+    outcome.ledger_warnings = ledger_warnings;
+    Ok(outcome)
 }
 
 /// Warns of the runs whose summary email was never sent (the process died while sending).
@@ -594,6 +601,7 @@ async fn finish(
         csv,
         audit_dir,
         pruned,
+        ledger_warnings: Vec::new(),
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Amount, Category};
+use crate::domain::{Category, Total};
 use crate::report::RunReport;
 
 /// Appends one gauge with its help text and samples (`labels`, value).
@@ -54,7 +54,7 @@ pub fn render(report: &RunReport, last_success: Option<DateTime<Utc>>) -> String
         &mut out,
         "discrepancy_amount_cad",
         "Sum of |delta| of the last run's findings by category.",
-        &per_category(&|c| of(c).map(|d| d.delta.abs()).sum::<Amount>().to_string()),
+        &per_category(&|c| of(c).map(|d| d.delta.abs()).sum::<Total>().to_string()),
     );
     gauge(
         &mut out,

@@ -48,7 +48,15 @@ pub async fn dispatch(command: Command, interactive: bool) -> Result<Exit, AppEr
 /// (nor `FLEXITI_RECON_CONFIG`) every default applies, with paths relative to the current folder.
 pub fn load_config(arg: &ConfigArg) -> Result<Config, AppError> {
     let config = match &arg.config {
-        Some(path) => Config::load(path).map_err(AppError::usage)?,
+        Some(path) => Config::load(path).map_err(|e| {
+            // The path may come from the environment: say so, or the operator looks for a flag.
+            let from_env = std::env::var_os("FLEXITI_RECON_CONFIG").is_some_and(|v| path == &v);
+            AppError::usage(if from_env {
+                e.context("FLEXITI_RECON_CONFIG")
+            } else {
+                e
+            })
+        })?,
         None => {
             tracing::info!("no --config given: using the defaults (data folder ./data)");
             Config::defaults().map_err(AppError::usage)?

@@ -31,8 +31,27 @@ impl Amount {
         self.0
     }
 
+    /// The magnitude. No parser makes `i64::MIN` cents (see [`Amount::from_decimal`]), so this
+    /// is exact for every amount read from outside; it saturates rather than overflow.
     pub const fn abs(self) -> Self {
-        Amount(self.0.abs())
+        Amount(self.0.saturating_abs())
+    }
+
+    /// `self + other`, or `None` when the cents do not fit in 64 bits. Amounts have no `+`:
+    /// every sum either is checked here or is a [`Total`].
+    pub const fn checked_add(self, other: Amount) -> Option<Amount> {
+        match self.0.checked_add(other.0) {
+            Some(cents) => Some(Amount(cents)),
+            None => None,
+        }
+    }
+
+    /// `self - other`, or `None` when the cents do not fit in 64 bits.
+    pub const fn checked_sub(self, other: Amount) -> Option<Amount> {
+        match self.0.checked_sub(other.0) {
+            Some(cents) => Some(Amount(cents)),
+            None => None,
+        }
     }
 
     pub const fn is_negative(self) -> bool {
@@ -73,7 +92,7 @@ impl Amount {
     }
 
     /// Converts an exact decimal; more than two significant decimals is an error
-    /// (`10.500` is accepted, `10.505` is not).
+    /// (`10.500` is accepted, `10.505` is not), and so is a value beyond ±92233720368547758.07.
     pub fn from_decimal(value: Decimal) -> Result<Self, AmountError> {
         let normalized = value.normalize();
         if normalized.scale() > 2 {
@@ -82,9 +101,11 @@ impl Amount {
         let cents = normalized
             .checked_mul(Decimal::from(100))
             .ok_or_else(|| AmountError::OutOfRange(value.to_string()))?;
-        let cents =
-            i64::try_from(cents.trunc()).map_err(|_| AmountError::OutOfRange(value.to_string()))?;
-        Ok(Amount(cents))
+        // `i64::MIN` is left out so that every amount read has a magnitude.
+        match i64::try_from(cents.trunc()) {
+            Ok(cents) if cents != i64::MIN => Ok(Amount(cents)),
+            _ => Err(AmountError::OutOfRange(value.to_string())),
+        }
     }
 
     pub fn to_decimal(self) -> Decimal {
@@ -142,29 +163,87 @@ impl serde::Serialize for Amount {
     }
 }
 
-impl std::ops::Add for Amount {
-    type Output = Amount;
-    fn add(self, rhs: Amount) -> Amount {
-        Amount(self.0 + rhs.0)
+/// A sum of amounts held in 128 bits: no number of 64-bit amounts a run can hold overflows
+/// it, so sums that are only shown (money at stake, net differences, export totals) are exact
+/// whatever the inputs. A sum that must be stored as cents goes back through
+/// [`Total::to_amount`], which fails rather than wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Total(i128);
+
+impl Total {
+    pub const ZERO: Total = Total(0);
+
+    pub const fn cents(self) -> i128 {
+        self.0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    /// The magnitude; saturates only past 10^36 dollars, far beyond any sum of 64-bit amounts.
+    pub fn abs(self) -> Self {
+        Total(self.0.saturating_abs())
+    }
+
+    /// Back to 64-bit cents, or an error when the sum does not fit.
+    pub fn to_amount(self) -> Result<Amount, AmountError> {
+        i64::try_from(self.0)
+            .map(Amount)
+            .map_err(|_| AmountError::OutOfRange(self.to_string()))
+    }
+
+    /// Formats with a decimal comma instead of a point (for spreadsheet exports).
+    pub fn to_string_with_comma(self) -> String {
+        self.to_string().replace('.', ",")
     }
 }
 
-impl std::ops::Sub for Amount {
-    type Output = Amount;
-    fn sub(self, rhs: Amount) -> Amount {
-        Amount(self.0 - rhs.0)
+impl From<Amount> for Total {
+    fn from(amount: Amount) -> Total {
+        Total(i128::from(amount.0))
     }
 }
 
-impl std::ops::AddAssign for Amount {
-    fn add_assign(&mut self, rhs: Amount) {
-        self.0 += rhs.0;
+impl fmt::Display for Total {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
     }
 }
 
-impl std::iter::Sum for Amount {
-    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
-        Amount(iter.map(|a| a.0).sum())
+impl serde::Serialize for Total {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Adding 64-bit amounts to a 128-bit sum: 2^64 additions of the largest amount still fit, more
+/// than any run can hold in memory.
+impl<T: Into<Total>> std::ops::Add<T> for Total {
+    type Output = Total;
+    fn add(self, rhs: T) -> Total {
+        Total(self.0 + rhs.into().0)
+    }
+}
+
+impl<T: Into<Total>> std::ops::Sub<T> for Total {
+    type Output = Total;
+    fn sub(self, rhs: T) -> Total {
+        Total(self.0 - rhs.into().0)
+    }
+}
+
+impl<T: Into<Total>> std::ops::AddAssign<T> for Total {
+    fn add_assign(&mut self, rhs: T) {
+        self.0 += rhs.into().0;
+    }
+}
+
+impl std::iter::Sum<Amount> for Total {
+    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Total {
+        iter.fold(Total::ZERO, |sum, a| sum + a)
     }
 }
 
@@ -244,5 +323,93 @@ mod tests {
         assert_eq!(Amount::from_cents(5).to_string(), "0.05");
         assert_eq!(Amount::from_cents(-129_999).to_string(), "-1299.99");
         assert_eq!(Amount::from_cents(-5).to_string_with_comma(), "-0,05");
+    }
+
+    #[test]
+    fn sums_of_cents_are_checked_or_wide_never_wrapped() {
+        let max = Amount::parse("92233720368547758.07", false).expect("the largest amount");
+        assert_eq!(max.cents(), i64::MAX);
+        assert_eq!(max.checked_add(Amount::from_cents(1)), None);
+        assert_eq!(
+            Amount::from_cents(-5).checked_sub(max),
+            None,
+            "below the range"
+        );
+        let three: Total = [max, max, max].into_iter().sum();
+        assert_eq!(three.to_string(), "276701161105643274.21");
+        assert!(three.to_amount().is_err());
+        assert_eq!(
+            (Total::from(max) - max).to_amount(),
+            Ok(Amount::ZERO),
+            "a sum that fits comes back"
+        );
+        assert_eq!(
+            Amount::parse("-92233720368547758.08", false),
+            Err(AmountError::OutOfRange("-92233720368547758.08".into())),
+            "i64::MIN has no magnitude: never read"
+        );
+        assert_eq!(Amount::from_cents(i64::MIN).abs().cents(), i64::MAX);
+        assert_eq!(Total::from(Amount::from_cents(-5)).to_string(), "-0.05");
+        assert_eq!(
+            Total::from(Amount::from_cents(-5)).to_string_with_comma(),
+            "-0,05"
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fuzz_amount_parse_never_panics_and_what_it_reads_reads_back(
+            text in any::<String>(),
+            comma in any::<bool>(),
+        ) {
+            if let Ok(amount) = Amount::parse(&text, comma) {
+                prop_assert!(amount.cents() != i64::MIN);
+                let written = if comma { amount.to_string_with_comma() } else { amount.to_string() };
+                prop_assert_eq!(Amount::parse(&written, comma), Ok(amount));
+            }
+        }
+
+        #[test]
+        fn fuzz_amount_parse_of_number_like_text(
+            sign in prop_oneof![Just(""), Just("-"), Just("+"), Just("--")],
+            whole in prop::collection::vec(0u8..10, 0..24),
+            separator in prop_oneof![Just(""), Just("."), Just(",")],
+            fraction in prop::collection::vec(0u8..10, 0..5),
+            comma in any::<bool>(),
+        ) {
+            let digits = |d: &[u8]| d.iter().map(|d| char::from(b'0' + d)).collect::<String>();
+            let text = format!("{sign}{}{separator}{}", digits(&whole), digits(&fraction));
+            let fast = plain_cents(&text, if comma { b',' } else { b'.' });
+            match Amount::parse(&text, comma) {
+                Ok(amount) => {
+                    prop_assert!(fast.is_none_or(|f| f == amount), "{}", text);
+                    let exact = Decimal::from_str(&text.replace(',', "."))
+                        .expect("a parsed amount is a decimal");
+                    prop_assert_eq!(amount.to_decimal(), exact, "{}", text);
+                }
+                Err(_) => prop_assert!(fast.is_none(), "{}", text),
+            }
+        }
+
+        #[test]
+        fn fuzz_sums_of_any_amounts_are_exact_or_refused(
+            cents in prop::collection::vec(any::<i64>(), 0..64)
+        ) {
+            let amounts: Vec<Amount> = cents.iter().map(|&c| Amount::from_cents(c)).collect();
+            let wide: i128 = cents.iter().map(|&c| i128::from(c)).sum();
+            let total: Total = amounts.iter().copied().sum();
+            prop_assert_eq!(total.cents(), wide);
+            let checked = amounts
+                .iter()
+                .try_fold(Amount::ZERO, |sum, &a| sum.checked_add(a));
+            match i64::try_from(wide) {
+                // Every partial sum must fit too for the checked fold to succeed.
+                Ok(fits) => prop_assert!(checked.is_none_or(|c| c.cents() == fits)),
+                Err(_) => prop_assert!(checked.is_none()),
+            }
+            prop_assert_eq!(total.to_amount().ok().map(Amount::cents), i64::try_from(wide).ok());
+        }
     }
 }

@@ -13,7 +13,7 @@ mod label;
 mod records;
 mod time;
 
-pub use amount::{Amount, AmountError};
+pub use amount::{Amount, AmountError, Total};
 pub use finding::{Category, Discrepancy, Pass, Severity, Suggestion};
 pub use invalid::{Breach, INVALID_RECORD_CODE, InvalidRecord};
 pub use label::Label;

@@ -141,6 +141,8 @@ pub struct LedgerSide {
     pub rejects: Vec<LedgerReject>,
     /// Rows of other tenders: counted, not reconciled, not rejected.
     pub ignored_other_tender: u64,
+    /// Files given more than once (or identical copies), each read once: one warning each.
+    pub warnings: Vec<String>,
 }
 
 impl LedgerSide {

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use serde::Deserialize;
 
+use crate::domain::Amount;
+
 /// The `[ledger]` section of the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,6 +25,9 @@ pub struct LedgerSettings {
     pub amount_sign: AmountSign,
     /// Currencies accepted (only CAD exists at Flexiti).
     pub currencies: Vec<String>,
+    /// The largest plausible amount of one row (a decimal, `.` separator); a row above it is
+    /// rejected. Keeps absurd amounts out of every total.
+    pub max_amount: String,
     pub columns: ColumnNames,
     /// Ledger store code → Flexiti `external_location_id`.
     pub store_map: BTreeMap<String, String>,
@@ -40,13 +45,29 @@ impl Default for LedgerSettings {
             return_values: vec!["RETURN".into()],
             amount_sign: AmountSign::Positive,
             currencies: vec!["CAD".into()],
+            max_amount: DEFAULT_MAX_AMOUNT.into(),
             columns: ColumnNames::default(),
             store_map: BTreeMap::new(),
         }
     }
 }
 
+/// One million dollars: far above any financed purchase, far below where sums of cents overflow.
+pub const DEFAULT_MAX_AMOUNT: &str = "1000000.00";
+
 impl LedgerSettings {
+    /// The per-row ceiling, checked: a positive amount.
+    pub fn max_amount(&self) -> anyhow::Result<Amount> {
+        match Amount::parse(&self.max_amount, false) {
+            Ok(max) if max > Amount::ZERO => Ok(max),
+            Ok(_) => bail!(
+                "ledger.max_amount: '{}' must be more than 0",
+                self.max_amount
+            ),
+            Err(e) => bail!("ledger.max_amount: {e} (write it like \"1000000.00\")"),
+        }
+    }
+
     pub fn delimiter_byte(&self) -> anyhow::Result<u8> {
         match self.delimiter.as_str() {
             "\\t" | "\t" | "tab" => Ok(b'\t'),
@@ -57,6 +78,7 @@ impl LedgerSettings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.delimiter_byte()?;
+        self.max_amount()?;
         if self.decimal_comma && self.delimiter == "," {
             bail!("ledger.decimal_comma needs another delimiter than ',' (for example ';')");
         }

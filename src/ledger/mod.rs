@@ -5,6 +5,8 @@
 //! row of another tender is counted and skipped. A file that is missing, unreadable, empty or
 //! lacks a mapped column fails the whole ingest with a message naming the file and the column.
 
+mod files;
+mod lines;
 mod mapping;
 mod raw;
 mod row;
@@ -62,19 +64,26 @@ enum Message {
     Done(usize, anyhow::Result<LedgerSide>),
 }
 
-/// Reads every file; rows keep their file index (the order given) and 1-based line number.
+/// Reads every file once (a file named twice, or an identical copy, is left out with a
+/// warning); rows keep their file index (in the order given) and 1-based line number.
 ///
 /// Files are read in parallel and their rows gathered into one vector as they come, in no
 /// particular order: the engine orders rows by file and line wherever order matters, and
 /// gathering in order would hold a second copy of every file but the first. Rejects and the
 /// first error come out in file order, as a sequential read would give them.
 pub fn read_files(
-    files: &[PathBuf],
+    given: &[PathBuf],
     settings: &LedgerSettings,
     calendar: BusinessCalendar,
 ) -> anyhow::Result<LedgerSide> {
+    let (distinct, warnings) = files::distinct(given)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    let files = distinct.as_slice();
     let mut side = LedgerSide {
-        files: files.to_vec(),
+        files: distinct.clone(),
+        warnings,
         ..LedgerSide::default()
     };
     let store_map: HashMap<&str, &str> = settings
@@ -161,11 +170,12 @@ fn read_one(
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
     let delimiter = settings.delimiter_byte()?;
+    let (tracked, lines) = lines::track(std::io::BufReader::with_capacity(1 << 20, file));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        .from_reader(tracked);
     let header = reader
         .byte_headers()
         .with_context(|| format!("ledger file {name}: cannot read the header"))?
@@ -183,6 +193,7 @@ fn read_one(
         .with_context(|| format!("ledger file {name}: more than 4 billion files"))?;
     let mut record = csv::ByteRecord::new();
     let mut line: u64 = 1;
+    let cells = header.len();
     let mut batch: Vec<LedgerRow> = Vec::with_capacity(BATCH_ROWS);
     let flush = |batch: &mut Vec<LedgerRow>| -> anyhow::Result<()> {
         let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
@@ -193,8 +204,15 @@ fn read_one(
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                line = record.position().map_or(line + 1, |p| p.line());
-                match validator.validate(&record, &positions, file_index, line) {
+                line = record
+                    .position()
+                    .map_or(line + 1, |p| lines.line_at(p.byte()));
+                let checked = if record.len() == cells {
+                    validator.validate(&record, &positions, file_index, line)
+                } else {
+                    Err(RowError(row::shape(record.len(), cells)))
+                };
+                match checked {
                     Ok(Some(row)) => {
                         batch.push(row);
                         if batch.len() == BATCH_ROWS {
@@ -214,7 +232,7 @@ fn read_one(
                 }
             }
             Err(e) => {
-                let at = e.position().map_or(line + 1, |p| p.line());
+                let at = e.position().map_or(line + 1, |p| lines.line_at(p.byte()));
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     return Err(e)
                         .with_context(|| format!("ledger file {name}: read failed at line {at}"));
@@ -237,3 +255,5 @@ fn read_one(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;

@@ -14,6 +14,12 @@ fn reject<T>(reason: impl Into<String>) -> Result<T, RowError> {
     Err(RowError(reason.into()))
 }
 
+/// The reason of a row whose number of cells differs from the header's, whatever its tender.
+pub(crate) fn shape(cells: usize, header: usize) -> String {
+    let plural = if cells == 1 { "" } else { "s" };
+    format!("{cells} cell{plural}, the header has {header}")
+}
+
 /// Where each mapped column sits in a file's header.
 pub(crate) struct Positions {
     sold_at: usize,
@@ -63,6 +69,7 @@ pub(crate) struct Validator<'a> {
     calendar: BusinessCalendar,
     store_map: &'a HashMap<&'a str, &'a str>,
     tenders: Vec<String>,
+    max_amount: Amount,
     /// `sold_at_format` is the default `%Y-%m-%d %H:%M:%S`, which [`plain_local_time`] reads.
     plain_local_format: bool,
 }
@@ -88,6 +95,7 @@ impl<'a> Validator<'a> {
                 .iter()
                 .map(|t| t.trim().to_uppercase())
                 .collect(),
+            max_amount: settings.max_amount()?,
             plain_local_format: settings.sold_at_format == "%Y-%m-%d %H:%M:%S",
         })
     }
@@ -214,6 +222,12 @@ impl<'a> Validator<'a> {
     fn amount(&self, value: &str, kind: Kind) -> Result<Amount, RowError> {
         let amount = Amount::parse(value, self.settings.decimal_comma)
             .map_err(|e| RowError(format!("bad amount: {e}")))?;
+        if amount.abs() > self.max_amount {
+            return reject(format!(
+                "implausible amount '{value}': more than ledger.max_amount ({})",
+                self.max_amount
+            ));
+        }
         match (self.settings.amount_sign, kind, amount.is_negative()) {
             (AmountSign::Positive, Kind::Sale, true) => {
                 reject(format!("bad amount '{value}': a SALE must not be negative"))

@@ -2,7 +2,9 @@
 //! data escaped) and once as aligned plain text. Keeping one description of the content is what
 //! guarantees that both alternatives of a message say the same thing.
 
+#[cfg(test)]
 use crate::domain::Amount;
+use crate::domain::Total;
 
 const HTML_TEMPLATE: &str = include_str!("../../templates/email.html");
 const TEXT_TEMPLATE: &str = include_str!("../../templates/email.txt");
@@ -57,7 +59,8 @@ pub(crate) fn escape_html(text: &str) -> String {
 }
 
 /// Money for humans: `-1,234.56`. Exports keep the plain form.
-pub(crate) fn human_money(amount: Amount) -> String {
+pub(crate) fn human_money(amount: impl Into<Total>) -> String {
+    let amount: Total = amount.into();
     let plain = amount.abs().to_string();
     let (units, cents) = plain.split_once('.').unwrap_or((plain.as_str(), "00"));
     let mut grouped = String::new();

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use super::layout::{Block, Headline, Level, Section, Table, human_money, scrub_accounts};
 use super::render::RenderOptions;
-use crate::domain::{Amount, Category, Discrepancy, Severity};
+use crate::domain::{Amount, Category, Discrepancy, Severity, Total};
 use crate::report::{RunReport, RunStatus};
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
@@ -67,11 +67,9 @@ pub(super) fn headline(report: &RunReport) -> Headline {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let net: Amount = report
-        .totals
-        .iter()
-        .map(|t| t.ledger.net() - t.flexiti.net())
-        .sum();
+    let net = report.totals.iter().fold(Total::ZERO, |sum, t| {
+        sum + (t.ledger.net() - t.flexiti.net())
+    });
     let level = if matches!(report.status, RunStatus::Failed | RunStatus::Abandoned) || errors > 0 {
         Level::Error
     } else if report.status != RunStatus::Succeeded
@@ -84,7 +82,7 @@ pub(super) fn headline(report: &RunReport) -> Headline {
     } else {
         Level::Ok
     };
-    let sign = if net.is_negative() || net == Amount::ZERO {
+    let sign = if net.is_negative() || net == Total::ZERO {
         ""
     } else {
         "+"
@@ -198,7 +196,7 @@ pub(super) fn totals(report: &RunReport) -> Section {
 
 pub(super) fn by_category(report: &RunReport) -> Section {
     let section = Section::new("Discrepancies by category");
-    let mut groups: BTreeMap<Category, (usize, Amount, Amount)> = BTreeMap::new();
+    let mut groups: BTreeMap<Category, (usize, Total, Total)> = BTreeMap::new();
     for d in &report.discrepancies {
         let entry = groups.entry(d.category).or_default();
         entry.0 += 1;

@@ -47,7 +47,7 @@ pub(crate) fn findings(
     uncaptured: &HashSet<&str>,
     incomplete: &BTreeSet<NaiveDate>,
     tolerance: Amount,
-) -> Vec<Discrepancy> {
+) -> anyhow::Result<Vec<Discrepancy>> {
     let mut out = Vec::new();
     for (pass, pairs) in [
         (Pass::Exact, &matched.exact),
@@ -57,7 +57,7 @@ pub(crate) fn findings(
             let (Some(f), Some(l)) = (sides.f.get(fi as usize), sides.l.get(li as usize)) else {
                 continue;
             };
-            pair_findings(sides, pass, f, l, tolerance, &mut out);
+            pair_findings(sides, pass, f, l, tolerance, &mut out)?;
         }
     }
     for &(fi, paired) in &matched.flexiti_left {
@@ -75,7 +75,7 @@ pub(crate) fn findings(
                 "no ledger row has this reference and kind",
             )
         };
-        out.push(flexiti_only(f, category, why));
+        out.push(flexiti_only(f, category, why)?);
     }
     for &(li, paired) in &matched.ledger_left {
         let Some(l) = sides.l.get(li as usize) else {
@@ -110,7 +110,19 @@ pub(crate) fn findings(
         });
     }
     assign_ledger_ids(sides, &mut out);
-    out
+    Ok(out)
+}
+
+/// `ledger - flexiti` for the finding of `reference`. Both are magnitudes of parsed amounts, so
+/// the difference fits in 64-bit cents; should it ever not, the run fails naming the reference
+/// rather than record a wrapped delta.
+fn delta(reference: &str, ledger: Amount, flexiti: Amount) -> anyhow::Result<Amount> {
+    ledger.checked_sub(flexiti).ok_or_else(|| {
+        anyhow::anyhow!(
+            "reference {reference}: ledger {ledger} minus Flexiti {flexiti} passes the range of \
+             64-bit cents"
+        )
+    })
 }
 
 fn pair_findings(
@@ -120,8 +132,8 @@ fn pair_findings(
     l: &Keyed<'_, LedgerRow>,
     tolerance: Amount,
     out: &mut Vec<Discrepancy>,
-) {
-    let delta = l.item.amount - f.item.amount;
+) -> anyhow::Result<()> {
+    let delta = delta(&l.item.reference, l.item.amount, f.item.amount)?;
     let day_delta = (l.day - f.day).num_days();
     let stores_differ = matches!((&f.item.store, &l.item.store), (Some(a), Some(b)) if a != b);
     // Built only for a pair that has a finding: most pairs have none.
@@ -145,14 +157,26 @@ fn pair_findings(
             "{pass_text}; amounts differ by {delta} (tolerance {tolerance}): {}",
             sides_text()
         );
-        out.push(paired(sides, pass, f, l, Category::AmountMismatch, why));
+        out.push(paired(
+            sides,
+            pass,
+            (f, l, delta),
+            Category::AmountMismatch,
+            why,
+        ));
     }
     if day_delta != 0 {
         let why = format!(
             "{pass_text}; business days differ by {day_delta} day(s): {}",
             sides_text()
         );
-        out.push(paired(sides, pass, f, l, Category::DateMismatch, why));
+        out.push(paired(
+            sides,
+            pass,
+            (f, l, delta),
+            Category::DateMismatch,
+            why,
+        ));
     }
     if stores_differ {
         let why = format!(
@@ -160,8 +184,15 @@ fn pair_findings(
             l.item.store.as_deref().unwrap_or("-"),
             f.item.store.as_deref().unwrap_or("-"),
         );
-        out.push(paired(sides, pass, f, l, Category::StoreMismatch, why));
+        out.push(paired(
+            sides,
+            pass,
+            (f, l, delta),
+            Category::StoreMismatch,
+            why,
+        ));
     }
+    Ok(())
 }
 
 fn base(
@@ -217,21 +248,24 @@ fn with_ledger(sides: &Sides<'_, '_>, d: &mut Discrepancy, l: &LedgerRow) {
 fn paired(
     sides: &Sides<'_, '_>,
     pass: Pass,
-    f: &Keyed<'_, FlexitiRecord>,
-    l: &Keyed<'_, LedgerRow>,
+    (f, l, delta): (&Keyed<'_, FlexitiRecord>, &Keyed<'_, LedgerRow>, Amount),
     category: Category,
     explanation: String,
 ) -> Discrepancy {
     let mut d = base(category, pass, &l.item.reference, l.item.kind, l.day);
     with_flexiti(&mut d, f.item);
     with_ledger(sides, &mut d, l.item);
-    d.delta = l.item.amount - f.item.amount;
+    d.delta = delta;
     d.day_delta = Some((l.day - f.day).num_days());
     d.explanation = explanation;
     d
 }
 
-fn flexiti_only(f: &Keyed<'_, FlexitiRecord>, category: Category, why: &str) -> Discrepancy {
+fn flexiti_only(
+    f: &Keyed<'_, FlexitiRecord>,
+    category: Category,
+    why: &str,
+) -> anyhow::Result<Discrepancy> {
     let mut d = base(
         category,
         Pass::Leftover,
@@ -240,7 +274,7 @@ fn flexiti_only(f: &Keyed<'_, FlexitiRecord>, category: Category, why: &str) -> 
         f.day,
     );
     with_flexiti(&mut d, f.item);
-    d.delta = Amount::ZERO - f.item.amount;
+    d.delta = delta(&f.item.reference, Amount::ZERO, f.item.amount)?;
     d.explanation = format!(
         "Flexiti {} {} {} at {}; {why}",
         f.item.identity(),
@@ -248,7 +282,7 @@ fn flexiti_only(f: &Keyed<'_, FlexitiRecord>, category: Category, why: &str) -> 
         f.item.amount,
         f.item.at.to_rfc3339(),
     );
-    d
+    Ok(d)
 }
 
 pub(crate) fn ledger_only(

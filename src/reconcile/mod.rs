@@ -109,7 +109,7 @@ pub fn reconcile(
         &uncaptured,
         &incomplete,
         params.tolerance,
-    );
+    )?;
     if let Some(s) = &split {
         let sides = classify::Sides {
             f: &[],
@@ -134,7 +134,7 @@ pub fn reconcile(
     discrepancies.sort_by(classify::display_order);
 
     let (totals, flexiti_records, ledger_rows) =
-        totals::per_day_and_store(&f, &l, params.range, params.store.as_deref());
+        totals::per_day_and_store(&f, &l, params.range, params.store.as_deref())?;
     Ok(Outcome {
         discrepancies,
         totals,

@@ -527,7 +527,7 @@ fn a_multi_day_range_records_every_day_and_totals_each_day_and_store() {
     assert_eq!(t24.len(), 2);
     assert_eq!(t24[0].store, "00-1");
     assert_eq!(t24[0].flexiti.count, 2);
-    assert_eq!(t24[0].flexiti.net(), amt("15.00"));
+    assert_eq!(t24[0].flexiti.net(), amt("15.00").into());
     assert_eq!(t24[1].ledger.sales, amt("7.00"));
     assert_eq!((o.flexiti_records, o.ledger_rows), (3, 2));
 }

@@ -9,12 +9,26 @@ use crate::report::{DayStoreTotals, SideTotals};
 
 const NO_STORE: &str = "(none)";
 
-fn add(t: &mut SideTotals, kind: Kind, amount: Amount) {
+/// Counts one record; `None` when a sum would pass the range of 64-bit cents.
+fn add(t: &mut SideTotals, kind: Kind, amount: Amount) -> Option<()> {
     t.count += 1;
-    match kind {
-        Kind::Sale => t.sales += amount,
-        Kind::Return => t.returns += amount,
-    }
+    let sum = match kind {
+        Kind::Sale => &mut t.sales,
+        Kind::Return => &mut t.returns,
+    };
+    *sum = sum.checked_add(amount)?;
+    Some(())
+}
+
+/// Totals are stored as 64-bit cents: a sum that does not fit is an error naming its slot,
+/// never a wrapped figure.
+fn too_large(side: &str, t: &DayStoreTotals) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{side} totals of {} store {}: a sum passes 92233720368547758.07, the range of 64-bit \
+         cents (an amount of that day is implausible)",
+        t.business_date,
+        t.store
+    )
 }
 
 /// Totals keyed by store label while counting; names only once per slot.
@@ -36,7 +50,7 @@ pub(crate) fn per_day_and_store(
     l: &[Keyed<'_, LedgerRow>],
     range: DayRange,
     store: Option<&str>,
-) -> (Vec<DayStoreTotals>, u64, u64) {
+) -> anyhow::Result<(Vec<DayStoreTotals>, u64, u64)> {
     let keep = |day: NaiveDate, s: &Option<Label>| {
         range.contains(day) && store.is_none_or(|want| s.as_deref() == Some(want))
     };
@@ -45,22 +59,16 @@ pub(crate) fn per_day_and_store(
     let (mut nf, mut nl) = (0, 0);
     for k in f.iter().filter(|k| keep(k.day, &k.item.store)) {
         nf += 1;
-        add(
-            &mut slot(&mut map, k.day, k.item.store.unwrap_or(no_store)).flexiti,
-            k.item.kind,
-            k.item.amount,
-        );
+        let t = slot(&mut map, k.day, k.item.store.unwrap_or(no_store));
+        add(&mut t.flexiti, k.item.kind, k.item.amount).ok_or_else(|| too_large("Flexiti", t))?;
     }
     for k in l.iter().filter(|k| keep(k.day, &k.item.store)) {
         nl += 1;
-        add(
-            &mut slot(&mut map, k.day, k.item.store.unwrap_or(no_store)).ledger,
-            k.item.kind,
-            k.item.amount,
-        );
+        let t = slot(&mut map, k.day, k.item.store.unwrap_or(no_store));
+        add(&mut t.ledger, k.item.kind, k.item.amount).ok_or_else(|| too_large("ledger", t))?;
     }
     // Ordered by day, then store name (a missing store counts as "(none)").
     let mut totals: Vec<DayStoreTotals> = map.into_values().collect();
     totals.sort_by(|a, b| (a.business_date, &a.store).cmp(&(b.business_date, &b.store)));
-    (totals, nf, nl)
+    Ok((totals, nf, nl))
 }

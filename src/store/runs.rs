@@ -212,18 +212,27 @@ impl Store {
 }
 
 async fn complete_run(tx: &mut Transaction<'static, Any>, report: &RunReport) -> Result<()> {
-    let (flexiti, ledger) = report.totals.iter().fold(
-        (SideTotals::default(), SideTotals::default()),
-        |(mut f, mut l), t| {
-            f.count += t.flexiti.count;
-            f.sales += t.flexiti.sales;
-            f.returns += t.flexiti.returns;
-            l.count += t.ledger.count;
-            l.sales += t.ledger.sales;
-            l.returns += t.ledger.returns;
-            (f, l)
-        },
-    );
+    let (mut flexiti, mut ledger) = (SideTotals::default(), SideTotals::default());
+    for t in &report.totals {
+        for (sum, part, side) in [
+            (&mut flexiti, &t.flexiti, "Flexiti"),
+            (&mut ledger, &t.ledger, "ledger"),
+        ] {
+            sum.count += part.count;
+            // Stored as 64-bit cents: a run total that does not fit fails the run, never wraps.
+            let add = |a: Amount, b: Amount, what: &str| {
+                a.checked_add(b).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "run {}: the {side} {what} of the run pass 92233720368547758.07, the \
+                         range of 64-bit cents",
+                        report.run_id
+                    )
+                })
+            };
+            sum.sales = add(sum.sales, part.sales, "sales")?;
+            sum.returns = add(sum.returns, part.returns, "returns")?;
+        }
+    }
     let incomplete = report
         .incomplete_days
         .iter()
