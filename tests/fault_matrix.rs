@@ -387,6 +387,45 @@ fn cases() -> Vec<Case> {
             .partial()
             .mails(1, PARTIAL_MAIL)
             .show(&["failed call: POST /v2.5/oauth/token", "400 invalid_client"]),
+        // ---- hostile Flexiti replies: refused, reported, never a panic or a silent gap ----
+        case(
+            "api_token_expires_in_beyond_u64",
+            Sandbox("token_expires_in=18446744073709551615"),
+        )
+        .partial()
+        .mails(1, PARTIAL_MAIL)
+        .show(&[
+            "failed call: POST /v2.5/oauth/token",
+            "expires_in 18446744073709551615",
+        ])
+        .fired(&[fault::TOKEN_EXPIRES_IN]),
+        case(
+            "api_token_redirected_elsewhere",
+            Sandbox("redirect_token_to=http://127.0.0.1:9/pos-api"),
+        )
+        .partial()
+        .mails(1, PARTIAL_MAIL)
+        .show(&[
+            "failed call: POST /v2.5/oauth/token",
+            "the token call is never redirected",
+        ])
+        .fired(&[fault::REDIRECT]),
+        case("api_endless_list_body", Sandbox("endless_list_body"))
+            .tweak(|t| t + "max_body_bytes = 1048576\n")
+            .partial()
+            .mails(1, PARTIAL_MAIL)
+            .show(&["not fully fetched: 2026-11-23", "body over 1048576 bytes"])
+            .fired(&[fault::ENDLESS_BODY]),
+        case(
+            "api_rate_limits_every_ninth_request",
+            Sandbox("rate_limit_every=9,retry_after_secs=1"),
+        )
+        .fired(&[fault::RATE_LIMIT]),
+        case("api_caps_page_size_silently", Sandbox("page_size_cap=3"))
+            .partial()
+            .mails(1, PARTIAL_MAIL)
+            .show(&["not fully fetched: 2026-11-23", "page_size"])
+            .fired(&[fault::PAGE_SIZE_CAP]),
         // ---- ledger files ----
         case("ledger_missing", Ledger(LedgerFault::Missing))
             .failed(&["ledger/ledger.csv: cannot open: No such file or directory"]),
@@ -485,6 +524,40 @@ fn cases() -> Vec<Case> {
         )
         .mails(1, &["Rejected ledger rows (1)"])
         .show(&["rejected rows 1", "ledger.csv:54"]),
+        case(
+            "ledger_short_row",
+            Ledger(LedgerFault::Append("2026-11-23 15:00:00,00-12345\n")),
+        )
+        .mails(1, &["Rejected ledger rows (1)"])
+        .show(&[
+            "rejected rows 1",
+            "ledger.csv:54",
+            "2 cells, the header has 8",
+        ]),
+        case(
+            "ledger_long_row",
+            Ledger(LedgerFault::Append(
+                "2026-11-23 15:00:00,00-12345,R01,ORD-20261123-900006,SALE,FLEXITI,100.00,CAD,x\n",
+            )),
+        )
+        .mails(1, &["Rejected ledger rows (1)"])
+        .show(&[
+            "rejected rows 1",
+            "ledger.csv:54",
+            "9 cells, the header has 8",
+        ]),
+        case(
+            "ledger_implausible_amount",
+            Ledger(LedgerFault::Append(row!(
+                "2026-11-23 15:00:00",
+                "ORD-20261123-900007",
+                "SALE",
+                "92233720368547758.07",
+                "CAD"
+            ))),
+        )
+        .mails(1, &["Rejected ledger rows (1)"])
+        .show(&["rejected rows 1", "ledger.csv:54", "ledger.max_amount"]),
         // ---- the database ----
         case("sqlite_folder_blocked", Db(DbFault::SqliteNoFolder))
             .exit(Some(1))
