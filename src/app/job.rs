@@ -270,9 +270,10 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         let audit_dir = if dry_run {
             None
         } else {
-            Some(audit::write_bundle(
-                config, &report, &ledger, &pages, &flexiti,
-            )?)
+            stages.begin("writing the audit bundle");
+            let dir = audit::write_bundle(config, &report, &ledger, &pages, &flexiti)?;
+            stages.done("bundle");
+            Some(dir)
         };
         if let Some(store) = &store {
             stages.begin("storing the results");
@@ -284,6 +285,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
                 }
                 None => store.finish_run(&report).await?,
             };
+            stages.done("store");
         }
         anyhow::Ok((report, audit_dir))
     };
@@ -449,11 +451,12 @@ async fn finish(
     let stages = Stages::new(false);
     stages.begin("writing the CSV");
     let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
-    stages.done("write");
+    stages.done("csv");
     let (mut email, mut email_error) = (None, None);
     if let Some(mailer) = &mailer
         && notify::should_send(email_settings.policy, &report)
     {
+        stages.begin("emailing the summary");
         let sent = async {
             let rendered = notify::render(&report, &render_options(config))?;
             anyhow::Ok(mailer.send(&rendered, email_settings).await?)
@@ -475,6 +478,7 @@ async fn finish(
                 email_error = Some(message);
             }
         }
+        stages.done("email");
     }
     if let Some(lock) = lock
         && let Err(e) = lock.release().await
