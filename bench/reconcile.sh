@@ -100,7 +100,7 @@ stage_ms() { # stage name, json log file
 mb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1e6 }'; }
 
 results=()
-echo "| ledger rows | captures | JSON | CSV | wall | peak RSS | JSON parse | CSV ingest | join+classify | write | correct |"
+echo "| ledger rows | captures | JSON | CSV | wall | peak RSS | JSON parse | CSV ingest | join+classify | csv | correct |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|"
 for size in "${sizes[@]}"; do
     dir="$(prepare "$size")"
@@ -136,7 +136,7 @@ for size in "${sizes[@]}"; do
     s() { local v; v=$(stage_ms "$1" "$out/log.json"); awk -v m="${v:-0}" 'BEGIN { printf "%.2f s", m / 1000 }'; }
     printf "| %s | %s | %s MB | %s MB | %s s | %s | %s | %s | %s | %s | %s |\n" \
         "$rows" "$captures" "$(mb "$json_bytes")" "$(mb "$csv_bytes")" "$wall" "$rss" \
-        "$(s flexiti)" "$(s ledger)" "$(s reconcile)" "$(s write)" "$correct"
+        "$(s flexiti)" "$(s ledger)" "$(s reconcile)" "$(s csv)" "$correct"
     results+=("$rows $wall")
 done
 

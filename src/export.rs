@@ -33,6 +33,7 @@
 //! | suggestion | why that counterpart, in words |
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -218,13 +219,15 @@ impl<'a> From<&'a StoredDiscrepancy> for ExportRow<'a> {
 impl<'a> ExportRow<'a> {
     /// The findings of a run: all open, last seen by this run, first seen by it when new.
     pub fn from_report(report: &'a RunReport) -> Vec<ExportRow<'a>> {
+        // A set, not a scan per row: a run can hold 100k new findings.
+        let new: HashSet<&str> = report.changes.new.iter().map(String::as_str).collect();
         report
             .discrepancies
             .iter()
             .map(|d| {
                 let mut row = ExportRow::from(d);
                 row.last_seen_run = Some(report.run_id);
-                if report.changes.new.iter().any(|f| *f == row.fingerprint) {
+                if new.contains(row.fingerprint.as_ref()) {
                     row.first_seen_run = Some(report.run_id);
                 }
                 row

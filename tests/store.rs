@@ -112,6 +112,11 @@ on_both!(
     a_failure_inside_finish_run_changes_nothing_and_the_next_run_abandons_it,
     a_failed_run_records_its_error_and_is_not_a_success,
     the_lock_excludes_a_second_holder_until_released,
+    thousands_of_findings_span_several_statements_and_rerun_exactly,
+    a_finding_seen_twice_in_one_run_fails_the_run_and_stores_nothing,
+    many_rejected_rows_failed_calls_and_totals_are_stored_in_order,
+    only_the_complete_days_between_incomplete_ones_are_resolved,
+    a_store_restricted_run_reads_the_flexiti_store_when_the_ledger_has_none,
 );
 
 fn day(d: u32) -> NaiveDate {
@@ -623,5 +628,292 @@ mod scenarios {
             retaken.is_some(),
             "the lock was not freed after its guard was dropped"
         );
+    }
+
+    /// More findings than one statement holds on either backend (SQLite: 1260 per statement,
+    /// PostgreSQL: 2000), so every boundary is crossed: the first run stores each once, the
+    /// rerun updates half, resolves the other half, reopens a resolved one and keeps an
+    /// acknowledged one, and reports them in the run's order.
+    pub async fn thousands_of_findings_span_several_statements_and_rerun_exactly(url: String) {
+        const N: usize = 7000;
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let found: Vec<Discrepancy> = (0..N)
+            .map(|i| finding(day(23), &format!("ORD-{i:05}"), 100 + i as i64))
+            .collect();
+        let first = run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
+        let fingerprints: Vec<String> = found.iter().map(Discrepancy::fingerprint).collect();
+        assert_eq!(
+            first.new, fingerprints,
+            "every finding new, in the run's order"
+        );
+        assert!(first.still_open.is_empty() && first.resolved.is_empty());
+        let stored = all(&store).await;
+        assert_eq!(stored.len(), N);
+        for (s, d) in stored.iter().zip(&found) {
+            assert_eq!(&s.discrepancy, d);
+            assert_eq!(s.status, FindingStatus::Open);
+        }
+
+        // One finding resolved before the rerun (it will come back), one acknowledged (it
+        // will not be found again).
+        let comes_back = &found[1];
+        let acknowledged = stored
+            .iter()
+            .find(|s| s.fingerprint == found[N - 1].fingerprint())
+            .expect("stored")
+            .id;
+        store
+            .acknowledge(acknowledged, "checked")
+            .await
+            .expect("ack");
+        let without: Vec<Discrepancy> = found
+            .iter()
+            .filter(|d| d.fingerprint() != comes_back.fingerprint())
+            .cloned()
+            .collect();
+        let resolving = run(&store, |id| report(id, range, at(25, 6), without)).await;
+        assert_eq!(resolving.resolved.len(), 1);
+        assert_eq!(
+            resolving.still_open.len(),
+            N - 2,
+            "the acknowledged one is not open"
+        );
+
+        // The rerun: even findings again (amount changed), odd ones gone, plus the one resolved.
+        let again: Vec<Discrepancy> = found
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0 || *i == 1)
+            .map(|(i, d)| {
+                let mut d = d.clone();
+                d.ledger_amount = Some(Amount::from_cents(10_000 + i as i64));
+                d
+            })
+            .collect();
+        let changes = run(&store, |id| report(id, range, at(27, 6), again.clone())).await;
+        assert!(changes.new.is_empty());
+        let expected_open: Vec<(String, i64)> =
+            again.iter().map(|d| (d.fingerprint(), 3)).collect();
+        assert_eq!(
+            changes.still_open, expected_open,
+            "in the run's order, reopened included"
+        );
+        let resolved_ids: Vec<i64> = changes.resolved.iter().map(|r| r.id).collect();
+        let mut sorted = resolved_ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(resolved_ids, sorted, "resolved findings come by id");
+        let third_run = store.list_runs(1).await.expect("runs")[0].id;
+        let expected_resolved: Vec<String> = (0..N)
+            .filter(|i| i % 2 == 1 && *i != 1 && *i != N - 1)
+            .map(|i| fingerprints[i].clone())
+            .collect();
+        let mut got: Vec<String> = changes
+            .resolved
+            .iter()
+            .map(|r| r.fingerprint.clone())
+            .collect();
+        got.sort();
+        let mut want = expected_resolved.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(
+            changes
+                .resolved
+                .iter()
+                .all(|r| r.status == FindingStatus::Resolved && r.resolved_run == Some(third_run))
+        );
+
+        let stored = all(&store).await;
+        assert_eq!(stored.len(), N, "a rerun never duplicates a finding");
+        for (i, s) in stored.iter().enumerate() {
+            let (status, amount) = if i == N - 1 {
+                (FindingStatus::Acknowledged, 100 + i as i64)
+            } else if i % 2 == 0 || i == 1 {
+                (FindingStatus::Open, 10_000 + i as i64)
+            } else {
+                (FindingStatus::Resolved, 100 + i as i64)
+            };
+            assert_eq!(s.fingerprint, fingerprints[i]);
+            assert_eq!(s.status, status, "finding {i}");
+            assert_eq!(
+                s.discrepancy.ledger_amount,
+                Some(Amount::from_cents(amount)),
+                "finding {i}"
+            );
+            let resolved_run = (status == FindingStatus::Resolved).then_some(third_run);
+            assert_eq!(s.resolved_run, resolved_run, "finding {i}");
+        }
+        let run = store
+            .get_run(third_run)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(run.discrepancies, again.len() as u64);
+    }
+
+    /// The findings are checked before any is written: a fingerprint twice in one run, even
+    /// one statement apart, fails the run naming the finding, and nothing of it is stored.
+    pub async fn a_finding_seen_twice_in_one_run_fails_the_run_and_stores_nothing(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let mut found: Vec<Discrepancy> = (0..3000)
+            .map(|i| finding(day(23), &format!("ORD-{i:05}"), 100))
+            .collect();
+        found.push(found[5].clone());
+        let run_id = store
+            .begin_run(range, "test", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let err = store
+            .finish_run(&report(run_id, range, at(24, 6), found.clone()))
+            .await
+            .expect_err("a finding twice");
+        let message = format!("{err:#}");
+        assert!(message.contains(&found[5].fingerprint()), "{message}");
+        assert!(
+            message.contains("ORD-00005") && message.contains("twice"),
+            "{message}"
+        );
+        assert!(all(&store).await.is_empty());
+        let stored_run = store.get_run(run_id).await.expect("get").expect("exists");
+        assert_eq!(stored_run.status, RunStatus::Running);
+    }
+
+    pub async fn many_rejected_rows_failed_calls_and_totals_are_stored_in_order(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let run_id = store
+            .begin_run(range, "test", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let mut r = report(run_id, range, at(24, 6), Vec::new());
+        r.rejects = (0..12_000u64)
+            .map(|i| LedgerReject {
+                file: format!("ledger-{}.csv", i % 3),
+                line: 12_000 - i,
+                reason: format!("bad amount '{i}'"),
+                raw: format!("2026-11-23 10:00:00,00-12345,R01,ORD-{i},SALE,FLEXITI,{i}.001,CAD"),
+            })
+            .collect();
+        r.failed_calls = (0..4500u32)
+            .map(|i| FailedCall {
+                endpoint: "GET /v2.5.1/client-id/{client_id}/captures".to_string(),
+                parameters: format!("page_number={i}"),
+                http_status: (i % 2 == 0).then_some(503),
+                error_code: (i % 3 == 0).then(|| "E42".to_string()),
+                message: "service unavailable".to_string(),
+                attempts: i % 5,
+                duration_ms: u64::from(i),
+                x_reference_id: "xref".to_string(),
+                utc_date: (i % 2 == 1).then(|| day(23)),
+            })
+            .collect();
+        r.totals = (0..4500)
+            .map(|i| DayStoreTotals {
+                business_date: day(23),
+                store: format!("{i:05}"),
+                flexiti: SideTotals {
+                    count: i,
+                    sales: Amount::from_cents(i as i64 * 100),
+                    returns: Amount::ZERO,
+                },
+                ledger: SideTotals {
+                    count: i + 1,
+                    sales: Amount::from_cents(i as i64 * 101),
+                    returns: Amount::from_cents(7),
+                },
+            })
+            .collect();
+        store.finish_run(&r).await.expect("finish");
+        assert_eq!(store.rejects(run_id).await.expect("rejects"), r.rejects);
+        assert_eq!(
+            store.failed_calls(run_id).await.expect("calls"),
+            r.failed_calls
+        );
+        assert_eq!(
+            store.day_totals(day(23), day(23)).await.expect("totals"),
+            r.totals
+        );
+        let stored_run = store.get_run(run_id).await.expect("get").expect("exists");
+        assert_eq!(
+            (stored_run.rejected_rows, stored_run.failed_calls),
+            (12_000, 4500)
+        );
+    }
+
+    pub async fn only_the_complete_days_between_incomplete_ones_are_resolved(url: String) {
+        let store = Store::connect(&url).await.expect("connect");
+        let found: Vec<Discrepancy> = (20..=28)
+            .map(|d| finding(day(d), &format!("ORD-{d}"), 100))
+            .collect();
+        run(&store, |id| {
+            report(
+                id,
+                DayRange::new(day(20), day(28)),
+                at(29, 6),
+                found.clone(),
+            )
+        })
+        .await;
+        // Days 21..=27, with 21, 23, 24 and 27 incomplete (and a day outside the range).
+        let changes = run(&store, |id| {
+            let mut r = report(id, DayRange::new(day(21), day(27)), at(30, 6), Vec::new());
+            r.incomplete_days = vec![day(24), day(21), day(23), day(27), day(29)];
+            r
+        })
+        .await;
+        let resolved: Vec<String> = changes
+            .resolved
+            .iter()
+            .map(|r| r.discrepancy.reference.clone())
+            .collect();
+        assert_eq!(resolved, ["ORD-22", "ORD-25", "ORD-26"]);
+        let open: Vec<String> = all(&store)
+            .await
+            .into_iter()
+            .filter(|s| s.status == FindingStatus::Open)
+            .map(|s| s.discrepancy.reference)
+            .collect();
+        assert_eq!(
+            open,
+            ["ORD-20", "ORD-21", "ORD-23", "ORD-24", "ORD-27", "ORD-28"]
+        );
+    }
+
+    pub async fn a_store_restricted_run_reads_the_flexiti_store_when_the_ledger_has_none(
+        url: String,
+    ) {
+        let store = Store::connect(&url).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let with_store = |reference: &str, ledger: Option<&str>, flexiti: Option<&str>| {
+            let mut f = finding(day(23), reference, 100);
+            f.ledger_store = ledger.map(str::to_string);
+            f.flexiti_store = flexiti.map(str::to_string);
+            f
+        };
+        let found = vec![
+            with_store("ORD-FLEXITI-MINE", None, Some("00-12345")),
+            with_store("ORD-FLEXITI-OTHER", None, Some("00-99999")),
+            with_store("ORD-LEDGER-WINS", Some("00-99999"), Some("00-12345")),
+            with_store("ORD-NO-STORE", None, None),
+            with_store("ORD-SECOND-STORE", Some("00-55555"), None),
+        ];
+        run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
+        let id = store
+            .begin_run(range, "manual", "xref", "0.1.0")
+            .await
+            .expect("begin");
+        let scope = ["00-12345".to_string(), "00-55555".to_string()];
+        let changes = store
+            .finish_run_for_stores(&report(id, range, at(25, 6), Vec::new()), &scope)
+            .await
+            .expect("finish");
+        let resolved: Vec<&str> = changes
+            .resolved
+            .iter()
+            .map(|r| r.discrepancy.reference.as_str())
+            .collect();
+        assert_eq!(resolved, ["ORD-FLEXITI-MINE", "ORD-SECOND-STORE"]);
     }
 }

@@ -307,9 +307,10 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         let audit_dir = if dry_run {
             None
         } else {
-            Some(audit::write_bundle(
-                config, &report, &ledger, &pages, &flexiti,
-            )?)
+            stages.begin("writing the audit bundle");
+            let dir = audit::write_bundle(config, &report, &ledger, &pages, &flexiti)?;
+            stages.done("bundle");
+            Some(dir)
         };
         if let Some(store) = &store {
             stages.begin("storing the results");
@@ -321,6 +322,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
                 }
                 None => store.finish_run(&report).await?,
             };
+            stages.done("store");
         }
         anyhow::Ok((report, audit_dir, ledger.warnings))
     };
@@ -504,7 +506,7 @@ async fn finish(
     let stages = Stages::new(false);
     stages.begin("writing the CSV");
     let csv = write_csv(request, &report, audit_dir.as_deref()).map_err(AppError::fatal)?;
-    stages.done("write");
+    stages.done("csv");
     let (mut email, mut email_error) = (None, None);
     if let Some(store) = &store
         && mailer.is_some()
@@ -519,6 +521,7 @@ async fn finish(
     if let Some(mailer) = &mailer
         && notify::should_send(email_settings.policy, &report)
     {
+        stages.begin("emailing the summary");
         let sent = async {
             let rendered = notify::render(&report, &render_options(config))?;
             anyhow::Ok(mailer.send(&rendered, email_settings).await?)
@@ -552,6 +555,7 @@ async fn finish(
                 email_error = Some(message);
             }
         }
+        stages.done("email");
     }
     // Under the lock, so two runs never prune the same folder.
     let pruned = match &audit_dir {

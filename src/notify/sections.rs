@@ -3,7 +3,7 @@
 //! the previous run, the largest findings, failed calls and rejected rows. Long lists are capped
 //! and end with "and N more"; the attachment always has everything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -239,16 +239,17 @@ pub(super) fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
         changes.still_open.len(),
         changes.resolved.len()
     )));
+    // Fingerprints hashed once, not once per still-open finding: a rerun can find 100k again.
+    let mut by_fingerprint: HashMap<String, &Discrepancy> = HashMap::new();
+    if !changes.still_open.is_empty() {
+        for d in &report.discrepancies {
+            by_fingerprint.entry(d.fingerprint()).or_insert(d);
+        }
+    }
     let mut still_open: Vec<(&Discrepancy, i64)> = changes
         .still_open
         .iter()
-        .filter_map(|(fp, age)| {
-            report
-                .discrepancies
-                .iter()
-                .find(|d| d.fingerprint() == *fp)
-                .map(|d| (d, *age))
-        })
+        .filter_map(|(fp, age)| by_fingerprint.get(fp).map(|d| (*d, *age)))
         .collect();
     still_open.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.delta.abs().cmp(&a.0.delta.abs())));
     if !still_open.is_empty() {

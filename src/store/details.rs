@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::batch::{Dialect, RowsStatement, add};
 use super::{Store, parse_date, to_i64, to_u64};
 use crate::domain::{Amount, LedgerReject};
 use crate::report::{DayStoreTotals, FailedCall, RunReport, SideTotals};
@@ -57,75 +58,136 @@ impl Store {
     }
 }
 
+const FAILED_CALLS: RowsStatement = RowsStatement {
+    head: "INSERT INTO api_failures (run_id, endpoint, parameters, http_status, error_code, \
+           message, attempts, duration_ms, x_reference_id, utc_date) VALUES ",
+    row: "(#, #, #, #, #, #, #, #, #, #)",
+    tail: "",
+};
+
+const REJECTS: RowsStatement = RowsStatement {
+    head: "INSERT INTO ledger_rejects (run_id, file, line, reason, raw) VALUES ",
+    row: "(#, #, #, #, #)",
+    tail: "",
+};
+
+const TOTALS: RowsStatement = RowsStatement {
+    head: "INSERT INTO day_totals (run_id, business_date, store, flexiti_count, \
+           flexiti_sales_cents, flexiti_returns_cents, ledger_count, ledger_sales_cents, \
+           ledger_returns_cents) VALUES ",
+    row: "(#, #, #, #, #, #, #, #, #)",
+    tail: "",
+};
+
+/// Inserts the run's failed calls, rejected rows and day totals, many rows per statement, in
+/// the order the report holds them (their ids follow that order).
 pub(super) async fn insert_details(
     tx: &mut Transaction<'static, Any>,
     report: &RunReport,
+    dialect: Dialect,
 ) -> Result<()> {
     let run_id = report.run_id;
-    for call in &report.failed_calls {
-        sqlx::query(
-            "INSERT INTO api_failures (run_id, endpoint, parameters, http_status, error_code, \
-             message, attempts, duration_ms, x_reference_id, utc_date) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    let calls = report
+        .failed_calls
+        .iter()
+        .map(|call| {
+            let duration = to_i64(call.duration_ms, "failed call duration").with_context(|| {
+                format!(
+                    "storing the failed call {} {}",
+                    call.endpoint, call.parameters
+                )
+            })?;
+            let message = crate::redact::text(&call.message);
+            Ok((
+                call,
+                duration,
+                call.utc_date.map(|d| d.to_string()),
+                message,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    FAILED_CALLS
+        .run(
+            tx,
+            dialect,
+            &calls,
+            |(call, duration, utc_date, message), args| {
+                add(args, run_id)?;
+                add(args, call.endpoint.as_str())?;
+                add(args, call.parameters.as_str())?;
+                add(args, call.http_status.map(i64::from))?;
+                add(args, call.error_code.as_deref())?;
+                add(args, message.as_str())?;
+                add(args, i64::from(call.attempts))?;
+                add(args, *duration)?;
+                add(args, call.x_reference_id.as_str())?;
+                add(args, utc_date.as_deref())
+            },
+            "failed calls",
         )
-        .bind(run_id)
-        .bind(&call.endpoint)
-        .bind(&call.parameters)
-        .bind(call.http_status.map(i64::from))
-        .bind(call.error_code.as_deref())
-        .bind(crate::redact::text(&call.message))
-        .bind(i64::from(call.attempts))
-        .bind(to_i64(call.duration_ms, "failed call duration")?)
-        .bind(&call.x_reference_id)
-        .bind(call.utc_date.map(|d| d.to_string()))
-        .execute(&mut **tx)
-        .await
-        .with_context(|| {
-            format!(
-                "storing the failed call {} {}",
-                call.endpoint, call.parameters
-            )
-        })?;
-    }
-    for reject in &report.rejects {
-        let line = to_i64(reject.line, &format!("rejected row {}: line", reject.file))?;
-        sqlx::query(
-            "INSERT INTO ledger_rejects (run_id, file, line, reason, raw) \
-             VALUES ($1, $2, $3, $4, $5)",
+        .await?;
+
+    let rejects = report
+        .rejects
+        .iter()
+        .map(|reject| {
+            let line = to_i64(reject.line, &format!("rejected row {}: line", reject.file))
+                .with_context(|| {
+                    format!("storing the rejected row {}:{}", reject.file, reject.line)
+                })?;
+            Ok((reject, line))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    REJECTS
+        .run(
+            tx,
+            dialect,
+            &rejects,
+            |(reject, line), args| {
+                add(args, run_id)?;
+                add(args, reject.file.as_str())?;
+                add(args, *line)?;
+                add(args, reject.reason.as_str())?;
+                add(args, reject.raw.as_str())
+            },
+            "rejected rows",
         )
-        .bind(run_id)
-        .bind(&reject.file)
-        .bind(line)
-        .bind(&reject.reason)
-        .bind(&reject.raw)
-        .execute(&mut **tx)
-        .await
-        .with_context(|| format!("storing the rejected row {}:{}", reject.file, reject.line))?;
-    }
-    for t in &report.totals {
-        sqlx::query(
-            "INSERT INTO day_totals (run_id, business_date, store, flexiti_count, \
-             flexiti_sales_cents, flexiti_returns_cents, ledger_count, ledger_sales_cents, \
-             ledger_returns_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        .await?;
+
+    let totals = report
+        .totals
+        .iter()
+        .map(|t| {
+            let context = || {
+                format!(
+                    "storing the totals of {} store {}",
+                    t.business_date, t.store
+                )
+            };
+            let flexiti = to_i64(t.flexiti.count, "flexiti count").with_context(context)?;
+            let ledger = to_i64(t.ledger.count, "ledger count").with_context(context)?;
+            Ok((t, t.business_date.to_string(), flexiti, ledger))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    TOTALS
+        .run(
+            tx,
+            dialect,
+            &totals,
+            |(t, date, flexiti_count, ledger_count), args| {
+                add(args, run_id)?;
+                add(args, date.as_str())?;
+                add(args, t.store.as_str())?;
+                add(args, *flexiti_count)?;
+                add(args, t.flexiti.sales.cents())?;
+                add(args, t.flexiti.returns.cents())?;
+                add(args, *ledger_count)?;
+                add(args, t.ledger.sales.cents())?;
+                add(args, t.ledger.returns.cents())
+            },
+            "day totals",
         )
-        .bind(run_id)
-        .bind(t.business_date.to_string())
-        .bind(&t.store)
-        .bind(to_i64(t.flexiti.count, "flexiti count")?)
-        .bind(t.flexiti.sales.cents())
-        .bind(t.flexiti.returns.cents())
-        .bind(to_i64(t.ledger.count, "ledger count")?)
-        .bind(t.ledger.sales.cents())
-        .bind(t.ledger.returns.cents())
-        .execute(&mut **tx)
-        .await
-        .with_context(|| {
-            format!(
-                "storing the totals of {} store {}",
-                t.business_date, t.store
-            )
-        })?;
-    }
+        .await?;
     Ok(())
 }
 

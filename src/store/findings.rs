@@ -6,15 +6,16 @@
 //! holds its day → `resolved`, unless that day is incomplete (never judge on an incomplete
 //! fetch) or the finding is acknowledged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result, bail};
 use chrono::{NaiveDate, Utc};
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row, Transaction};
 
+use super::batch::{Dialect, RowsStatement, add};
 use super::{Store, StoreError, parse_date, parse_ts, to_i64, to_u64, ts};
-use crate::domain::{Amount, Category, Discrepancy, Kind, Pass, Severity, Suggestion};
+use crate::domain::{Amount, Category, DayRange, Discrepancy, Kind, Pass, Severity, Suggestion};
 use crate::report::{ChangeSummary, FindingStatus, RunReport, StoredDiscrepancy};
 
 /// Which stored findings to list; `None` fields do not filter.
@@ -93,89 +94,19 @@ impl Store {
     }
 }
 
-/// Upserts the run's findings and resolves the open ones of its complete days (and of its
-/// `stores`, when not empty) that it did not find.
-pub(super) async fn upsert_and_resolve(
-    tx: &mut Transaction<'static, Any>,
-    report: &RunReport,
-    stores: &[String],
-) -> Result<ChangeSummary> {
-    let run_id = report.run_id;
-    let seen_at = report.finished_at;
-    let mut changes = ChangeSummary::default();
-    let mut fingerprints = HashSet::new();
-    for d in &report.discrepancies {
-        let fingerprint = d.fingerprint();
-        if !fingerprints.insert(fingerprint.clone()) {
-            bail!(
-                "run {run_id} holds finding {fingerprint} ({} {} on {}) twice",
-                d.category,
-                d.reference,
-                d.business_date
-            );
-        }
-        let row = upsert(tx, d, &fingerprint, run_id, &ts(seen_at)).await?;
-        let first_seen_run: i64 = row.try_get("first_seen_run")?;
-        let status: String = row.try_get("status")?;
-        if first_seen_run == run_id {
-            changes.new.push(fingerprint);
-        } else if status == FindingStatus::Open.as_str() {
-            let first_seen: String = row.try_get("first_seen_at")?;
-            let age = (seen_at - parse_ts(&first_seen, "discrepancies.first_seen_at")?).num_days();
-            changes.still_open.push((fingerprint, age));
-        }
-    }
-
-    let candidates = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM discrepancies WHERE status = 'open' AND business_date >= $1 \
-         AND business_date <= $2 AND last_seen_run <> $3 ORDER BY id"
-    ))
-    .bind(report.range.from.to_string())
-    .bind(report.range.to.to_string())
-    .bind(run_id)
-    .fetch_all(&mut **tx)
-    .await
-    .context("reading the open findings of the run's days")?;
-    for row in &candidates {
-        let mut stored = from_row(row)?;
-        let d = &stored.discrepancy;
-        let store = d.ledger_store.as_ref().or(d.flexiti_store.as_ref());
-        let out_of_scope = !stores.is_empty() && !store.is_some_and(|s| stores.contains(s));
-        if out_of_scope || report.incomplete_days.contains(&d.business_date) {
-            continue;
-        }
-        sqlx::query(
-            "UPDATE discrepancies SET status = 'resolved', resolved_run = $2 WHERE id = $1",
-        )
-        .bind(stored.id)
-        .bind(run_id)
-        .execute(&mut **tx)
-        .await
-        .with_context(|| format!("resolving discrepancy {}", stored.id))?;
-        stored.status = FindingStatus::Resolved;
-        stored.resolved_run = Some(run_id);
-        changes.resolved.push(stored);
-    }
-    Ok(changes)
-}
-
-async fn upsert(
-    tx: &mut Transaction<'static, Any>,
-    d: &Discrepancy,
-    fingerprint: &str,
-    run_id: i64,
-    seen_at: &str,
-) -> Result<AnyRow> {
-    sqlx::query(
-        "INSERT INTO discrepancies (fingerprint, business_date, category, severity, reference, \
+/// The upsert of many findings at once: new ones are inserted `open`, known ones take the
+/// run's values; a `resolved` one is reopened, an `acknowledged` one stays so. Each row ends
+/// with the run and the time it saw them, twice (first and last seen), then the suggestion.
+const UPSERT: RowsStatement = RowsStatement {
+    head: "INSERT INTO discrepancies (fingerprint, business_date, category, severity, reference, \
          kind, flexiti_amount_cents, ledger_amount_cents, delta_cents, day_delta, pass, \
          flexiti_id, authorization_id, flexiti_store, flexiti_at, ledger_store, ledger_register, \
          ledger_at, ledger_file, ledger_line, ledger_id, explanation, status, first_seen_run, \
          last_seen_run, first_seen_at, last_seen_at, suggested_reference, suggested_id, \
-         suggestion) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, 'open', $23, $23, $24, $24, $25, $26, $27) \
-         ON CONFLICT (fingerprint) DO UPDATE SET \
+         suggestion) VALUES ",
+    row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
+          #, #, #)",
+    tail: "ON CONFLICT (fingerprint) DO UPDATE SET \
          severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
          ledger_amount_cents = excluded.ledger_amount_cents, delta_cents = excluded.delta_cents, \
          day_delta = excluded.day_delta, pass = excluded.pass, \
@@ -191,51 +122,241 @@ async fn upsert(
                   ELSE discrepancies.status END, \
          resolved_run = CASE WHEN discrepancies.status = 'resolved' THEN NULL \
                         ELSE discrepancies.resolved_run END \
-         RETURNING first_seen_run, first_seen_at, status",
-    )
-    .bind(fingerprint)
-    .bind(d.business_date.to_string())
-    .bind(d.category.as_str())
-    .bind(d.severity.as_str())
-    .bind(&d.reference)
-    .bind(d.kind.as_str())
-    .bind(d.flexiti_amount.map(Amount::cents))
-    .bind(d.ledger_amount.map(Amount::cents))
-    .bind(d.delta.cents())
-    .bind(d.day_delta)
-    .bind(d.pass.as_str())
-    .bind(d.flexiti_id.as_deref())
-    .bind(
-        d.authorization_id
-            .map(|a| to_i64(a, "authorization id"))
-            .transpose()?,
-    )
-    .bind(d.flexiti_store.as_deref())
-    .bind(d.flexiti_at.map(ts))
-    .bind(d.ledger_store.as_deref())
-    .bind(d.ledger_register.as_deref())
-    .bind(d.ledger_at.map(ts))
-    .bind(d.ledger_file.as_deref())
-    .bind(
-        d.ledger_line
-            .map(|l| to_i64(l, "ledger line"))
-            .transpose()?,
-    )
-    .bind(d.ledger_id.as_deref())
-    .bind(&d.explanation)
-    .bind(run_id)
-    .bind(seen_at)
-    .bind(d.suggestion.as_ref().map(|s| s.reference.as_str()))
-    .bind(d.suggestion.as_ref().map(|s| s.id.as_str()))
-    .bind(d.suggestion.as_ref().map(|s| s.why.as_str()))
-    .fetch_one(&mut **tx)
-    .await
-    .with_context(|| {
-        format!(
-            "storing finding {fingerprint} ({} {})",
-            d.category, d.reference
+         RETURNING fingerprint, first_seen_run, first_seen_at, status",
+};
+
+/// Upserts the run's findings and resolves the open ones of its complete days (and of its
+/// `stores`, when not empty) that it did not find. Set-based: the findings go in
+/// multi-row statements as large as the backend allows, and the resolution is one `UPDATE` per
+/// span of complete days.
+pub(super) async fn upsert_and_resolve(
+    tx: &mut Transaction<'static, Any>,
+    report: &RunReport,
+    stores: &[String],
+    dialect: Dialect,
+) -> Result<ChangeSummary> {
+    let run_id = report.run_id;
+    let seen_at = report.finished_at;
+    let mut fingerprints = HashSet::with_capacity(report.discrepancies.len());
+    let mut rows = Vec::with_capacity(report.discrepancies.len());
+    for d in &report.discrepancies {
+        let fingerprint = d.fingerprint();
+        if !fingerprints.insert(fingerprint.clone()) {
+            bail!(
+                "run {run_id} holds finding {fingerprint} ({} {} on {}) twice",
+                d.category,
+                d.reference,
+                d.business_date
+            );
+        }
+        rows.push(FindingRow::of(d, fingerprint)?);
+    }
+    drop(fingerprints);
+    let seen_at_text = ts(seen_at);
+    let returned = UPSERT
+        .run(
+            tx,
+            dialect,
+            &rows,
+            |row, args| {
+                row.bind(args)?;
+                for _ in 0..2 {
+                    add(args, run_id)?;
+                }
+                for _ in 0..2 {
+                    add(args, seen_at_text.as_str())?;
+                }
+                row.bind_suggestion(args)
+            },
+            "findings",
         )
-    })
+        .await?;
+    let mut stored = HashMap::with_capacity(returned.len());
+    for row in &returned {
+        let fingerprint: String = row.try_get("fingerprint")?;
+        let first_seen_run: i64 = row.try_get("first_seen_run")?;
+        let first_seen_at: String = row.try_get("first_seen_at")?;
+        let status: String = row.try_get("status")?;
+        stored.insert(fingerprint, (first_seen_run, first_seen_at, status));
+    }
+    let mut changes = ChangeSummary::default();
+    for row in rows {
+        let Some((first_seen_run, first_seen_at, status)) = stored.get(&row.fingerprint) else {
+            bail!(
+                "storing finding {} ({} {}): the database returned no row for it",
+                row.fingerprint,
+                row.d.category,
+                row.d.reference
+            );
+        };
+        if *first_seen_run == run_id {
+            changes.new.push(row.fingerprint);
+        } else if status == FindingStatus::Open.as_str() {
+            let first_seen = parse_ts(first_seen_at, "discrepancies.first_seen_at")?;
+            changes
+                .still_open
+                .push((row.fingerprint, (seen_at - first_seen).num_days()));
+        }
+    }
+    changes.resolved = resolve_unseen(tx, report, stores, dialect).await?;
+    Ok(changes)
+}
+
+/// Resolves the open findings of the run's complete days (and `stores`, when not empty) that
+/// the run did not see, and returns them as they now are, by id. A finding's store is the
+/// ledger's, else Flexiti's; one with neither is in no store.
+async fn resolve_unseen(
+    tx: &mut Transaction<'static, Any>,
+    report: &RunReport,
+    stores: &[String],
+    dialect: Dialect,
+) -> Result<Vec<StoredDiscrepancy>> {
+    let run_id = report.run_id;
+    let mut resolved = Vec::new();
+    let store_chunks: Vec<&[String]> = if stores.is_empty() {
+        vec![&[]]
+    } else {
+        // Few stores (one from `run --store`): numbered placeholders cost nothing here.
+        stores
+            .chunks(dialect.max_parameters.saturating_sub(3).clamp(1, 1000))
+            .collect()
+    };
+    for (from, to) in complete_spans(report.range, &report.incomplete_days) {
+        for &chunk in &store_chunks {
+            let mut sql = String::from(
+                "UPDATE discrepancies SET status = 'resolved', resolved_run = $1 \
+                 WHERE status = 'open' AND business_date >= $2 AND business_date <= $3 \
+                 AND last_seen_run <> $1",
+            );
+            if !chunk.is_empty() {
+                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+                sql.push_str(&format!(
+                    " AND COALESCE(ledger_store, flexiti_store) IN ({})",
+                    list.join(", ")
+                ));
+            }
+            sql.push_str(&format!(" RETURNING {COLUMNS}"));
+            let mut query = sqlx::query(&sql)
+                .bind(run_id)
+                .bind(from.to_string())
+                .bind(to.to_string());
+            for store in chunk {
+                query = query.bind(store.as_str());
+            }
+            let rows = query
+                .fetch_all(&mut **tx)
+                .await
+                .with_context(|| format!("resolving the findings of {from}..{to} not found"))?;
+            for row in &rows {
+                resolved.push(from_row(row)?);
+            }
+        }
+    }
+    resolved.sort_by_key(|s| s.id);
+    Ok(resolved)
+}
+
+/// The maximal spans of consecutive days of `range` that are not incomplete.
+fn complete_spans(range: DayRange, incomplete: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut cuts: Vec<NaiveDate> = incomplete
+        .iter()
+        .copied()
+        .filter(|d| range.contains(*d))
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut spans = Vec::new();
+    let mut start = Some(range.from);
+    for cut in cuts {
+        if let Some(first) = start
+            && first < cut
+            && let Some(last) = cut.pred_opt()
+        {
+            spans.push((first, last));
+        }
+        start = cut.succ_opt();
+    }
+    if let Some(first) = start
+        && first <= range.to
+    {
+        spans.push((first, range.to));
+    }
+    spans
+}
+
+/// One finding ready to bind: its values converted once, before any statement runs, so that
+/// a value the database cannot hold fails the run before anything is written.
+struct FindingRow<'a> {
+    d: &'a Discrepancy,
+    fingerprint: String,
+    business_date: String,
+    authorization_id: Option<i64>,
+    flexiti_at: Option<String>,
+    ledger_at: Option<String>,
+    ledger_line: Option<i64>,
+}
+
+impl<'a> FindingRow<'a> {
+    fn of(d: &'a Discrepancy, fingerprint: String) -> Result<Self> {
+        let context = || {
+            format!(
+                "storing finding {fingerprint} ({} {})",
+                d.category, d.reference
+            )
+        };
+        Ok(FindingRow {
+            d,
+            business_date: d.business_date.to_string(),
+            authorization_id: d
+                .authorization_id
+                .map(|a| to_i64(a, "authorization id"))
+                .transpose()
+                .with_context(context)?,
+            flexiti_at: d.flexiti_at.map(ts),
+            ledger_at: d.ledger_at.map(ts),
+            ledger_line: d
+                .ledger_line
+                .map(|l| to_i64(l, "ledger line"))
+                .transpose()
+                .with_context(context)?,
+            fingerprint,
+        })
+    }
+
+    /// The row's own 22 values, in the order of [`UPSERT`]'s columns.
+    fn bind<'q>(&'q self, args: &mut AnyArguments<'q>) -> Result<()> {
+        let d = self.d;
+        add(args, self.fingerprint.as_str())?;
+        add(args, self.business_date.as_str())?;
+        add(args, d.category.as_str())?;
+        add(args, d.severity.as_str())?;
+        add(args, d.reference.as_str())?;
+        add(args, d.kind.as_str())?;
+        add(args, d.flexiti_amount.map(Amount::cents))?;
+        add(args, d.ledger_amount.map(Amount::cents))?;
+        add(args, d.delta.cents())?;
+        add(args, d.day_delta)?;
+        add(args, d.pass.as_str())?;
+        add(args, d.flexiti_id.as_deref())?;
+        add(args, self.authorization_id)?;
+        add(args, d.flexiti_store.as_deref())?;
+        add(args, self.flexiti_at.as_deref())?;
+        add(args, d.ledger_store.as_deref())?;
+        add(args, d.ledger_register.as_deref())?;
+        add(args, self.ledger_at.as_deref())?;
+        add(args, d.ledger_file.as_deref())?;
+        add(args, self.ledger_line)?;
+        add(args, d.ledger_id.as_deref())?;
+        add(args, d.explanation.as_str())
+    }
+
+    /// The suggested counterpart's three values, which end [`UPSERT`]'s columns.
+    fn bind_suggestion<'q>(&'q self, args: &mut AnyArguments<'q>) -> Result<()> {
+        let s = self.d.suggestion.as_ref();
+        add(args, s.map(|s| s.reference.as_str()))?;
+        add(args, s.map(|s| s.id.as_str()))?;
+        add(args, s.map(|s| s.why.as_str()))
+    }
 }
 
 fn from_row(row: &AnyRow) -> Result<StoredDiscrepancy> {
@@ -321,4 +442,35 @@ fn parse_finding_status(text: &str) -> Result<FindingStatus> {
     .into_iter()
     .find(|s| s.as_str() == text)
     .with_context(|| format!("discrepancies.status: unknown status '{text}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).expect("valid day")
+    }
+
+    #[test]
+    fn the_complete_spans_are_the_days_between_incomplete_ones() {
+        let range = DayRange::new(d(20), d(26));
+        assert_eq!(complete_spans(range, &[]), vec![(d(20), d(26))]);
+        assert_eq!(
+            complete_spans(range, &[d(23), d(20), d(26), d(23), d(30)]),
+            vec![(d(21), d(22)), (d(24), d(25))]
+        );
+        assert_eq!(
+            complete_spans(range, &[d(21), d(22)]),
+            vec![(d(20), d(20)), (d(23), d(26))]
+        );
+        let every_day: Vec<NaiveDate> = range.days().collect();
+        assert!(complete_spans(range, &every_day).is_empty());
+        let last = DayRange::single(NaiveDate::MAX);
+        assert_eq!(
+            complete_spans(last, &[]),
+            vec![(NaiveDate::MAX, NaiveDate::MAX)]
+        );
+        assert!(complete_spans(last, &[NaiveDate::MAX]).is_empty());
+    }
 }

@@ -26,6 +26,7 @@
 //! next [`Store::begin_run`] marks `abandoned`. Runs never overlap: the caller holds a
 //! [`LockGuard`] from [`Store::try_lock`] around `begin_run` … `finish_run`.
 
+mod batch;
 mod details;
 mod email_state;
 mod findings;
@@ -169,6 +170,22 @@ impl Backend {
         match self {
             Backend::Sqlite { .. } => "sqlite",
             Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Placeholders and the most values one statement may bind: SQLite's default
+    /// `SQLITE_MAX_VARIABLE_NUMBER` (32766 since 3.32; the bundled library keeps it),
+    /// PostgreSQL's protocol limit (65535).
+    fn dialect(&self) -> batch::Dialect {
+        match self {
+            Backend::Sqlite { .. } => batch::Dialect {
+                numbered: false,
+                max_parameters: 32_766,
+            },
+            Backend::Postgres { .. } => batch::Dialect {
+                numbered: true,
+                max_parameters: 65_535,
+            },
         }
     }
 }

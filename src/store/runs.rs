@@ -120,14 +120,23 @@ impl Store {
                 bail!("run {run_id} is {other}, not running: its results are not stored")
             }
         }
-        let changes = findings::upsert_and_resolve(&mut tx, report, stores).await?;
-        details::insert_details(&mut tx, report).await?;
+        let dialect = self.backend.dialect();
+        let changes = findings::upsert_and_resolve(&mut tx, report, stores, dialect).await?;
+        details::insert_details(&mut tx, report, dialect).await?;
         complete_run(&mut tx, report).await?;
         self.ensure_same_file()
             .with_context(|| format!("the results of run {run_id} are not stored"))?;
         tx.commit()
             .await
             .with_context(|| format!("committing the results of run {run_id}"))?;
+        tracing::info!(
+            run_id,
+            findings = report.discrepancies.len(),
+            new = changes.new.len(),
+            still_open = changes.still_open.len(),
+            resolved = changes.resolved.len(),
+            "stored the run's results"
+        );
         Ok(changes)
     }
 
