@@ -16,6 +16,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::replay_check::RecordedFinding;
 use crate::config::Config;
 use crate::domain::{DayRange, FlexitiSide, LedgerSide};
 use crate::flexiti::RawPage;
@@ -39,6 +40,13 @@ struct RunFacts {
     /// Ledger files named twice (or identical copies), each read once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ledger_warnings: Vec<String>,
+    /// The folder a `--flexiti-dir` run read its Flexiti side from (absolute), and the SHA-256
+    /// of each JSON file read there: the files are not copied (they can be gigabytes), so a
+    /// replay reads them from there after checking them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flexiti_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    flexiti_files: Vec<LedgerFile>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,6 +89,7 @@ pub fn write_bundle(
     ledger: &LedgerSide,
     pages: &[RawPage],
     flexiti: &FlexitiSide,
+    flexiti_files: &[PathBuf],
 ) -> anyhow::Result<PathBuf> {
     let dir = bundle_dir(config, report.run_id);
     let pages_dir = dir.join("flexiti");
@@ -101,6 +110,21 @@ pub fn write_bundle(
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let flexiti_source = flexiti_files
+        .iter()
+        .map(|p| {
+            let absolute = std::fs::canonicalize(p)
+                .with_context(|| format!("{}: cannot resolve", p.display()))?;
+            Ok(LedgerFile {
+                path: absolute.display().to_string(),
+                sha256: sha256_of(&absolute)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let flexiti_dir = flexiti_source
+        .first()
+        .and_then(|f| Path::new(&f.path).parent())
+        .map(|d| d.display().to_string());
     let facts = RunFacts {
         run_id: report.run_id,
         from: report.range.from,
@@ -110,7 +134,17 @@ pub fn write_bundle(
         failed_calls: report.failed_calls.iter().map(facts_of).collect(),
         ledger: ledger_files,
         ledger_warnings: ledger.warnings.clone(),
+        flexiti_dir,
+        flexiti_files: flexiti_source,
     };
+    let findings: Vec<RecordedFinding> = report
+        .discrepancies
+        .iter()
+        .map(RecordedFinding::of)
+        .collect();
+    let findings_json = dir.join("findings.json");
+    std::fs::write(&findings_json, serde_json::to_vec_pretty(&findings)?)
+        .with_context(|| format!("{}: cannot write", findings_json.display()))?;
     let run_json = dir.join("run.json");
     std::fs::write(&run_json, serde_json::to_vec_pretty(&facts)?)
         .with_context(|| format!("{}: cannot write", run_json.display()))?;
@@ -328,7 +362,12 @@ fn facts_of(c: &FailedCall) -> FailedCallFacts {
 /// A past run, ready to be replayed offline.
 #[derive(Debug)]
 pub struct Replay {
+    pub run_id: i64,
     pub range: DayRange,
+    /// The findings run `run_id` recorded; `None` for a bundle written before they were kept.
+    pub recorded: Option<Vec<RecordedFinding>>,
+    /// For a `--flexiti-dir` run: the names of the files it read (checked, in `flexiti_dir`).
+    pub flexiti_files: Vec<String>,
     pub flexiti_dir: PathBuf,
     pub incomplete_days: BTreeSet<NaiveDate>,
     pub failed_calls: Vec<FailedCall>,
@@ -355,9 +394,46 @@ impl Replay {
                 Err(e) => tracing::warn!("{e:#}"),
             }
         }
+        let mut flexiti_dir = dir.join("flexiti");
+        let mut flexiti_files = Vec::new();
+        if let Some(source) = &facts.flexiti_dir {
+            for file in &facts.flexiti_files {
+                let how = format!(
+                    "restore the file as run {run_id} read it, or rerun the night with \
+                     run --flexiti-dir (a new run, not a replay)"
+                );
+                match sha256_of(Path::new(&file.path)) {
+                    Ok(sha) if sha == file.sha256 => {}
+                    Ok(_) => anyhow::bail!(
+                        "--replay {run_id}: Flexiti file {} changed since run {run_id} read it \
+                         (SHA-256 differs); {how}",
+                        file.path
+                    ),
+                    Err(e) => anyhow::bail!(
+                        "--replay {run_id}: Flexiti file {} is gone or unreadable ({e:#}); {how}",
+                        file.path
+                    ),
+                }
+                if let Some(name) = Path::new(&file.path).file_name() {
+                    flexiti_files.push(name.to_string_lossy().into_owned());
+                }
+            }
+            flexiti_dir = PathBuf::from(source);
+        }
+        let findings_json = dir.join("findings.json");
+        let recorded = match std::fs::read(&findings_json) {
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{}: not a findings list", findings_json.display()))?,
+            ),
+            Err(_) => None,
+        };
         Ok(Replay {
+            run_id,
             range: DayRange::new(facts.from, facts.to),
-            flexiti_dir: dir.join("flexiti"),
+            recorded,
+            flexiti_files,
+            flexiti_dir,
             incomplete_days: facts.incomplete_days,
             failed_calls: facts
                 .failed_calls

@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::{Days, NaiveDate, Utc};
 
 use super::progress::Stages;
+use super::replay_check::ReplayCheck;
 use super::{audit, metrics};
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -77,6 +78,11 @@ pub struct JobOutcome {
     pub pruned: Vec<i64>,
     /// Ledger files named twice (or identical copies), each read once.
     pub ledger_warnings: Vec<String>,
+    /// For `--replay N`: whether the replay reproduces run N's findings (`None` when run N's
+    /// bundle predates recorded findings).
+    pub replay_check: Option<ReplayCheck>,
+    /// For `--replay N`: run N's id, when its bundle holds no findings to compare with.
+    pub replay_uncompared: Option<i64>,
 }
 
 impl JobOutcome {
@@ -159,6 +165,15 @@ impl JobOutcome {
         }
         if let Some(dir) = &self.audit_dir {
             out.push_str(&format!("  audit bundle: {}\n", dir.display()));
+        }
+        if let Some(check) = &self.replay_check {
+            out.push_str(&check.summary());
+        }
+        if let Some(n) = self.replay_uncompared {
+            out.push_str(&format!(
+                "  replay of run {n}: not compared (its bundle holds no findings.json; it was \
+                 written by an older version)\n"
+            ));
         }
         if !self.pruned.is_empty() {
             let ids: Vec<String> = self.pruned.iter().map(i64::to_string).collect();
@@ -266,7 +281,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
         stages.done("ledger");
         let window = range.widen(config.file.match_window_days);
         stages.begin("fetching the Flexiti side");
-        let (flexiti, failed_calls, pages) = fetch_side(
+        let (flexiti, failed_calls, pages, flexiti_files) = fetch_side(
             config,
             request,
             replay.as_ref(),
@@ -308,7 +323,8 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             None
         } else {
             stages.begin("writing the audit bundle");
-            let dir = audit::write_bundle(config, &report, &ledger, &pages, &flexiti)?;
+            let dir =
+                audit::write_bundle(config, &report, &ledger, &pages, &flexiti, &flexiti_files)?;
             stages.done("bundle");
             Some(dir)
         };
@@ -361,6 +377,25 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
     )
     .await?;
     outcome.ledger_warnings = ledger_warnings;
+    if let Some(replay) = &replay {
+        match &replay.recorded {
+            Some(recorded) => {
+                let check =
+                    ReplayCheck::compare(replay.run_id, recorded, &outcome.report.discrepancies);
+                // For a replay, --fail-on-discrepancy asks "does it differ from run N?": run N's
+                // own findings are expected, not a failure.
+                if outcome.exit == Exit::Discrepancies && check.reproduces() {
+                    outcome.exit = Exit::Done;
+                }
+                if outcome.exit == Exit::Done && request.fail_on_discrepancy && !check.reproduces()
+                {
+                    outcome.exit = Exit::Discrepancies;
+                }
+                outcome.replay_check = Some(check);
+            }
+            None => outcome.replay_uncompared = Some(replay.run_id),
+        }
+    }
     Ok(outcome)
 }
 
@@ -405,11 +440,40 @@ async fn fetch_side(
     window: DayRange,
     x_reference_id: &str,
     stages: &Stages,
-) -> anyhow::Result<(FlexitiSide, Vec<FailedCall>, Vec<flexiti::RawPage>)> {
+) -> anyhow::Result<(
+    FlexitiSide,
+    Vec<FailedCall>,
+    Vec<flexiti::RawPage>,
+    Vec<PathBuf>,
+)> {
     if let Some(replay) = replay {
         let mut input = flexiti::load_dir(&replay.flexiti_dir)?;
+        if !replay.flexiti_files.is_empty() {
+            // The recorded files were checked on loading; a file added since would change
+            // the input without changing any recorded hash.
+            for file in &input.files {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if !replay.flexiti_files.contains(&name) {
+                    anyhow::bail!(
+                        "--replay {}: Flexiti file {} was added since run {} read the folder; \
+                         move it away to replay, or rerun the night with run --flexiti-dir",
+                        replay.run_id,
+                        file.display(),
+                        replay.run_id
+                    );
+                }
+            }
+        }
         input.side.incomplete_days = replay.incomplete_days.clone();
-        return Ok((input.side, replay.failed_calls.clone(), Vec::new()));
+        return Ok((
+            input.side,
+            replay.failed_calls.clone(),
+            Vec::new(),
+            Vec::new(),
+        ));
     }
     if let Some(dir) = &request.flexiti_dir {
         let input = flexiti::load_dir(dir)?;
@@ -418,7 +482,7 @@ async fn fetch_side(
             files = input.files.len(),
             "read the Flexiti side from files"
         );
-        return Ok((input.side, Vec::new(), Vec::new()));
+        return Ok((input.side, Vec::new(), Vec::new(), input.files));
     }
     if config.flexiti.client_id.is_empty() {
         anyhow::bail!(
@@ -452,7 +516,12 @@ async fn fetch_side(
         failed = outcome.failed_calls.len(),
         "fetched from Flexiti"
     );
-    Ok((outcome.side, outcome.failed_calls, outcome.pages))
+    Ok((
+        outcome.side,
+        outcome.failed_calls,
+        outcome.pages,
+        Vec::new(),
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -606,6 +675,8 @@ async fn finish(
         audit_dir,
         pruned,
         ledger_warnings: Vec::new(),
+        replay_check: None,
+        replay_uncompared: None,
     })
 }
 

@@ -10,6 +10,7 @@ mod job;
 mod json_out;
 mod metrics;
 mod progress;
+mod replay_check;
 
 use crate::cli::{Command, ConfigArg};
 use crate::config::Config;

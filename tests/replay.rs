@@ -1,0 +1,256 @@
+//! `run --replay N` says whether it reproduces run N's findings, or lists the differences; a
+//! run whose Flexiti side came from `--flexiti-dir` replays from the files it read, after
+//! checking their SHA-256. Through the binary, with the sandbox over real TCP and SQLite.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
+
+const SECRET: &str = "replay-test-secret";
+const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+struct Harness {
+    dir: tempfile::TempDir,
+    _sandbox: SandboxHandle,
+    config_path: PathBuf,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let sandbox = sandbox::spawn(SandboxOptions {
+            port: 0,
+            data_dir: samples(),
+            client_id: "acme".into(),
+            client_secret: SECRET.into(),
+            faults: Faults::default(),
+        })
+        .await
+        .expect("sandbox");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
+        std::fs::copy(
+            samples().join("ledger/ledger.csv"),
+            dir.path().join("ledger/ledger.csv"),
+        )
+        .expect("copy ledger");
+        let config_path = dir.path().join("config.toml");
+        let text = format!(
+            "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
+             [flexiti]\nenvironment = \"{}\"\nclient_id = \"acme\"\npage_size = 5\n\
+             max_attempts = 2\nbackoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
+             [ledger]\nfiles = [\"ledger/*.csv\"]\n",
+            sandbox.base_url()
+        );
+        std::fs::write(&config_path, text).expect("write config");
+        Harness {
+            dir,
+            _sandbox: sandbox,
+            config_path,
+        }
+    }
+
+    async fn cli(&self, args: &[&str]) -> Output {
+        tokio::process::Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("FLEXITI_CLIENT_SECRET", SECRET)
+            .env("NO_COLOR", "1")
+            .current_dir(self.dir.path())
+            .output()
+            .await
+            .expect("run the binary")
+    }
+
+    /// The Flexiti files of a folder copied into `<work>/name`, for a `--flexiti-dir` run.
+    fn copy_flexiti(&self, name: &str) -> PathBuf {
+        let target = self.dir.path().join(name);
+        std::fs::create_dir_all(&target).expect("mkdir");
+        for file in ["authorizations.json", "captures.json"] {
+            std::fs::copy(samples().join("flexiti").join(file), target.join(file)).expect("copy");
+        }
+        target
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Replaces `from` by `to` in every captures page of run `run`'s bundle; returns the edits made.
+fn edit_bundle_captures(h: &Harness, run: i64, from: &str, to: &str) -> usize {
+    let pages = h.dir.path().join(format!("data/runs/{run}/flexiti"));
+    let mut edits = 0;
+    for entry in std::fs::read_dir(&pages).expect("pages").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("captures") {
+            continue;
+        }
+        let body = std::fs::read_to_string(entry.path()).expect("page");
+        if body.contains(from) {
+            edits += body.matches(from).count();
+            std::fs::write(entry.path(), body.replace(from, to)).expect("write page");
+        }
+    }
+    edits
+}
+
+#[tokio::test]
+async fn an_exact_replay_says_so_and_an_edited_bundle_lists_its_differences() {
+    let h = Harness::start().await;
+    let run = h.cli(&["run", "--date", "2026-11-23", "--no-email"]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        h.dir.path().join("data/runs/1/findings.json").is_file(),
+        "the bundle keeps the run's findings"
+    );
+
+    let exact = h
+        .cli(&[
+            "run",
+            "--replay",
+            "1",
+            "--no-email",
+            "--fail-on-discrepancy",
+        ])
+        .await;
+    assert!(
+        text(&exact).contains("replay of run 1: reproduces its 8 findings exactly"),
+        "{}",
+        text(&exact)
+    );
+    // Run 1's own findings are expected: only a difference fails the replay.
+    assert_eq!(exact.status.code(), Some(0), "{}", text(&exact));
+
+    // The amount mismatch disappears (the Flexiti amount now equals the ledger's) and the
+    // record missing in the ledger keeps its identity with another amount.
+    assert_eq!(edit_bundle_captures(&h, 1, "4702.19", "4705.16"), 1);
+    assert_eq!(edit_bundle_captures(&h, 1, "631.59", "631.00"), 1);
+    let differs = h
+        .cli(&[
+            "run",
+            "--replay",
+            "1",
+            "--no-email",
+            "--fail-on-discrepancy",
+        ])
+        .await;
+    let out = text(&differs);
+    assert!(
+        out.contains("replay of run 1 differs: 0 new, 1 gone, 1 changed"),
+        "{out}"
+    );
+    let gone = out
+        .lines()
+        .find(|l| l.contains("gone:"))
+        .unwrap_or_default();
+    assert!(
+        gone.contains("amount_mismatch ORD-20261123-000001") && gone.contains("4702.19"),
+        "{out}"
+    );
+    let changed = out
+        .lines()
+        .skip_while(|l| !l.contains("changed: "))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        changed.contains("missing_in_ledger ORD-20261123-000023")
+            && changed.contains("flexiti 631.59")
+            && changed.contains("flexiti 631.00"),
+        "{out}"
+    );
+    assert_eq!(differs.status.code(), Some(4), "{out}");
+
+    // Without --fail-on-discrepancy the difference is reported, not an error.
+    let plain = h.cli(&["run", "--replay", "1", "--no-email"]).await;
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    assert!(text(&plain).contains("replay of run 1 differs"));
+}
+
+#[tokio::test]
+async fn a_flexiti_dir_run_replays_from_its_checked_files_and_a_modified_file_is_named() {
+    let h = Harness::start().await;
+    let dir = h.copy_flexiti("exports");
+    let run = h
+        .cli(&[
+            "run",
+            "--date",
+            "2026-11-23",
+            "--flexiti-dir",
+            "exports",
+            "--no-email",
+        ])
+        .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let facts = std::fs::read_to_string(h.dir.path().join("data/runs/1/run.json")).expect("run");
+    assert!(
+        facts.contains("flexiti_files") && facts.contains("captures.json"),
+        "{facts}"
+    );
+
+    let replay = h.cli(&["run", "--replay", "1", "--no-email"]).await;
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    assert!(
+        text(&replay).contains("replay of run 1: reproduces its 8 findings exactly"),
+        "{}",
+        text(&replay)
+    );
+
+    // One byte changed in the folder the run read: the replay refuses, naming the file.
+    let captures = dir.join("captures.json");
+    let body = std::fs::read_to_string(&captures).expect("captures");
+    std::fs::write(&captures, body.replace("4702.19", "4702.18")).expect("edit");
+    let refused = h.cli(&["run", "--replay", "1", "--no-email"]).await;
+    let out = text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("captures.json") && out.contains("changed since run 1"),
+        "{out}"
+    );
+    assert!(out.contains("restore the file"), "{out}");
+
+    // Gone is named the same way.
+    std::fs::remove_file(&captures).expect("remove");
+    let gone = h.cli(&["run", "--replay", "1", "--no-email"]).await;
+    let out = text(&gone);
+    assert_eq!(gone.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("captures.json") && out.contains("is gone"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_added_to_the_folder_since_the_run_stops_the_replay() {
+    let h = Harness::start().await;
+    let dir = h.copy_flexiti("exports");
+    let run = h
+        .cli(&[
+            "run",
+            "--date",
+            "2026-11-23",
+            "--flexiti-dir",
+            "exports",
+            "--no-email",
+        ])
+        .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    std::fs::write(dir.join("captures-late.json"), "[]").expect("add");
+    let refused = h.cli(&["run", "--replay", "1", "--no-email"]).await;
+    let out = text(&refused);
+    assert_ne!(refused.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("captures-late.json") && out.contains("was added since run 1"),
+        "{out}"
+    );
+}
