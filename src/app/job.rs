@@ -494,19 +494,7 @@ async fn fetch_side(
         .client_secret
         .clone()
         .context("FLEXITI_CLIENT_SECRET: not set (nor FLEXITI_CLIENT_SECRET_FILE); the Flexiti client secret comes from the environment")?;
-    let report = |p: flexiti::FetchProgress| {
-        stages.progress(&format!(
-            "fetching the Flexiti side: {} of {} date queries, {} pages{}",
-            p.queries_done,
-            p.queries,
-            p.pages,
-            if p.failed > 0 {
-                format!(", {} failed", p.failed)
-            } else {
-                String::new()
-            }
-        ));
-    };
+    let report = |p: flexiti::FetchProgress| stages.fetch(p);
     let outcome =
         flexiti::fetch_with_progress(&settings, config.calendar, window, x_reference_id, &report)
             .await;
