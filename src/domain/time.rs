@@ -25,14 +25,16 @@ pub fn plain_date_time(text: &str, separator: u8) -> Option<NaiveDateTime> {
     if !shape {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
+    // Fixed-width fields read digit by digit: each value is bounded (at most 9999), so the
+    // arithmetic carries no overflow check, unlike a fold over a slice of unknown length.
+    let digit = |at: usize| -> Option<u32> {
+        let d = *b.get(at)?;
+        d.is_ascii_digit().then(|| u32::from(d - b'0'))
     };
-    let year = i32::try_from(num(0, 4)?).ok()?;
-    let date = NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
-    let time = chrono::NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    let two = |at: usize| -> Option<u32> { Some(digit(at)? * 10 + digit(at + 1)?) };
+    let year = i32::try_from(two(0)? * 100 + two(2)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, two(5)?, two(8)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(two(11)?, two(14)?, two(17)?)?;
     Some(date.and_time(time))
 }
 
@@ -178,5 +180,34 @@ mod tests {
             cal.local_to_utc(overlap).to_rfc3339(),
             "2026-11-01T05:30:00+00:00"
         );
+    }
+
+    #[test]
+    fn the_hand_reader_agrees_with_the_format_parser() {
+        let format = |sep: char| format!("%Y-%m-%d{sep}%H:%M:%S");
+        for (text, sep) in [
+            ("2026-11-23 18:05:09", b' '),
+            ("0000-01-01T00:00:00", b'T'),
+            ("9999-12-31T23:59:59", b'T'),
+            ("2024-02-29 12:00:00", b' '),
+        ] {
+            let expected =
+                NaiveDateTime::parse_from_str(text, &format(char::from(sep))).expect("test time");
+            assert_eq!(plain_date_time(text, sep), Some(expected), "{text}");
+        }
+        for (text, sep) in [
+            ("2025-02-29 12:00:00", b' '),
+            ("2026-13-01 12:00:00", b' '),
+            ("2026-11-23 24:00:00", b' '),
+            ("2026-11-23 18:60:00", b' '),
+            ("2026-11-2a 18:05:09", b' '),
+            ("+026-11-23 18:05:09", b' '),
+            ("2026-11-23T18:05:09", b' '),
+            ("2026-11-23 18:05:9", b' '),
+            ("2026-11-23 18:05:099", b' '),
+            ("２026-11-23 18:05", b' '),
+        ] {
+            assert_eq!(plain_date_time(text, sep), None, "{text}");
+        }
     }
 }
