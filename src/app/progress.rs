@@ -74,7 +74,7 @@ impl Stages {
     }
 
     /// Within a stage: the spinner says how far it has got.
-    pub fn progress(&self, doing: &str) {
+    fn progress(&self, doing: &str) {
         if let Some(bar) = &self.bar {
             bar.set_message(doing.to_string());
         }
