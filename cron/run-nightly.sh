@@ -4,7 +4,8 @@
 set -euo pipefail
 CONFIG="${FLEXITI_RECON_CONFIG:-/etc/flexiti-recon/config.toml}"
 ENV_FILE="${FLEXITI_RECON_ENV:-/etc/flexiti-recon/env}"   # FLEXITI_CLIENT_SECRET_FILE=..., etc.
-LOCK="${FLEXITI_RECON_LOCK:-/run/lock/flexiti-recon.lock}"
+# One lock per config file: merchants with their own configs may run at once.
+LOCK="${FLEXITI_RECON_LOCK:-/run/lock/flexiti-recon-$(basename "$CONFIG" .toml).lock}"
 BIN="${FLEXITI_RECON_BIN:-/usr/local/bin/flexiti-recon}"
 
 if [ -r "$ENV_FILE" ]; then
