@@ -1,5 +1,5 @@
-//! Configuration: a TOML file, then environment overrides, turned into a checked [`Plan`]
-//! before anything touches the network.
+//! Configuration: a TOML file, then environment overrides, turned into a checked [`Config`]
+//! before anything touches the network (a run then makes its plan from it, `src/job/plan.rs`).
 //!
 //! Secrets never come from the file: the Flexiti client secret comes from
 //! `FLEXITI_CLIENT_SECRET` (or a file named by `FLEXITI_CLIENT_SECRET_FILE`), the SMTP password

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::NaiveDate;
 
-use super::job::{RunRequest, run_job};
 use crate::config::Config;
 use crate::domain::DayRange;
 use crate::exit::{AppError, Exit};
+use crate::job::{RunRequest, run_job};
 use crate::sandbox::{self, Faults, SandboxOptions};
 
 const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");

@@ -1,0 +1,108 @@
+//! The deliver stage, once the results are stored: the run's CSV, the summary email, the pruning
+//! of old audit bundles, the lock released, the nightly metrics.
+
+use std::path::PathBuf;
+
+use super::Plan;
+use super::email::{self, EmailResult};
+use super::progress::Stages;
+use super::record::Recorded;
+use super::session::Session;
+use crate::audit;
+use crate::domain::RunStatus;
+use crate::exit::AppError;
+use crate::export;
+use crate::metrics;
+use crate::report::RunReport;
+
+/// A delivered run: its report in its final state and where everything went.
+pub struct Delivered {
+    pub report: RunReport,
+    pub audit_dir: Option<PathBuf>,
+    pub ledger_warnings: Vec<String>,
+    pub csv: Option<PathBuf>,
+    pub email: EmailResult,
+    /// Runs whose audit bundles this run deleted (older than `audit.keep_days`).
+    pub pruned: Vec<i64>,
+}
+
+pub async fn deliver(
+    plan: &Plan<'_>,
+    session: &mut Session,
+    recorded: Recorded,
+) -> Result<Delivered, AppError> {
+    let Recorded {
+        mut report,
+        audit_dir,
+        ledger_warnings,
+    } = recorded;
+    let stages = Stages::new(false);
+    stages.begin("writing the CSV");
+    let csv = write_csv(plan, &report, audit_dir.as_ref()).map_err(AppError::fatal)?;
+    stages.done("csv");
+    let email = email::send_summary(plan, session, &report, &stages).await;
+    if let Some(message) = &email.error {
+        settle_partial(session, &mut report, message).await;
+    }
+    // Under the lock, so two runs never prune the same folder.
+    let pruned = match &audit_dir {
+        Some(_) => {
+            let keep_days = plan.config.file.audit.keep_days;
+            audit::prune(plan.config, keep_days, report.run_id).unwrap_or_else(|e| {
+                tracing::warn!("pruning old audit bundles: {e:#}");
+                Vec::new()
+            })
+        }
+        None => Vec::new(),
+    };
+    session.release().await;
+    if !plan.request.dry_run
+        && let Some(path) = &plan.config.file.metrics.textfile
+    {
+        let last_success = match &session.db {
+            Some(db) => db.last_successful_run_finished_at().await.ok().flatten(),
+            None => None,
+        };
+        if let Err(e) = metrics::write(path, &report, last_success) {
+            tracing::warn!("metrics textfile {}: {e:#}", path.display());
+        }
+    }
+    Ok(Delivered {
+        report,
+        audit_dir,
+        ledger_warnings,
+        csv,
+        email,
+        pruned,
+    })
+}
+
+/// A failure after the results were stored: the stored run, and the report, end partial.
+async fn settle_partial(session: &Session, report: &mut RunReport, message: &str) {
+    if let Some(db) = &session.db
+        && let Err(e) = db.mark_partial(report.run_id, message).await
+    {
+        tracing::error!(
+            "could not mark run {} partial: {e:#}; the stored run wrongly says {}",
+            report.run_id,
+            report.status.as_str()
+        );
+    }
+    report.status = RunStatus::Partial;
+}
+
+/// The run's findings as CSV: to `--csv`, else into the audit bundle; none on a dry run
+/// without `--csv`.
+fn write_csv(
+    plan: &Plan<'_>,
+    report: &RunReport,
+    audit_dir: Option<&PathBuf>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let target = match (&plan.request.csv, audit_dir) {
+        (Some(path), _) => path.clone(),
+        (None, Some(dir)) => dir.join("discrepancies.csv"),
+        (None, None) => return Ok(None),
+    };
+    export::write_run_file(&target, report)?;
+    Ok(Some(target))
+}
