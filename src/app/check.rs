@@ -37,7 +37,7 @@ pub async fn check(config: &Config) -> Result<Exit, AppError> {
             println!("database: FAILED: {e:#}");
         }
     }
-    if config.client_secret.is_none() {
+    if !config.flexiti.has_client_secret() {
         ok = false;
         println!(
             "flexiti: FAILED: FLEXITI_CLIENT_SECRET is not set (nor FLEXITI_CLIENT_SECRET_FILE)"

@@ -76,7 +76,6 @@ pub async fn run(data_dir: &Path) -> Result<Exit, AppError> {
     super::files::protect(&config);
     config.flexiti.environment = server.base_url();
     config.flexiti.client_secret = secrecy::SecretString::from(DEMO_SECRET);
-    config.client_secret = Some(config.flexiti.client_secret.clone());
     let request = RunRequest {
         range: Some(DayRange::single(demo_day())),
         trigger: "demo".into(),

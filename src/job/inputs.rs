@@ -107,7 +107,7 @@ async fn from_api(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Side> {
             "config flexiti.client_id: required to fetch from the Flexiti API (or pass --flexiti-dir)"
         );
     }
-    if config.client_secret.is_none() {
+    if !config.flexiti.has_client_secret() {
         anyhow::bail!(
             "FLEXITI_CLIENT_SECRET: not set (nor FLEXITI_CLIENT_SECRET_FILE); the Flexiti client secret comes from the environment"
         );
