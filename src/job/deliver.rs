@@ -10,7 +10,6 @@ use super::record::Recorded;
 use super::session::Session;
 use crate::audit;
 use crate::domain::RunStatus;
-use crate::exit::AppError;
 use crate::export;
 use crate::metrics;
 use crate::report::RunReport;
@@ -21,28 +20,39 @@ pub struct Delivered {
     pub audit_dir: Option<PathBuf>,
     pub ledger_warnings: Vec<String>,
     pub csv: Option<PathBuf>,
+    /// Why the run's CSV could not be written.
+    pub csv_error: Option<String>,
     pub email: EmailResult,
     /// Runs whose audit bundles this run deleted (older than `audit.keep_days`).
     pub pruned: Vec<i64>,
 }
 
-pub async fn deliver(
-    plan: &Plan<'_>,
-    session: &mut Session,
-    recorded: Recorded,
-) -> Result<Delivered, AppError> {
+pub async fn deliver(plan: &Plan<'_>, session: &mut Session, recorded: Recorded) -> Delivered {
     let Recorded {
         mut report,
         audit_dir,
         ledger_warnings,
     } = recorded;
     let stages = Stages::new(false);
+    // What failed after the commit: the findings stay stored, the run ends partial and says why.
+    let mut problems = Vec::new();
     stages.begin("writing the CSV");
-    let csv = write_csv(plan, &report, audit_dir.as_ref()).map_err(AppError::fatal)?;
+    let csv = match write_csv(plan, &report, audit_dir.as_ref()) {
+        Ok(csv) => csv,
+        Err(e) => {
+            let message = format!("csv failed: {e:#}");
+            tracing::error!("{message}");
+            problems.push(message);
+            settle_partial(session, &mut report, &problems).await;
+            None
+        }
+    };
     stages.done("csv");
-    let email = email::send_summary(plan, session, &report, &stages).await;
+    let csv_error = problems.first().cloned();
+    let email = email::send_summary(plan, session, &report, &problems, &stages).await;
     if let Some(message) = &email.error {
-        settle_partial(session, &mut report, message).await;
+        problems.push(message.clone());
+        settle_partial(session, &mut report, &problems).await;
     }
     // Under the lock, so two runs never prune the same folder.
     let pruned = match &audit_dir {
@@ -67,20 +77,22 @@ pub async fn deliver(
             tracing::warn!("metrics textfile {}: {e:#}", path.display());
         }
     }
-    Ok(Delivered {
+    Delivered {
         report,
         audit_dir,
         ledger_warnings,
         csv,
+        csv_error,
         email,
         pruned,
-    })
+    }
 }
 
-/// A failure after the results were stored: the stored run, and the report, end partial.
-async fn settle_partial(session: &Session, report: &mut RunReport, message: &str) {
+/// A failure after the results were stored: the stored run, and the report, end partial, the
+/// stored run with every `problems` so far.
+async fn settle_partial(session: &Session, report: &mut RunReport, problems: &[String]) {
     if let Some(db) = &session.db
-        && let Err(e) = db.mark_partial(report.run_id, message).await
+        && let Err(e) = db.mark_partial(report.run_id, &problems.join("; ")).await
     {
         tracing::error!(
             "could not mark run {} partial: {e:#}; the stored run wrongly says {}",

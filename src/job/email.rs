@@ -16,11 +16,13 @@ pub struct EmailResult {
     pub error: Option<String>,
 }
 
-/// Sends the summary of `report` if it is due, and records in the database what became of it.
+/// Sends the summary of `report` if it is due, with `notes` on what failed after the results
+/// were stored, and records in the database what became of it.
 pub async fn send_summary(
     plan: &Plan<'_>,
     session: &Session,
     report: &RunReport,
+    notes: &[String],
     stages: &Stages,
 ) -> EmailResult {
     let Some(mailer) = &plan.mailer else {
@@ -37,7 +39,7 @@ pub async fn send_summary(
     }
     stages.begin("emailing the summary");
     let sent = async {
-        let rendered = notify::render(report, &plan.render_options())?;
+        let rendered = notify::render_with_notes(report, notes, &plan.render_options())?;
         anyhow::Ok(mailer.send(&rendered, &plan.email).await?)
     };
     let result = match sent.await {

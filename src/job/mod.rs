@@ -58,7 +58,7 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
             return Err(AppError::fatal(error));
         }
     };
-    let delivered = deliver::deliver(&plan, &mut session, recorded).await?;
+    let delivered = deliver::deliver(&plan, &mut session, recorded).await;
     Ok(finish(&plan, &session, delivered))
 }
 
@@ -119,6 +119,7 @@ fn finish(plan: &Plan<'_>, session: &Session, delivered: deliver::Delivered) -> 
         email: delivered.email.sent_to,
         email_error: delivered.email.error,
         csv: delivered.csv,
+        csv_error: delivered.csv_error,
         audit_dir: delivered.audit_dir,
         pruned: delivered.pruned,
         ledger_warnings: delivered.ledger_warnings,

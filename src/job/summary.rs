@@ -19,6 +19,8 @@ pub struct JobOutcome {
     pub email: Option<String>,
     pub email_error: Option<String>,
     pub csv: Option<PathBuf>,
+    /// Why the run's CSV could not be written (the results are stored; the run is partial).
+    pub csv_error: Option<String>,
     pub audit_dir: Option<PathBuf>,
     /// Runs whose audit bundles this run deleted (older than `audit.keep_days`).
     pub pruned: Vec<i64>,
@@ -108,6 +110,10 @@ impl JobOutcome {
         }
         if let Some(csv) = &self.csv {
             out.push_str(&format!("  csv: {}\n", csv.display()));
+        }
+        if let Some(err) = &self.csv_error {
+            let err = err.strip_prefix("csv failed: ").unwrap_or(err);
+            out.push_str(&format!("  csv FAILED: {}\n", crate::redact::text(err)));
         }
         if let Some(dir) = &self.audit_dir {
             out.push_str(&format!("  audit bundle: {}\n", dir.display()));

@@ -15,7 +15,7 @@ mod transport;
 mod typos;
 
 pub use options::RenderOptions;
-pub use render::{Attachment, RenderedEmail, render, render_failure};
+pub use render::{Attachment, RenderedEmail, render, render_failure, render_with_notes};
 pub use transport::{
     EmailConfigError, EmailPolicy, EmailSettings, Mailer, SendError, SentTo, TlsMode, TransportKind,
 };

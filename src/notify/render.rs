@@ -46,6 +46,16 @@ fn heading(opts: &RenderOptions, range: DayRange) -> String {
 }
 
 pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail> {
+    render_with_notes(report, &[], opts)
+}
+
+/// [`render`], with what failed once the results were stored (the run's CSV), as a warning
+/// above every other section: the run is partial and the reader is told why.
+pub fn render_with_notes(
+    report: &RunReport,
+    notes: &[String],
+    opts: &RenderOptions,
+) -> Result<RenderedEmail> {
     let count = report.discrepancies.len();
     let subject = format!(
         "[flexiti-recon] {}{}: {} ({} CAD), {}",
@@ -79,6 +89,13 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
     if let Some(section) = likely_typos(report, opts) {
         // after the largest discrepancies
         sections.insert(5.min(sections.len()), section);
+    }
+    if !notes.is_empty() {
+        let section = notes.iter().fold(
+            Section::new("After the results were stored"),
+            |section, note| section.push(Block::Warning(scrub_accounts(note))),
+        );
+        sections.insert(0, section);
     }
     let title = heading(opts, report.range);
     let headline = headline(report);
