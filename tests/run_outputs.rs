@@ -140,3 +140,29 @@ async fn a_csv_that_cannot_be_written_after_the_commit_ends_the_run_partial_with
         "the email names the CSV: {body}"
     );
 }
+/// A replay is a dry run: the nightly metrics (and their last-success gauge) stay as the last
+/// nightly run left them.
+#[tokio::test]
+async fn a_replay_leaves_the_nightly_metrics_alone() {
+    let work = Work::new("[metrics]\ntextfile = \"metrics/recon.prom\"\n");
+    let nightly = work.run(&[]).await;
+    assert_eq!(nightly.status.code(), Some(0), "{}", text(&nightly));
+    let textfile = work.path("metrics/recon.prom");
+    let before = std::fs::read_to_string(&textfile).expect("metrics file");
+    assert!(
+        before.contains("flexiti_recon_last_success_timestamp_seconds "),
+        "{before}"
+    );
+
+    // A rewrite a second later would show in the last run's timestamp.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let replay = work.cli(&["run", "--replay", "1"]).await;
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay));
+    assert!(
+        String::from_utf8_lossy(&replay.stdout).contains("reproduces"),
+        "{}",
+        text(&replay)
+    );
+    let after = std::fs::read_to_string(&textfile).expect("metrics file");
+    assert_eq!(after, before, "the replay rewrote the nightly metrics");
+}

@@ -66,7 +66,9 @@ pub async fn deliver(plan: &Plan<'_>, session: &mut Session, recorded: Recorded)
         None => Vec::new(),
     };
     session.release().await;
-    if !plan.request.dry_run
+    // The nightly metrics speak of nightly runs: a dry run and a replay leave them alone (a
+    // replay has no database to read the last success from, so it would drop that gauge).
+    if !plan.dry_run
         && let Some(path) = &plan.config.file.metrics.textfile
     {
         let last_success = match &session.db {

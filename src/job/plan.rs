@@ -18,8 +18,8 @@ pub struct Plan<'a> {
     pub config: &'a Config,
     pub request: &'a RunRequest,
     pub range: DayRange,
-    /// Nothing is written to the database or the audit folder, and the email goes to files: a
-    /// `--dry-run`, and every `--replay`.
+    /// Nothing is written to the database, the audit folder or the nightly metrics, and the
+    /// email goes to files: a `--dry-run`, and every `--replay`.
     pub dry_run: bool,
     /// `--replay N`: run N's bundle, read and checked.
     pub replay: Option<Replay>,
