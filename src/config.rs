@@ -1,5 +1,5 @@
-//! Configuration: a TOML file, then environment overrides, turned into a checked [`Plan`]
-//! before anything touches the network.
+//! Configuration: a TOML file, then environment overrides, turned into a checked [`Config`]
+//! before anything touches the network (a run then makes its plan from it, `src/job/plan.rs`).
 //!
 //! Secrets never come from the file: the Flexiti client secret comes from
 //! `FLEXITI_CLIENT_SECRET` (or a file named by `FLEXITI_CLIENT_SECRET_FILE`), the SMTP password
@@ -112,9 +112,9 @@ pub struct Config {
     pub tolerance: Amount,
     pub data_dir: PathBuf,
     pub database_url: String,
-    /// `[flexiti]` with the client secret filled from the environment when set.
+    /// `[flexiti]` with the client secret filled from the environment when set: the one copy
+    /// of the secret the process holds (empty when not set).
     pub flexiti: FlexitiSettings,
-    pub client_secret: Option<SecretString>,
     /// `[email]` with its folder made absolute and the SMTP password from the environment.
     pub email: EmailSettings,
     /// `umask` as bits.
@@ -212,11 +212,11 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", data_dir.join("flexiti-recon.db").display()),
         };
-        let client_secret = secret_from_env("FLEXITI_CLIENT_SECRET")?;
         crate::redact::register_url_password(&database_url);
         let mut flexiti = file.flexiti.clone();
-        if let Some(secret) = &client_secret {
-            flexiti.client_secret = secret.clone();
+        if let Some(secret) = secret_from_env("FLEXITI_CLIENT_SECRET")? {
+            crate::redact::register(secret.expose_secret());
+            flexiti.client_secret = secret;
         }
         let mut email = file.email.clone().unwrap_or_else(|| EmailSettings {
             policy: EmailPolicy::Never,
@@ -231,8 +231,8 @@ impl Config {
         };
         email.ca_file = email.ca_file.map(|path| normalize(&base_dir.join(path)));
         email.password = secret_from_env("FLEXITI_SMTP_PASSWORD")?;
-        for secret in [&client_secret, &email.password].into_iter().flatten() {
-            crate::redact::register(secret.expose_secret());
+        if let Some(password) = &email.password {
+            crate::redact::register(password.expose_secret());
         }
         email
             .validate()
@@ -244,7 +244,6 @@ impl Config {
             data_dir,
             database_url,
             flexiti,
-            client_secret,
             email,
             umask,
             file,

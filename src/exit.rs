@@ -9,7 +9,7 @@ pub enum Exit {
     Fatal = 1,
     /// Bad usage or configuration.
     Usage = 2,
-    /// Results stored, but some Flexiti calls or the email failed.
+    /// Results stored, but some Flexiti calls, the email or the run's CSV failed.
     Partial = 3,
     /// Discrepancies found and `--fail-on-discrepancy` was given.
     Discrepancies = 4,
@@ -62,6 +62,6 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   0   done (discrepancies are findings, not failures)
   1   fatal error (nothing judged; the database is left as it was)
   2   bad usage or configuration
-  3   partial: results stored, but some Flexiti calls or the email failed
+  3   partial: results stored, but some Flexiti calls, the email or the CSV failed
   4   discrepancies found with --fail-on-discrepancy
   75  another run holds the lock";

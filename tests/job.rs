@@ -82,7 +82,6 @@ impl Harness {
     fn config(&self) -> Config {
         let mut config = Config::load(&self.config_path).expect("config");
         config.flexiti.client_secret = secrecy::SecretString::from(SECRET);
-        config.client_secret = Some(config.flexiti.client_secret.clone());
         config
     }
 

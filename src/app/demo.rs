@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::NaiveDate;
 
-use super::job::{RunRequest, run_job};
 use crate::config::Config;
 use crate::domain::DayRange;
 use crate::exit::{AppError, Exit};
+use crate::job::{RunRequest, run_job};
 use crate::sandbox::{self, Faults, SandboxOptions};
 
 const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
@@ -76,7 +76,6 @@ pub async fn run(data_dir: &Path) -> Result<Exit, AppError> {
     super::files::protect(&config);
     config.flexiti.environment = server.base_url();
     config.flexiti.client_secret = secrecy::SecretString::from(DEMO_SECRET);
-    config.client_secret = Some(config.flexiti.client_secret.clone());
     let request = RunRequest {
         range: Some(DayRange::single(demo_day())),
         trigger: "demo".into(),

@@ -4,7 +4,8 @@
 //! folders 0700) before anything is created, which also covers the files that libraries create
 //! (SQLite's database, WAL and journal, lettre's `.eml`). Files made by an earlier version are
 //! brought to the same modes when a command starts. The metrics textfile is the exception: it
-//! holds only counts and totals and is read by node_exporter, so it stays world-readable.
+//! holds only counts and totals and is read by node_exporter, so `src/metrics.rs` makes it
+//! world-readable.
 
 use std::path::{Path, PathBuf};
 
@@ -80,18 +81,6 @@ pub fn tighten(path: &Path, dir: bool, mask: u32) {
 
 #[cfg(not(unix))]
 pub fn tighten(_path: &Path, _dir: bool, _mask: u32) {}
-
-/// Makes a file readable by everyone whatever the umask (the metrics textfile).
-#[cfg(unix)]
-pub fn world_readable(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-pub fn world_readable(_path: &Path) -> std::io::Result<()> {
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

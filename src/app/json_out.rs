@@ -5,9 +5,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::domain::LedgerReject;
+use crate::domain::{FailedCall, LedgerReject};
 use crate::exit::{AppError, Exit};
-use crate::report::FailedCall;
 use crate::store::StoredRun;
 
 pub fn print<T: Serialize + ?Sized>(value: &T) -> Result<Exit, AppError> {
@@ -17,7 +16,7 @@ pub fn print<T: Serialize + ?Sized>(value: &T) -> Result<Exit, AppError> {
 }
 
 pub fn run(r: &StoredRun) -> Value {
-    let side = |s: &crate::report::SideTotals| json!({ "count": s.count, "sales": s.sales, "returns": s.returns, "net": s.net() });
+    let side = |s: &crate::domain::SideTotals| json!({ "count": s.count, "sales": s.sales, "returns": s.returns, "net": s.net() });
     json!({
         "id": r.id,
         "from": r.range.from,
@@ -53,8 +52,8 @@ pub fn run_details(r: &StoredRun, calls: &[FailedCall], rejects: &[LedgerReject]
     let calls: Vec<FailedCall> = calls
         .iter()
         .map(|c| FailedCall {
-            parameters: crate::notify::mask_account_parameter(&c.parameters),
-            message: crate::notify::scrub_accounts(&c.message),
+            parameters: crate::domain::mask_account_parameter(&c.parameters),
+            message: crate::domain::scrub_accounts(&c.message),
             ..c.clone()
         })
         .collect();

@@ -1,22 +1,19 @@
 //! The application: turns a parsed command into work on the library's stages and an exit code.
-//! Every stage is called from here and nowhere else, so the order of a run reads top to bottom
-//! in [`job::run_job`].
+//! A run's stages are called from `src/job/` and nowhere else, so its order reads top to bottom
+//! in [`run_job`].
 
-mod audit;
+mod check;
 mod commands;
 mod demo;
 mod files;
-mod job;
 mod json_out;
-mod metrics;
-mod progress;
-mod replay_check;
+mod listings;
 
 use crate::cli::{Command, ConfigArg};
 use crate::config::Config;
 use crate::exit::{AppError, Exit};
 
-pub use job::{JobOutcome, RunRequest, run_job};
+pub use crate::job::{JobOutcome, RunRequest, run_job};
 
 /// Runs one command. `interactive`: a person watches stderr (a terminal, human logs).
 pub async fn dispatch(command: Command, interactive: bool) -> Result<Exit, AppError> {
@@ -30,12 +27,12 @@ pub async fn dispatch(command: Command, interactive: bool) -> Result<Exit, AppEr
             Ok(outcome.exit)
         }
         Command::Export(args) => commands::export(&load_config(&args.config)?, &args).await,
-        Command::Runs { config, action } => commands::runs(&load_config(&config)?, action).await,
+        Command::Runs { config, action } => listings::runs(&load_config(&config)?, action).await,
         Command::Discrepancies { config, action } => {
-            commands::discrepancies(&load_config(&config)?, action).await
+            listings::discrepancies(&load_config(&config)?, action).await
         }
         Command::Migrate(config) => commands::migrate(&load_config(&config)?).await,
-        Command::Check(config) => commands::check(&load_config(&config)?).await,
+        Command::Check(config) => check::check(&load_config(&config)?).await,
         Command::Status {
             config,
             max_age_hours,

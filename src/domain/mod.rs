@@ -6,19 +6,25 @@
 //! day is a local calendar date in the merchant's zone, and a [`Discrepancy`] always carries the
 //! explanation an accountant needs.
 
+mod accounts;
 mod amount;
 mod finding;
+mod history;
 mod invalid;
 mod label;
 mod records;
+mod run;
 mod time;
 
+pub use accounts::{mask_account_parameter, scrub_accounts};
 pub use amount::{Amount, AmountError, Total};
 pub use finding::{Category, Discrepancy, Pass, Severity, Suggestion};
+pub use history::{ChangeSummary, FindingStatus, StoredDiscrepancy};
 pub use invalid::{Breach, INVALID_RECORD_CODE, InvalidRecord};
 pub use label::Label;
 pub use records::{
     AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide, Text,
     mask_account,
 };
+pub use run::{DayStoreTotals, FailedCall, RunStatus, SideTotals};
 pub use time::{BusinessCalendar, DayRange, plain_date_time};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate, Utc};
 
 use super::client::FlexitiClient;
-use super::fetch::{ListKind, list_spec};
+use super::paging::{ListKind, list_spec};
 use super::settings::FlexitiSettings;
 use super::wire::{Page, WireAuthorization};
 

@@ -3,8 +3,7 @@
 //! field, the value and the reference left unjudged. So they are stored with the run's failed
 //! calls, emailed, shown by `runs show`, and make the run partial.
 
-use crate::domain::{FlexitiSide, INVALID_RECORD_CODE, InvalidRecord};
-use crate::report::FailedCall;
+use crate::domain::{FailedCall, FlexitiSide, INVALID_RECORD_CODE, InvalidRecord};
 
 /// The failed call that reports `invalid`.
 pub fn failed_call(invalid: &InvalidRecord, x_reference_id: &str) -> FailedCall {

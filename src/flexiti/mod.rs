@@ -4,11 +4,11 @@
 //! numbers-or-strings), `map` (wire rows to the domain's [`FlexitiSide`], de-duplicated, rows
 //! that break the contract set apart as invalid records), `invalid` (those reported as failed
 //! calls), `client` (token, retries, one HTTP exchange), `mask` (account numbers masked in every
-//! body), `fetch` (the UTC-date paging, lookups and
-//! completeness), `offline` (the same side read from JSON files), `check` (the reachability
+//! body), `fetch` (the UTC dates, lookups and completeness), `paging` (the pages of one
+//! date query), `offline` (the same side read from JSON files), `check` (the reachability
 //! probe); `token` checks token replies, `http` refuses redirects, plain http and oversized
 //! bodies, `pace` shares a rate-limit pause between calls. The engine sees only
-//! [`FlexitiSide`] and [`crate::report::FailedCall`]; it never sees HTTP or a wire type.
+//! [`FlexitiSide`] and [`crate::domain::FailedCall`]; it never sees HTTP or a wire type.
 //!
 //! [`FlexitiSide`]: crate::domain::FlexitiSide
 
@@ -27,6 +27,7 @@ mod mask;
 mod offline;
 mod outcome;
 mod pace;
+mod paging;
 mod settings;
 pub mod token;
 pub mod wire;

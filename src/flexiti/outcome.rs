@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::domain::{BusinessCalendar, DayRange, FlexitiSide};
-use crate::report::FailedCall;
+use crate::domain::{BusinessCalendar, DayRange, FailedCall, FlexitiSide};
 
 /// One raw response body, kept for the run's audit bundle.
 #[derive(Debug, Clone)]

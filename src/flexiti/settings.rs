@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::FlexitiError;
@@ -111,6 +111,11 @@ impl FlexitiSettings {
             rate_limit_budget: default_rate_limit_budget(),
             max_pages_per_date: default_max_pages_per_date(),
         }
+    }
+
+    /// Whether the client secret was given (the API cannot be called without it).
+    pub fn has_client_secret(&self) -> bool {
+        !self.client_secret.expose_secret().is_empty()
     }
 
     /// The base URL, without a trailing slash, checked for scheme and host.

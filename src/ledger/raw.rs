@@ -17,7 +17,7 @@ pub(super) fn raw_row(record: &csv::ByteRecord, delimiter: u8) -> String {
     };
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim_end_matches('\n');
-    let masked = crate::notify::scrub_accounts(text);
+    let masked = crate::domain::scrub_accounts(text);
     if masked.chars().count() > RAW_ROW_MAX_CHARS {
         let mut cut: String = masked.chars().take(RAW_ROW_MAX_CHARS).collect();
         cut.push('…');

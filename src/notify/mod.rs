@@ -2,20 +2,20 @@
 //! alternative and a CSV attachment, and delivering it through SMTP or to `.eml` files.
 //!
 //! Invariants: every piece of data in the HTML is escaped; money is formatted from exact cents;
-//! account numbers never appear in full (report data is already masked, and free text from the
-//! outside world is scrubbed of anything that looks like one); the attachment is written by
+//! account numbers never appear in full (no record or finding carries one, and free text from the
+//! outside world is scrubbed of anything that looks like one, with `src/domain/accounts.rs`); the attachment is written by
 //! [`crate::export`], the one owner of the CSV format. A failed send is an error the caller
 //! records (the run ends partial); it never loses the run's results.
 
 mod layout;
+mod options;
 mod render;
 mod sections;
 mod transport;
 mod typos;
 
-pub(crate) use layout::scrub_accounts;
-pub use render::{Attachment, RenderOptions, RenderedEmail, render, render_failure};
-pub(crate) use sections::mask_account_parameter;
+pub use options::RenderOptions;
+pub use render::{Attachment, RenderedEmail, render, render_failure, render_with_notes};
 pub use transport::{
     EmailConfigError, EmailPolicy, EmailSettings, Mailer, SendError, SentTo, TlsMode, TransportKind,
 };

@@ -2,44 +2,16 @@
 //! not match, what is new, what could not be checked, and the full list as a CSV attachment.
 
 use anyhow::{Context, Result};
-use chrono_tz::Tz;
 
-use super::layout::{
-    Block, Headline, Level, Section, human_money, render_html, render_text, scrub_accounts,
-};
+use super::layout::{Block, Headline, Level, Page, Section, human_money};
+use super::options::RenderOptions;
 use super::sections::{
     by_category, changes, failed_calls, headline, largest, overview, plural, rejects, totals,
 };
 use super::typos::likely_typos;
-use crate::domain::DayRange;
-use crate::export::{ExportFormat, ExportRow, write_discrepancies};
+use crate::domain::{DayRange, scrub_accounts};
+use crate::export::{ExportRow, write_discrepancies};
 use crate::report::{RunReport, RunStatus};
-
-/// Presentation choices of the email.
-#[derive(Debug, Clone)]
-pub struct RenderOptions {
-    pub merchant_name: String,
-    /// How many of the largest discrepancies the body lists.
-    pub largest: usize,
-    /// The zone in which times are shown (the merchant's).
-    pub zone: Tz,
-    /// How many failed calls, rejected rows and still-open findings are listed before
-    /// "and N more".
-    pub list_cap: usize,
-    pub csv_format: ExportFormat,
-}
-
-impl Default for RenderOptions {
-    fn default() -> Self {
-        RenderOptions {
-            merchant_name: String::new(),
-            largest: 10,
-            zone: chrono_tz::America::Toronto,
-            list_cap: 20,
-            csv_format: ExportFormat::default(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
@@ -74,6 +46,16 @@ fn heading(opts: &RenderOptions, range: DayRange) -> String {
 }
 
 pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail> {
+    render_with_notes(report, &[], opts)
+}
+
+/// [`render`], with what failed once the results were stored (the run's CSV), as a warning
+/// above every other section: the run is partial and the reader is told why.
+pub fn render_with_notes(
+    report: &RunReport,
+    notes: &[String],
+    opts: &RenderOptions,
+) -> Result<RenderedEmail> {
     let count = report.discrepancies.len();
     let subject = format!(
         "[flexiti-recon] {}{}: {} ({} CAD), {}",
@@ -108,6 +90,13 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         // after the largest discrepancies
         sections.insert(5.min(sections.len()), section);
     }
+    if !notes.is_empty() {
+        let section = notes.iter().fold(
+            Section::new("After the results were stored"),
+            |section, note| section.push(Block::Warning(scrub_accounts(note))),
+        );
+        sections.insert(0, section);
+    }
     let title = heading(opts, report.range);
     let headline = headline(report);
     let footer = format!(
@@ -117,10 +106,16 @@ pub fn render(report: &RunReport, opts: &RenderOptions) -> Result<RenderedEmail>
         filename,
         plural(count, "discrepancy", "discrepancies"),
     );
+    let page = Page {
+        title: &title,
+        headline: &headline,
+        sections: &sections,
+        footer: &footer,
+    };
     Ok(RenderedEmail {
         subject,
-        text: render_text(&title, Some(&headline), &sections, &footer),
-        html: render_html(&title, Some(&headline), &sections, &footer),
+        text: page.text(),
+        html: page.html(),
         attachment: Some(Attachment {
             filename,
             content_type: "text/csv; charset=utf-8",
@@ -158,10 +153,16 @@ pub fn render_failure(
         text: format!("Failed run of {range}: no new results were stored."),
     };
     let footer = format!("flexiti-recon · x-reference-id {x_reference_id}");
+    let page = Page {
+        title: &title,
+        headline: &headline,
+        sections: &sections,
+        footer: &footer,
+    };
     RenderedEmail {
         subject,
-        text: render_text(&title, Some(&headline), &sections, &footer),
-        html: render_html(&title, Some(&headline), &sections, &footer),
+        text: page.text(),
+        html: page.html(),
         attachment: None,
     }
 }

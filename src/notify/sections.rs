@@ -8,9 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::layout::{Block, Headline, Level, Section, Table, human_money, scrub_accounts};
-use super::render::RenderOptions;
-use crate::domain::{Amount, Category, Discrepancy, Severity, Total};
+use super::layout::{Block, Headline, Level, Section, Table, human_money};
+use super::options::RenderOptions;
+use crate::domain::{
+    Amount, Category, Discrepancy, Severity, Total, mask_account_parameter, scrub_accounts,
+};
 use crate::report::{RunReport, RunStatus};
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
@@ -402,20 +404,6 @@ pub(super) fn failed_calls(report: &RunReport, opts: &RenderOptions) -> Section 
         section = section.push(block);
     }
     section
-}
-
-/// Parameters hold ids that must stay readable; only an `account_number=` value is masked.
-pub(crate) fn mask_account_parameter(parameters: &str) -> String {
-    parameters
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some(("account_number", value)) => {
-                format!("account_number={}", crate::domain::mask_account(value))
-            }
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 pub(super) fn rejects(report: &RunReport, opts: &RenderOptions) -> Section {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::layout::{Block, Section, Table, human_money};
-use super::render::RenderOptions;
+use super::options::RenderOptions;
 use super::sections::plural;
 use crate::report::RunReport;
 

@@ -21,8 +21,9 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use crate::domain::{Amount, BusinessCalendar, DayRange, Discrepancy, FlexitiSide, LedgerSide};
-use crate::report::DayStoreTotals;
+use crate::domain::{
+    Amount, BusinessCalendar, DayRange, DayStoreTotals, Discrepancy, FlexitiSide, LedgerSide,
+};
 
 /// How to reconcile: the days to judge, the matching window around them and the tolerance.
 #[derive(Debug, Clone)]

@@ -4,8 +4,9 @@ use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
 use super::Keyed;
-use crate::domain::{Amount, DayRange, FlexitiRecord, Kind, Label, LedgerRow};
-use crate::report::{DayStoreTotals, SideTotals};
+use crate::domain::{
+    Amount, DayRange, DayStoreTotals, FlexitiRecord, Kind, Label, LedgerRow, SideTotals,
+};
 
 const NO_STORE: &str = "(none)";
 

@@ -1,5 +1,6 @@
-//! Prometheus textfile metrics for node_exporter's textfile collector, written atomically
-//! (a temporary file renamed into place) so the collector never reads half a file.
+//! The metrics stage: Prometheus textfile metrics for node_exporter's textfile collector,
+//! written atomically (a temporary file renamed into place) so the collector never reads half a
+//! file. Entry point: [`write`], after a nightly run (never after a dry run or a replay).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -90,9 +91,20 @@ pub fn write(
     std::fs::write(&tmp, render(report, last_success))
         .with_context(|| format!("{}: cannot write", tmp.display()))?;
     // Read by node_exporter, another user; it holds counts and totals only.
-    super::files::world_readable(&tmp)
-        .with_context(|| format!("{}: cannot make it readable", tmp.display()))?;
+    world_readable(&tmp).with_context(|| format!("{}: cannot make it readable", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    Ok(())
+}
+
+/// Makes a file readable by everyone whatever the umask (the metrics textfile).
+#[cfg(unix)]
+fn world_readable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn world_readable(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }

@@ -1,0 +1,186 @@
+//! The audit bundle of a run: the raw Flexiti pages, the ledger files' SHA-256, the effective
+//! config with its secrets removed, the run's own facts and a manifest, under
+//! `<data_dir>/runs/<id>/`. A bundle is enough to replay the night offline with `run --replay ID`.
+//!
+//! The pages are the bodies as the Flexiti client handed them over, with every account number
+//! masked to its last four digits as the response arrived (`src/flexiti/mask.rs`; the rules
+//! never read them, so a replay gives the same findings). Failed calls' texts are redacted here,
+//! as they are written. Bundles older than `audit.keep_days` are pruned at the end of a run (see
+//! [`prune`]).
+//!
+//! One entry point a use: [`write_bundle`] (a run's bundle), [`Replay::load`] (`--replay`),
+//! [`prune`] (the end of a run).
+
+mod config_copy;
+mod findings;
+mod manifest;
+mod prune;
+mod replay;
+
+pub use findings::RecordedFinding;
+pub use prune::prune;
+pub use replay::Replay;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::domain::{FailedCall, FlexitiSide, LedgerSide};
+use crate::flexiti::RawPage;
+use crate::report::RunReport;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LedgerFile {
+    path: String,
+    sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RunFacts {
+    run_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+    x_reference_id: String,
+    incomplete_days: BTreeSet<NaiveDate>,
+    failed_calls: Vec<FailedCallFacts>,
+    ledger: Vec<LedgerFile>,
+    /// Ledger files named twice (or identical copies), each read once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ledger_warnings: Vec<String>,
+    /// The folder a `--flexiti-dir` run read its Flexiti side from (absolute), and the SHA-256
+    /// of each JSON file read there: the files are not copied (they can be gigabytes), so a
+    /// replay reads them from there after checking them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flexiti_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    flexiti_files: Vec<LedgerFile>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FailedCallFacts {
+    endpoint: String,
+    parameters: String,
+    http_status: Option<u16>,
+    error_code: Option<String>,
+    message: String,
+    attempts: u32,
+    duration_ms: u64,
+    utc_date: Option<NaiveDate>,
+}
+
+fn bundle_dir(config: &Config, run_id: i64) -> PathBuf {
+    config.data_dir.join("runs").join(run_id.to_string())
+}
+
+fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Writes the bundle of a run and returns its folder.
+pub fn write_bundle(
+    config: &Config,
+    report: &RunReport,
+    ledger: &LedgerSide,
+    pages: &[RawPage],
+    flexiti: &FlexitiSide,
+    flexiti_files: &[PathBuf],
+) -> anyhow::Result<PathBuf> {
+    let dir = bundle_dir(config, report.run_id);
+    let pages_dir = dir.join("flexiti");
+    std::fs::create_dir_all(&pages_dir)
+        .with_context(|| format!("{}: cannot create", pages_dir.display()))?;
+    for (i, page) in pages.iter().enumerate() {
+        let path = pages_dir.join(page.replay_file_name(i));
+        std::fs::write(&path, page.replay_body())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    let ledger_files = ledger
+        .files
+        .iter()
+        .map(|p| {
+            Ok(LedgerFile {
+                path: p.display().to_string(),
+                sha256: sha256_of(p)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let flexiti_source = flexiti_files
+        .iter()
+        .map(|p| {
+            let absolute = std::fs::canonicalize(p)
+                .with_context(|| format!("{}: cannot resolve", p.display()))?;
+            Ok(LedgerFile {
+                path: absolute.display().to_string(),
+                sha256: sha256_of(&absolute)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let flexiti_dir = flexiti_source
+        .first()
+        .and_then(|f| Path::new(&f.path).parent())
+        .map(|d| d.display().to_string());
+    let facts = RunFacts {
+        run_id: report.run_id,
+        from: report.range.from,
+        to: report.range.to,
+        x_reference_id: report.x_reference_id.clone(),
+        incomplete_days: flexiti.incomplete_days.clone(),
+        failed_calls: report.failed_calls.iter().map(facts_of).collect(),
+        ledger: ledger_files,
+        ledger_warnings: ledger.warnings.clone(),
+        flexiti_dir,
+        flexiti_files: flexiti_source,
+    };
+    let findings: Vec<RecordedFinding> = report
+        .discrepancies
+        .iter()
+        .map(RecordedFinding::of)
+        .collect();
+    let findings_json = dir.join("findings.json");
+    std::fs::write(&findings_json, serde_json::to_vec_pretty(&findings)?)
+        .with_context(|| format!("{}: cannot write", findings_json.display()))?;
+    let run_json = dir.join("run.json");
+    std::fs::write(&run_json, serde_json::to_vec_pretty(&facts)?)
+        .with_context(|| format!("{}: cannot write", run_json.display()))?;
+    let config_file = dir.join("config.toml");
+    std::fs::write(
+        &config_file,
+        config_copy::effective_config(config, report.run_id)?,
+    )
+    .with_context(|| format!("{}: cannot write the config copy", config_file.display()))?;
+    manifest::write(&dir, report.run_id)?;
+    tracing::info!(dir = %dir.display(), pages = pages.len(), "wrote the audit bundle");
+    Ok(dir)
+}
+
+fn facts_of(c: &FailedCall) -> FailedCallFacts {
+    FailedCallFacts {
+        endpoint: c.endpoint.clone(),
+        parameters: c.parameters.clone(),
+        http_status: c.http_status,
+        error_code: c.error_code.clone(),
+        message: crate::redact::text(&c.message),
+        attempts: c.attempts,
+        duration_ms: c.duration_ms,
+        utc_date: c.utc_date,
+    }
+}

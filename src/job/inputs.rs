@@ -1,0 +1,137 @@
+//! The inputs stage: the ledger files read, and the Flexiti side of the match window, from the
+//! API, from JSON files (`--flexiti-dir`) or from a bundle (`--replay`).
+
+use std::path::PathBuf;
+
+use super::Plan;
+use super::progress::Stages;
+use crate::audit::Replay;
+use crate::domain::{FailedCall, FlexitiSide, LedgerSide};
+use crate::flexiti::{self, RawPage};
+use crate::ledger;
+
+/// Both sides of the run, and what the audit bundle keeps of where they came from.
+pub struct Inputs {
+    pub ledger: LedgerSide,
+    pub flexiti: FlexitiSide,
+    /// The calls that failed, the Flexiti side's invalid records among them.
+    pub failed_calls: Vec<FailedCall>,
+    /// The pages as fetched (empty unless read from the API).
+    pub pages: Vec<RawPage>,
+    /// The JSON files read with `--flexiti-dir`.
+    pub flexiti_files: Vec<PathBuf>,
+}
+
+/// Reads the ledger, then the Flexiti side.
+pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> {
+    let config = plan.config;
+    stages.begin("reading the ledger");
+    let ledger = ledger::read_files(&plan.ledger_files, &config.file.ledger, config.calendar)?;
+    stages.done("ledger");
+    stages.begin("fetching the Flexiti side");
+    let side = match &plan.replay {
+        Some(replay) => from_replay(replay)?,
+        None => match &plan.request.flexiti_dir {
+            Some(dir) => from_files(dir)?,
+            None => from_api(plan, stages).await?,
+        },
+    };
+    let failed_calls =
+        flexiti::with_invalid_records(side.failed_calls, &side.flexiti, &plan.x_reference_id);
+    stages.done("flexiti");
+    Ok(Inputs {
+        ledger,
+        flexiti: side.flexiti,
+        failed_calls,
+        pages: side.pages,
+        flexiti_files: side.files,
+    })
+}
+
+/// The Flexiti side as one source gave it.
+#[derive(Default)]
+struct Side {
+    flexiti: FlexitiSide,
+    failed_calls: Vec<FailedCall>,
+    pages: Vec<RawPage>,
+    files: Vec<PathBuf>,
+}
+
+fn from_replay(replay: &Replay) -> anyhow::Result<Side> {
+    let mut input = flexiti::load_dir(&replay.flexiti_dir)?;
+    if !replay.flexiti_files.is_empty() {
+        // The recorded files were checked on loading; a file added since would change the
+        // input without changing any recorded hash.
+        for file in &input.files {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !replay.flexiti_files.contains(&name) {
+                anyhow::bail!(
+                    "--replay {}: Flexiti file {} was added since run {} read the folder; \
+                     move it away to replay, or rerun the night with run --flexiti-dir",
+                    replay.run_id,
+                    file.display(),
+                    replay.run_id
+                );
+            }
+        }
+    }
+    input.side.incomplete_days = replay.incomplete_days.clone();
+    Ok(Side {
+        flexiti: input.side,
+        failed_calls: replay.failed_calls.clone(),
+        ..Side::default()
+    })
+}
+
+fn from_files(dir: &std::path::Path) -> anyhow::Result<Side> {
+    let input = flexiti::load_dir(dir)?;
+    tracing::info!(
+        records = input.side.records.len(),
+        files = input.files.len(),
+        "read the Flexiti side from files"
+    );
+    Ok(Side {
+        flexiti: input.side,
+        files: input.files,
+        ..Side::default()
+    })
+}
+
+async fn from_api(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Side> {
+    let config = plan.config;
+    if config.flexiti.client_id.is_empty() {
+        anyhow::bail!(
+            "config flexiti.client_id: required to fetch from the Flexiti API (or pass --flexiti-dir)"
+        );
+    }
+    if !config.flexiti.has_client_secret() {
+        anyhow::bail!(
+            "FLEXITI_CLIENT_SECRET: not set (nor FLEXITI_CLIENT_SECRET_FILE); the Flexiti client secret comes from the environment"
+        );
+    }
+    let window = plan.range.widen(config.file.match_window_days);
+    let report = |p: flexiti::FetchProgress| stages.fetch(p);
+    let outcome = flexiti::fetch_with_progress(
+        &config.flexiti,
+        config.calendar,
+        window,
+        &plan.x_reference_id,
+        &report,
+    )
+    .await;
+    tracing::info!(
+        records = outcome.side.records.len(),
+        pages = outcome.stats.pages,
+        failed = outcome.failed_calls.len(),
+        "fetched from Flexiti"
+    );
+    Ok(Side {
+        flexiti: outcome.side,
+        failed_calls: outcome.failed_calls,
+        pages: outcome.pages,
+        files: Vec::new(),
+    })
+}
