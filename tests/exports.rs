@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
+use flexiti_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions};
 
 const SECRET: &str = "exports-test-secret";
 const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");

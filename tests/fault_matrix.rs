@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions, fault};
 use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions, fault};
 use sqlx::{Connection, Executor};
 
 const SECRET: &str = "fault-matrix-secret";

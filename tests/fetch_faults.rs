@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use flexiti_recon::domain::{BusinessCalendar, DayRange, FlexitiRecord};
 use flexiti_recon::flexiti::{self, FetchOutcome, FlexitiSettings};
-use flexiti_recon::sandbox::{
-    self, Faults, GenerateOptions, SandboxHandle, SandboxOptions, SandboxStats, fault,
+use flexiti_sandbox::{
+    self as sandbox, Faults, GenerateOptions, SandboxHandle, SandboxOptions, SandboxStats, fault,
 };
 use secrecy::SecretString;
 

@@ -19,8 +19,8 @@ use chrono::NaiveDate;
 use flexiti_recon::domain::{BusinessCalendar, DayRange, FlexitiRecord};
 use flexiti_recon::flexiti::{self, FetchOutcome, FlexitiSettings};
 use flexiti_recon::report::FailedCall;
-use flexiti_recon::sandbox::{
-    self, Faults, GenerateOptions, SandboxHandle, SandboxOptions, SandboxStats, fault,
+use flexiti_sandbox::{
+    self as sandbox, Faults, GenerateOptions, SandboxHandle, SandboxOptions, SandboxStats, fault,
 };
 use secrecy::SecretString;
 

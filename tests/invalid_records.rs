@@ -8,8 +8,8 @@ use std::process::Output;
 
 use flexiti_recon::domain::Category;
 use flexiti_recon::report::RunStatus;
-use flexiti_recon::sandbox::{self, Faults, SandboxOptions};
 use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_sandbox::{self as sandbox, Faults, SandboxOptions};
 
 const SECRET: &str = "invalid-records-secret";
 const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");

@@ -8,8 +8,8 @@ use flexiti_recon::app::{RunRequest, run_job};
 use flexiti_recon::config::Config;
 use flexiti_recon::domain::{Category, DayRange};
 use flexiti_recon::report::RunStatus;
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
 use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions};
 
 const SECRET: &str = "job-test-secret";
 const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use chrono::NaiveDate;
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions, fault};
+use flexiti_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions, fault};
 use sqlx::{Connection, Executor, PgConnection};
 
 const SECRET: &str = "leak-marker-client-secret-5f3a9c";

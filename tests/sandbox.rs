@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use flexiti_recon::sandbox::{self, GenerateOptions};
+use flexiti_sandbox::{self as sandbox, GenerateOptions};
 
 fn day(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test date")
@@ -142,7 +142,7 @@ fn the_expected_findings_cover_every_category_on_the_reconciled_day() {
 
 // ---- the server, over real TCP ----
 
-use flexiti_recon::sandbox::{Faults, SandboxHandle, SandboxOptions, fault};
+use flexiti_sandbox::{Faults, SandboxHandle, SandboxOptions, fault};
 use serde_json::Value;
 
 const CLIENT_ID: &str = "acme";

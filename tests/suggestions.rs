@@ -12,8 +12,8 @@ use flexiti_recon::domain::{
 };
 use flexiti_recon::ledger::{LedgerSettings, read_files, resolve_files};
 use flexiti_recon::reconcile::{ReconcileParams, reconcile};
-use flexiti_recon::sandbox::{self, GenerateOptions};
 use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_sandbox::{self as sandbox, GenerateOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use chrono::Utc;
+use flexiti_sandbox as sandbox;
 
 use super::json_out;
 use crate::cli::{DiscrepancyAction, ExportArgs, OutputFormat, RunsAction, SandboxAction};
@@ -13,7 +14,6 @@ use crate::export::{self, ExportFormat, ExportRow};
 use crate::flexiti;
 use crate::notify::Mailer;
 use crate::report::{FindingStatus, StoredDiscrepancy};
-use crate::sandbox;
 use crate::store::{DiscrepancyFilter, Store, StoreError};
 
 async fn open(config: &Config) -> Result<Store, AppError> {

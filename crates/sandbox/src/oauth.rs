@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::answers::redirect;
 use super::fault;
-use super::server::{Shared, count_request, error, outage, redirect};
+use super::server::{Shared, count_request, error, outage};
 
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct TokenForm {

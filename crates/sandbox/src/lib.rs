@@ -6,6 +6,7 @@
 //! rehearsals, never for production. Everything it serves comes from `<data_dir>/flexiti/`, so a
 //! generated data set and the committed `samples/` are interchangeable.
 
+mod answers;
 mod data;
 mod faults;
 mod generate;
