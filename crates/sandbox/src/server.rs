@@ -129,6 +129,7 @@ async fn list(
     headers: &HeaderMap,
     client_id: &str,
 ) -> Response {
+    count_call(&shared, &listing::call_name(kind, uri));
     if let Some(refused) = guard(&shared, kind.endpoint(), method, uri, headers, client_id).await {
         return refused;
     }
@@ -185,6 +186,7 @@ async fn lookup(
     headers: HeaderMap,
     Path((client_id, authorization_id)): Path<(String, String)>,
 ) -> Response {
+    count_call(&shared, &format!("authorization:{authorization_id}"));
     if let Some(refused) = guard(
         &shared,
         "authorization",
@@ -236,6 +238,10 @@ pub(crate) fn count_request(shared: &Shared, endpoint: &str, headers: &HeaderMap
     if let Some(id) = reference_id(headers) {
         stats.reference_ids.insert(id);
     }
+}
+
+fn count_call(shared: &Shared, call: &str) {
+    *shared.stats().calls.entry(call.to_string()).or_insert(0) += 1;
 }
 
 fn reference_id(headers: &HeaderMap) -> Option<String> {
