@@ -2,10 +2,12 @@
 //! next" (whose commands work as printed), `--format json` of the listings, and an error said
 //! once.
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
+use common::{BIN, stderr, stdout};
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(BIN)
@@ -16,14 +18,6 @@ fn cli(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .expect("run the binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json(o: &Output) -> serde_json::Value {
