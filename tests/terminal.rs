@@ -229,3 +229,33 @@ fn an_error_is_said_once() {
     assert!(err.contains("error: "), "{err}");
     assert!(stdout(&out).is_empty());
 }
+
+#[test]
+fn a_wrong_category_or_status_is_a_usage_error_listing_the_valid_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = cli(
+        dir.path(),
+        &["discrepancies", "list", "--category", "amount"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "[possible values: amount_mismatch, date_mismatch, store_mismatch, \
+             duplicate_in_flexiti, duplicate_in_ledger, missing_in_ledger, missing_in_flexiti, \
+             not_captured, unverified]"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(dir.path(), &["export", "--out", "x", "--status", "closed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[possible values: open, resolved, acknowledged]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "refused before anything is opened"
+    );
+}

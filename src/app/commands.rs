@@ -8,12 +8,11 @@ use flexiti_sandbox as sandbox;
 use super::json_out;
 use crate::cli::{DiscrepancyAction, ExportArgs, OutputFormat, RunsAction, SandboxAction};
 use crate::config::Config;
-use crate::domain::Category;
 use crate::exit::{AppError, Exit};
 use crate::export::{self, ExportFormat, ExportRow};
 use crate::flexiti;
 use crate::notify::Mailer;
-use crate::report::{FindingStatus, StoredDiscrepancy};
+use crate::report::StoredDiscrepancy;
 use crate::store::{DiscrepancyFilter, Store, StoreError};
 
 async fn open(config: &Config) -> Result<Store, AppError> {
@@ -22,34 +21,9 @@ async fn open(config: &Config) -> Result<Store, AppError> {
         .map_err(AppError::fatal)
 }
 
-fn check_category(category: &Option<String>) -> Result<Option<Category>, AppError> {
-    match category {
-        None => Ok(None),
-        Some(c) => Category::parse(c).map(Some).ok_or_else(|| {
-            let known: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-            AppError::usage(anyhow::anyhow!(
-                "--category {c}: unknown; one of {}",
-                known.join(", ")
-            ))
-        }),
-    }
-}
-
-fn check_status(status: &Option<String>) -> Result<Option<FindingStatus>, AppError> {
-    match status.as_deref() {
-        None => Ok(None),
-        Some("open") => Ok(Some(FindingStatus::Open)),
-        Some("resolved") => Ok(Some(FindingStatus::Resolved)),
-        Some("acknowledged") => Ok(Some(FindingStatus::Acknowledged)),
-        Some(other) => Err(AppError::usage(anyhow::anyhow!(
-            "--status {other}: one of open, resolved, acknowledged"
-        ))),
-    }
-}
-
 pub async fn export(config: &Config, args: &ExportArgs) -> Result<Exit, AppError> {
-    let category = check_category(&args.category)?;
-    let status = check_status(&args.status)?;
+    let category = args.category.map(|c| c.0);
+    let status = args.status.map(|s| s.0);
     let delimiter = if args.semicolon || args.decimal_comma {
         b';'
     } else {
@@ -234,8 +208,8 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
             let filter = DiscrepancyFilter {
                 from,
                 to,
-                category: check_category(&category)?,
-                status: check_status(&status)?,
+                category: category.map(|c| c.0),
+                status: status.map(|s| s.0),
                 store: None,
                 reference: None,
                 limit: Some(u32::try_from(limit.max(1)).unwrap_or(u32::MAX)),
