@@ -25,16 +25,9 @@ const RETURN_PER_MILLE: u32 = 60;
 const LATER_DAY_RETURN_PER_MILLE: u32 = 350;
 const NEAR_MIDNIGHT_PER_MILLE: u32 = 30;
 const ABANDONED_PER_MILLE: u32 = 15;
-const INJECTED: [Category; 8] = [
-    Category::AmountMismatch,
-    Category::DateMismatch,
-    Category::StoreMismatch,
-    Category::DuplicateInFlexiti,
-    Category::DuplicateInLedger,
-    Category::MissingInLedger,
-    Category::MissingInFlexiti,
-    Category::NotCaptured,
-];
+/// Every category but `unverified` (the last): that one comes from what could not be checked,
+/// not from the data.
+const INJECTED: &[Category] = Category::ALL.split_at(Category::ALL.len() - 1).0;
 
 /// One row of `expected.csv`.
 #[derive(Debug, Clone)]
@@ -45,15 +38,6 @@ pub(crate) struct Finding {
     pub kind: Kind,
     pub flexiti_cents: Option<i64>,
     pub ledger_cents: Option<i64>,
-}
-
-/// A ledger return waiting for its (later) day, so the ledger stays roughly in day order.
-struct PendingReturn {
-    at: DateTime<Utc>,
-    store: usize,
-    register: u32,
-    reference: String,
-    cents: i64,
 }
 
 /// The fields of one order that every variant needs.
@@ -88,18 +72,6 @@ impl Order {
     }
 }
 
-impl PendingReturn {
-    fn till(&self) -> Till<'_> {
-        Till {
-            at: self.at,
-            store: self.store,
-            register: self.register,
-            reference: &self.reference,
-            cents: self.cents,
-        }
-    }
-}
-
 pub(crate) struct Orders {
     dice: Dice,
     stores: Vec<String>,
@@ -107,7 +79,8 @@ pub(crate) struct Orders {
     authorizations: JsonFiles,
     captures: JsonFiles,
     ledger: LedgerFiles,
-    pending: BTreeMap<NaiveDate, Vec<PendingReturn>>,
+    /// Ledger returns waiting for their (later) day, so the ledger stays roughly in day order.
+    pending: BTreeMap<NaiveDate, Vec<Order>>,
     findings: Vec<Finding>,
     injection_credit: u32,
     injected: usize,
@@ -280,16 +253,15 @@ impl Orders {
                 remaining_capture: self.money(o.cents - cents),
             });
             self.summary.returns += 1;
-            self.pending
-                .entry(self.dice.calendar.day_of(at))
-                .or_default()
-                .push(PendingReturn {
-                    at,
-                    store: o.store,
-                    register: o.register,
-                    reference: o.reference.clone(),
-                    cents,
-                });
+            let day = self.dice.calendar.day_of(at);
+            self.pending.entry(day).or_default().push(Order {
+                day,
+                reference: o.reference.clone(),
+                at,
+                cents,
+                store: o.store,
+                register: o.register,
+            });
         }
         self.capture(o, authorization_id, o.at, o.store, &returns)?;
         self.ledger_row(o.till(), "SALE", "FLEXITI")
