@@ -44,7 +44,7 @@ impl Scenario {
     }
 
     fn sale(&mut self, reference: &str, amount: &str, at: &str, capture_id: u64) -> &mut Self {
-        self.flexiti_record(Kind::Sale, reference, amount, at, capture_id, None, "00-1")
+        self.flexiti_record(Kind::Sale, reference, amount, at, capture_id, None)
     }
 
     fn ret(
@@ -62,11 +62,10 @@ impl Scenario {
             at,
             capture_id,
             Some(return_id),
-            "00-1",
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A record at store 00-1 (`store_of_last_flexiti` changes it).
     fn flexiti_record(
         &mut self,
         kind: Kind,
@@ -75,7 +74,6 @@ impl Scenario {
         at: &str,
         capture_id: u64,
         return_id: Option<u64>,
-        store: &str,
     ) -> &mut Self {
         self.flexiti.records.push(FlexitiRecord {
             kind,
@@ -85,7 +83,7 @@ impl Scenario {
             capture_id,
             return_id,
             authorization_id: capture_id + 1_000_000,
-            store: Some(store.into()),
+            store: Some("00-1".into()),
         });
         self
     }
