@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use flexiti_recon::domain::{BusinessCalendar, DayRange};
 use flexiti_recon::flexiti::{self, FlexitiSettings};
-use flexiti_recon::sandbox::{self, Faults, GenerateOptions, SandboxOptions};
+use flexiti_sandbox::{self as sandbox, Faults, GenerateOptions, SandboxOptions};
 use secrecy::SecretString;
 
 const SECRET: &str = "bench-secret";

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::domain::Category;
 use crate::exit::EXIT_CODES_HELP;
+use crate::report::FindingStatus;
 
 #[derive(Debug, Parser)]
 #[command(name = "flexiti-recon", version, about = "Reconciles Flexiti POS financing transactions against the merchant's sales ledger", after_help = EXIT_CODES_HELP)]
@@ -32,6 +35,51 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+/// `--category`: a finding category under its stored name (`amount_mismatch`, ...). Clap refuses
+/// any other value and lists the valid ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryArg(pub Category);
+
+static CATEGORY_ARGS: [CategoryArg; Category::ALL.len()] = {
+    let mut args = [CategoryArg(Category::ALL[0]); Category::ALL.len()];
+    let mut i = 1;
+    while i < args.len() {
+        args[i] = CategoryArg(Category::ALL[i]);
+        i += 1;
+    }
+    args
+};
+
+impl ValueEnum for CategoryArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &CATEGORY_ARGS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// `--status`: open, resolved or acknowledged. Clap refuses any other value and lists these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusArg(pub FindingStatus);
+
+static STATUS_ARGS: [StatusArg; 3] = [
+    StatusArg(FindingStatus::Open),
+    StatusArg(FindingStatus::Resolved),
+    StatusArg(FindingStatus::Acknowledged),
+];
+
+impl ValueEnum for StatusArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &STATUS_ARGS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
 }
 
 /// A bad value names the variable too: it may come from the environment, where clap's own
@@ -146,12 +194,12 @@ pub struct ExportArgs {
     pub from: Option<NaiveDate>,
     #[arg(long)]
     pub to: Option<NaiveDate>,
-    /// Only this category (e.g. amount_mismatch).
-    #[arg(long)]
-    pub category: Option<String>,
-    /// Only this status: open, resolved, acknowledged.
-    #[arg(long)]
-    pub status: Option<String>,
+    /// Only this category.
+    #[arg(long, value_enum)]
+    pub category: Option<CategoryArg>,
+    /// Only this status.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
     #[arg(long)]
     pub store: Option<String>,
     /// Output folder.
@@ -198,10 +246,12 @@ pub enum DiscrepancyAction {
         from: Option<NaiveDate>,
         #[arg(long)]
         to: Option<NaiveDate>,
-        #[arg(long)]
-        category: Option<String>,
-        #[arg(long)]
-        status: Option<String>,
+        /// Only this category.
+        #[arg(long, value_enum)]
+        category: Option<CategoryArg>,
+        /// Only this status.
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
         /// `json`: one JSON array, amounts as exact decimal strings.
@@ -273,10 +323,84 @@ pub enum SandboxAction {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, Parser};
+
+    use super::{CategoryArg, Cli, Command, DiscrepancyAction, StatusArg};
+    use crate::domain::Category;
+    use crate::report::FindingStatus;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_category_and_status_parses_under_its_stored_name() {
+        for category in Category::ALL {
+            for status in [
+                FindingStatus::Open,
+                FindingStatus::Resolved,
+                FindingStatus::Acknowledged,
+            ] {
+                let cli = Cli::try_parse_from([
+                    "flexiti-recon",
+                    "export",
+                    "--out",
+                    "x",
+                    "--category",
+                    category.as_str(),
+                    "--status",
+                    status.as_str(),
+                ])
+                .expect("parses");
+                let Command::Export(args) = cli.command else {
+                    panic!("export");
+                };
+                assert_eq!(args.category, Some(CategoryArg(category)));
+                assert_eq!(args.status, Some(StatusArg(status)));
+            }
+        }
+        let cli = Cli::try_parse_from(["flexiti-recon", "discrepancies", "list"]).expect("parses");
+        let Command::Discrepancies {
+            action: DiscrepancyAction::List {
+                category, status, ..
+            },
+            ..
+        } = cli.command
+        else {
+            panic!("discrepancies list");
+        };
+        assert_eq!((category, status), (None, None), "both stay optional");
+    }
+
+    #[test]
+    fn a_wrong_category_or_status_is_refused_listing_the_valid_ones() {
+        for (flag, wrong, valid) in [
+            (
+                "--category",
+                "amount_mismatc",
+                Category::ALL.map(Category::as_str).to_vec(),
+            ),
+            (
+                "--status",
+                "closed",
+                vec!["open", "resolved", "acknowledged"],
+            ),
+        ] {
+            for command in [
+                &["flexiti-recon", "export", "--out", "x"][..],
+                &["flexiti-recon", "discrepancies", "list"][..],
+            ] {
+                let mut args = command.to_vec();
+                args.extend([flag, wrong]);
+                let err = Cli::try_parse_from(&args).expect_err("a wrong value");
+                assert_eq!(err.kind(), ErrorKind::InvalidValue, "{args:?}");
+                let text = err.render().to_string();
+                assert!(text.contains(&format!("'{wrong}'")), "{text}");
+                let listed = format!("[possible values: {}]", valid.join(", "));
+                assert!(text.contains(&listed), "{text}");
+            }
+        }
     }
 }

@@ -5,7 +5,6 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
-pub mod domain;
 pub mod exit;
 pub mod export;
 pub mod flexiti;
@@ -16,6 +15,9 @@ pub mod notify;
 pub mod reconcile;
 pub mod redact;
 pub mod report;
-pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+
+/// The types every stage shares live in their own crate (crates/domain), which imports no other
+/// part of the project; they keep their `domain::` paths.
+pub use flexiti_recon_domain as domain;

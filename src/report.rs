@@ -1,6 +1,6 @@
 //! What one run produced, as the database, the email, the CSV and the metrics see it: the
 //! findings, the control totals, the failed calls, the rejected rows, and what changed since the
-//! previous run of those days. The types it is made of are the domain's (`src/domain/`).
+//! previous run of those days. The types it is made of are the domain's (`crates/domain/`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

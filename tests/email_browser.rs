@@ -4,22 +4,20 @@
 //!
 //! Needs Chromium (`apt-get install -y chromium`); `FLEXITI_CHROMIUM` names another binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, TimeZone, Utc};
-use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, LedgerReject, Pass};
+use chrono::{TimeZone, Utc};
+use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, LedgerReject, Pass};
 use flexiti_recon::notify::{RenderOptions, render, render_failure};
-use flexiti_recon::report::{
-    ChangeSummary, DayStoreTotals, FailedCall, RunReport, RunStatus, SideTotals,
-};
+use flexiti_recon::report::{ChangeSummary, DayStoreTotals, FailedCall, RunReport, RunStatus};
+
+use common::{day, side};
 
 const LEDGER: &str = "/srv/finance/exports/maple-and-pine/pos-ledger/2026/11/ledger-2026-11-23.csv";
-
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, d).expect("date")
-}
 
 fn finding(
     category: Category,
@@ -28,7 +26,6 @@ fn finding(
     ledger: Option<i64>,
     n: u64,
 ) -> Discrepancy {
-    let at = Utc.with_ymd_and_hms(2026, 11, 23, 18, 42, 9).single();
     let explanation = match ledger {
         Some(cents) => format!(
             "ledger {LEDGER}:{} sale {}; no Flexiti capture or refund with this reference \
@@ -39,36 +36,12 @@ fn finding(
         None => "Flexiti capture:346123 sale at 2026-11-23T18:42:09+00:00; no ledger row".into(),
     };
     Discrepancy {
-        business_date: day(23),
-        category,
-        severity: category.severity(),
-        reference: reference.to_string(),
-        kind: Kind::Sale,
-        flexiti_amount: flexiti.map(Amount::from_cents),
-        ledger_amount: ledger.map(Amount::from_cents),
-        delta: Amount::from_cents(ledger.unwrap_or(0) - flexiti.unwrap_or(0)),
-        day_delta: flexiti.and(ledger).map(|_| 0),
         pass: Pass::Leftover,
         flexiti_id: flexiti.map(|_| format!("capture:{n}")),
-        authorization_id: flexiti.map(|_| 4_821_907_733_105_521),
-        flexiti_store: flexiti.map(|_| "00-12345".to_string()),
-        flexiti_at: flexiti.and(at),
-        ledger_store: ledger.map(|_| "00-12345".to_string()),
-        ledger_register: ledger.map(|_| "R03".to_string()),
-        ledger_at: ledger.and(at),
         ledger_file: ledger.map(|_| LEDGER.to_string()),
         ledger_line: ledger.map(|_| n + 1),
-        ledger_id: None,
         explanation,
-        suggestion: None,
-    }
-}
-
-fn side(count: u64, sales: i64, returns: i64) -> SideTotals {
-    SideTotals {
-        count,
-        sales: Amount::from_cents(sales),
-        returns: Amount::from_cents(returns),
+        ..common::finding(category, reference, flexiti, ledger)
     }
 }
 

@@ -2,17 +2,15 @@
 //! (with the row itself) and the failed API calls of the latest run covering each day, beside
 //! the discrepancies and the totals, all listed in the manifest.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
 
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
+use std::path::Path;
+
+use flexiti_sandbox::Faults;
+
+use common::{FILE_EMAIL, Work, day, stderr};
 
 const SECRET: &str = "exports-test-secret";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
-
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
 
 /// The sample ledger plus three bad rows: an amount that is not one, an unknown kind with an
 /// account number and a formula in the row, and an accented store.
@@ -20,66 +18,19 @@ const BAD_ROWS: &str = "2026-11-23 10:00:00,00-12345,R01,ORD-BAD-1,SALE,FLEXITI,
     2026-11-23 10:05:00,00-12345,R01,=HYPERLINK(\"x\"),REFUND 20076677,FLEXITI,10.00,CAD\n\
     2026-11-23 10:10:00,Montréal-Est,R01,ORD-BAD-3,SALE,FLEXITI,,CAD\n";
 
-struct Harness {
-    dir: tempfile::TempDir,
-    _sandbox: SandboxHandle,
-    config_path: PathBuf,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let faults = Faults {
-            failing_dates: vec![chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date")],
-            ..Faults::default()
-        };
-        let sandbox = sandbox::spawn(SandboxOptions {
-            port: 0,
-            data_dir: samples(),
-            client_id: "acme".into(),
-            client_secret: SECRET.into(),
-            faults,
-        })
-        .await
-        .expect("sandbox");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        let mut ledger =
-            std::fs::read_to_string(samples().join("ledger/ledger.csv")).expect("sample ledger");
-        ledger.push_str(BAD_ROWS);
-        std::fs::write(dir.path().join("ledger/ledger.csv"), ledger).expect("ledger");
-        let config_path = dir.path().join("config.toml");
-        let text = format!(
-            "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
-             [flexiti]\nenvironment = \"{}\"\nclient_id = \"acme\"\npage_size = 5\n\
-             max_attempts = 2\nbackoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
-             [ledger]\nfiles = [\"ledger/*.csv\"]\n\
-             [email]\ntransport = \"file\"\nto = [\"finance@example.com\"]\n",
-            sandbox.base_url()
-        );
-        std::fs::write(&config_path, text).expect("config");
-        Harness {
-            dir,
-            _sandbox: sandbox,
-            config_path,
-        }
-    }
-
-    async fn cli(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(BIN)
-            .args(args)
-            .arg("--config")
-            .arg(&self.config_path)
-            .env("FLEXITI_CLIENT_SECRET", SECRET)
-            .env("NO_COLOR", "1")
-            .current_dir(self.dir.path())
-            .output()
-            .await
-            .expect("run the binary")
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// The shared work folder with the file email transport and three bad rows in its ledger; the
+/// sandbox fails every call for UTC 2026-11-24.
+async fn start() -> Work {
+    let faults = Faults {
+        failing_dates: vec![day(24)],
+        ..Faults::default()
+    };
+    let work = Work::start(SECRET, faults, FILE_EMAIL).await;
+    let ledger = work.path("ledger/ledger.csv");
+    let mut text = std::fs::read_to_string(&ledger).expect("sample ledger");
+    text.push_str(BAD_ROWS);
+    std::fs::write(ledger, text).expect("ledger");
+    work
 }
 
 fn read_csv(path: &Path, delimiter: u8) -> Vec<Vec<String>> {
@@ -96,7 +47,7 @@ fn read_csv(path: &Path, delimiter: u8) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn export_writes_the_rejected_rows_and_failed_calls_of_the_latest_run_of_each_day() {
-    let h = Harness::start().await;
+    let h = start().await;
     for _ in 0..2 {
         let out = h.cli(&["run", "--date", "2026-11-23", "--no-email"]).await;
         assert_eq!(out.status.code(), Some(3), "partial: {}", stderr(&out));
@@ -193,7 +144,7 @@ async fn export_writes_the_rejected_rows_and_failed_calls_of_the_latest_run_of_e
 
 #[tokio::test]
 async fn semicolon_decimal_comma_exports_keep_the_same_facts_and_an_empty_range_has_headers_only() {
-    let h = Harness::start().await;
+    let h = start().await;
     let out = h.cli(&["run", "--date", "2026-11-23", "--no-email"]).await;
     assert_eq!(out.status.code(), Some(3), "partial: {}", stderr(&out));
     let out_dir = h.dir.path().join("export-fr");

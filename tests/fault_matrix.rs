@@ -23,6 +23,8 @@
 //! fault is one variant of [`Fault`] and its set-up in [`Row::prepare`] or [`Row::during`].
 //! `FAULT_MATRIX_ROWS=name,name` runs only the named rows.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -31,13 +33,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions, fault};
 use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_sandbox::{self as sandbox, Faults, SandboxHandle, fault};
 use sqlx::{Connection, Executor};
+
+use common::{BIN, PgDatabase, expected_row, samples, sandbox_options};
 
 const SECRET: &str = "fault-matrix-secret";
 const WRONG_SECRET: &str = "wrong-client-secret-42";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 const DAY: &str = "2026-11-23";
 /// Rows run at once: most of a row's time is spent waiting (latency, timeouts, locks).
 const PARALLEL_ROWS: usize = 6;
@@ -762,38 +765,15 @@ async fn every_row_of_the_fault_matrix_ends_as_documented() {
 // One row
 // ---------------------------------------------------------------------------------------------
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("FLEXITI_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A finding as compared with the clean night: day, category, reference, kind, both amounts.
-fn key_of(d: &flexiti_recon::domain::Discrepancy) -> String {
-    let amount = |a: Option<flexiti_recon::domain::Amount>| a.map(|a| a.to_string());
-    format!(
-        "{},{},{},{},{},{}",
-        d.business_date,
-        d.category.as_str(),
-        d.reference,
-        d.kind.as_str(),
-        amount(d.flexiti_amount).unwrap_or_default(),
-        amount(d.ledger_amount).unwrap_or_default()
-    )
-}
-
 /// A finding with its fingerprint (its identity: day, category, reference, kind and both
 /// records' ids), so that a finding paired with other records does not pass for the same.
 fn full_key_of(s: &flexiti_recon::report::StoredDiscrepancy) -> String {
-    format!("{} {}", key_of(&s.discrepancy), s.fingerprint)
+    format!("{} {}", expected_row(&s.discrepancy), s.fingerprint)
 }
 
 /// The clean night, as a clean run of the same scenario stored it.
 struct Baseline {
-    /// [`key_of`] each finding, sorted.
+    /// [`expected_row`] of each finding, sorted.
     keys: Vec<String>,
     /// [`full_key_of`] each finding, sorted.
     full: Vec<String>,
@@ -822,7 +802,10 @@ impl Baseline {
         if let Some(sandbox) = row.sandbox.take() {
             sandbox.shutdown().await;
         }
-        let mut keys: Vec<String> = stored.iter().map(|s| key_of(&s.discrepancy)).collect();
+        let mut keys: Vec<String> = stored
+            .iter()
+            .map(|s| expected_row(&s.discrepancy))
+            .collect();
         keys.sort();
         ensure!(keys == expected, "the clean night stored {keys:#?}");
         let mut full: Vec<String> = stored.iter().map(full_key_of).collect();
@@ -836,49 +819,6 @@ struct Ran {
     code: Option<i32>,
     stdout: String,
     stderr: String,
-}
-
-/// A PostgreSQL database of its own, dropped when the row ends.
-struct PgDb {
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create() -> Result<PgDb> {
-        let name = format!("flexiti_matrix_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
-            .await
-            .context("PostgreSQL is unreachable: start it or set FLEXITI_TEST_PG_URL")?;
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await?;
-        let base = pg_admin_url()
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_string())
-            .context("FLEXITI_TEST_PG_URL has no database part")?;
-        Ok(PgDb {
-            url: format!("{base}/{name}"),
-            name,
-        })
-    }
-
-    async fn drop_database(&self) -> Result<()> {
-        let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await?;
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-            .await?;
-        Ok(())
-    }
-
-    async fn recreate(&self) -> Result<()> {
-        self.drop_database().await?;
-        let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await?;
-        admin
-            .execute(format!("CREATE DATABASE {}", self.name).as_str())
-            .await?;
-        Ok(())
-    }
 }
 
 /// A tmpfs mounted for a row, unmounted when dropped.
@@ -906,7 +846,7 @@ struct Row<'a> {
     /// Accepted connections of this row's own misbehaving SMTP server.
     smtp_accepted: Arc<AtomicUsize>,
     db_url: String,
-    pg: Option<PgDb>,
+    pg: Option<PgDatabase>,
     mount: Option<Mount>,
     runs: usize,
 }
@@ -995,8 +935,8 @@ impl<'a> Row<'a> {
             row.path("data/flexiti-recon.db").to_string_lossy()
         );
         if row.is_postgres() {
-            let pg = PgDb::create().await?;
-            row.db_url = pg.url.clone();
+            let pg = PgDatabase::try_create("flexiti_matrix").await?;
+            row.db_url = pg.url().to_string();
             row.pg = Some(pg);
         }
         if let Some(faults) = row.sandbox_faults()? {
@@ -1438,7 +1378,10 @@ impl<'a> Row<'a> {
                 .list_discrepancies(&DiscrepancyFilter::default())
                 .await?;
             store.close().await;
-            let mut keys: Vec<String> = stored.iter().map(|s| key_of(&s.discrepancy)).collect();
+            let mut keys: Vec<String> = stored
+                .iter()
+                .map(|s| expected_row(&s.discrepancy))
+                .collect();
             keys.sort();
             let mut full: Vec<String> = stored.iter().map(full_key_of).collect();
             full.sort();
@@ -1525,7 +1468,7 @@ impl<'a> Row<'a> {
                 ) {
                     pg.recreate().await?;
                 }
-                pg.url.clone()
+                pg.url().to_string()
             }
             None => format!(
                 "sqlite://{}",
@@ -1573,9 +1516,10 @@ impl<'a> Row<'a> {
         );
         for s in stored.iter().filter(|s| s.status.as_str() != "open") {
             ensure!(
-                s.status.as_str() == "resolved" && key_of(&s.discrepancy).contains(",unverified,"),
+                s.status.as_str() == "resolved"
+                    && expected_row(&s.discrepancy).contains(",unverified,"),
                 "after the clean run, a finding neither open nor a resolved unverified: {:?}",
-                key_of(&s.discrepancy)
+                expected_row(&s.discrepancy)
             );
         }
         ensure!(
@@ -1603,14 +1547,7 @@ impl<'a> Row<'a> {
 // ---------------------------------------------------------------------------------------------
 
 async fn spawn_sandbox(faults: Faults) -> Result<SandboxHandle> {
-    sandbox::spawn(SandboxOptions {
-        port: 0,
-        data_dir: samples(),
-        client_id: "acme".into(),
-        client_secret: SECRET.into(),
-        faults,
-    })
-    .await
+    sandbox::spawn(sandbox_options(samples(), SECRET, faults)).await
 }
 
 fn free_port() -> Result<u16> {

@@ -7,92 +7,42 @@
 //! counts that match what the sandbox injected; faults that cannot be absorbed must show up as
 //! failed calls and incomplete business days, exactly where they belong.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use flexiti_recon::domain::{BusinessCalendar, DayRange, FlexitiRecord};
+use flexiti_recon::domain::{DayRange, FlexitiRecord};
 use flexiti_recon::flexiti::{self, FetchOutcome, FlexitiSettings};
-use flexiti_recon::sandbox::{
-    self, Faults, GenerateOptions, SandboxHandle, SandboxOptions, SandboxStats, fault,
+use flexiti_sandbox::{Faults, SandboxStats, fault};
+
+use common::{
+    XREF, bin, calendar, data_requests, day, fast_settings, generated, lookup_window, records,
+    start_sandbox,
 };
-use secrecy::SecretString;
 
 const SECRET: &str = "fetch-faults-secret";
-const XREF: &str = "0123456789abcdef0123456789abcdef";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
-
-fn day(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
-}
-
-fn calendar() -> BusinessCalendar {
-    BusinessCalendar::new(chrono_tz::America::Toronto)
-}
 
 /// The three generated days; the data also covers the day before and after.
 fn window() -> DayRange {
     DayRange::new(day("2026-11-23"), day("2026-11-25"))
 }
 
-/// A window that starts after the first generated day, so captures of Nov 23 listed through
-/// their later returns need an authorization lookup.
-fn lookup_window() -> DayRange {
-    DayRange::new(day("2026-11-24"), day("2026-11-25"))
-}
-
 /// A seeded data set in a temp dir (generated per test: it takes milliseconds).
 fn dataset() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = GenerateOptions::new(dir.path(), day("2026-11-23"), 3, 450);
-    opts.seed = 7;
-    opts.flexiti_files = 2;
-    sandbox::generate(&opts).expect("generate");
-    dir
-}
-
-async fn start(data: &Path, faults: Faults) -> SandboxHandle {
-    sandbox::spawn(SandboxOptions {
-        port: 0,
-        data_dir: data.to_path_buf(),
-        client_id: "acme".into(),
-        client_secret: SECRET.into(),
-        faults,
-    })
-    .await
-    .expect("sandbox")
+    generated(7, 3, 450, |opts| opts.flexiti_files = 2)
 }
 
 /// Small pages so that every date takes several pages; fast, generous retries.
-fn settings(sandbox: &SandboxHandle) -> FlexitiSettings {
-    let mut s = FlexitiSettings::new(&sandbox.base_url(), "acme", SecretString::from(SECRET));
-    s.page_size = 25;
-    s.concurrency = 4;
-    s.timeout_secs = 5;
-    s.max_attempts = 30;
-    s.backoff_base_ms = 1;
-    s.backoff_cap_ms = 5;
-    s
-}
-
-async fn fetch(settings: &FlexitiSettings, window: DayRange) -> FetchOutcome {
-    flexiti::fetch(settings, calendar(), window, XREF).await
-}
-
-/// Records sorted by identity, with every field (amount, store, instant, authorization…).
-fn records(outcome: &FetchOutcome) -> Vec<FlexitiRecord> {
-    let mut records = outcome.side.records.clone();
-    records.sort_by_key(FlexitiRecord::identity);
-    records
+fn settings(base: &str) -> FlexitiSettings {
+    fast_settings(base, SECRET, 30)
 }
 
 /// The fault-free fetch of `window`, with the sandbox's view of it.
 async fn truth(data: &Path, window: DayRange) -> (FetchOutcome, SandboxStats) {
-    let sandbox = start(data, Faults::default()).await;
-    let outcome = fetch(&settings(&sandbox), window).await;
-    let stats = sandbox.stats();
-    sandbox.shutdown().await;
+    let (outcome, stats) = faulty_fetch(data, Faults::default(), window, |_| {}).await;
     assert!(
         outcome.failed_calls.is_empty(),
         "{:?}",
@@ -101,10 +51,6 @@ async fn truth(data: &Path, window: DayRange) -> (FetchOutcome, SandboxStats) {
     assert!(outcome.side.incomplete_days.is_empty());
     assert_eq!(outcome.stats.retries, 0);
     (outcome, stats)
-}
-
-fn data_requests(stats: &SandboxStats) -> u64 {
-    stats.total_requests() - stats.requests_to("token")
 }
 
 /// Everything a fetch that absorbed its faults must show.
@@ -153,13 +99,12 @@ async fn faulty_fetch(
     window: DayRange,
     tune: impl FnOnce(&mut FlexitiSettings),
 ) -> (FetchOutcome, SandboxStats) {
-    let sandbox = start(data, faults).await;
-    let mut s = settings(&sandbox);
-    tune(&mut s);
-    let outcome = fetch(&s, window).await;
-    let stats = sandbox.stats();
-    sandbox.shutdown().await;
-    (outcome, stats)
+    common::faulty_fetch(data, SECRET, faults, window, |base| {
+        let mut s = settings(base);
+        tune(&mut s);
+        s
+    })
+    .await
 }
 
 #[tokio::test]
@@ -557,14 +502,12 @@ fn write_check_config(dir: &Path, url: &str) -> std::path::PathBuf {
 }
 
 async fn run_check(dir: &Path, config: &Path, secret: &str) -> (Option<i32>, String) {
-    let out = tokio::process::Command::new(BIN)
+    let out = bin(dir)
         .arg("check")
         .arg("--config")
         .arg(config)
         .env("FLEXITI_CLIENT_SECRET", secret)
         .env_remove("FLEXITI_CLIENT_SECRET_FILE")
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
         .output()
         .await
         .expect("run the binary");
@@ -579,7 +522,7 @@ async fn run_check(dir: &Path, config: &Path, secret: &str) -> (Option<i32>, Str
 #[tokio::test]
 async fn check_reports_token_and_page_ok_and_a_wrong_secret_as_a_token_failure() {
     let data = dataset();
-    let sandbox = start(data.path(), Faults::default()).await;
+    let sandbox = start_sandbox(data.path(), SECRET, Faults::default()).await;
     let work = tempfile::tempdir().expect("tempdir");
     let config = write_check_config(work.path(), &sandbox.base_url());
 

@@ -5,8 +5,10 @@
 //! answer must end as a failed call that says what happened, or be absorbed without losing a
 //! record: never a panic, a hang, unbounded memory or a silent truncation.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,70 +17,33 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::NaiveDate;
-use flexiti_recon::domain::{BusinessCalendar, DayRange, FlexitiRecord};
-use flexiti_recon::flexiti::{self, FetchOutcome, FlexitiSettings};
+use flexiti_recon::domain::DayRange;
+use flexiti_recon::flexiti::{FetchOutcome, FlexitiSettings};
 use flexiti_recon::report::FailedCall;
-use flexiti_recon::sandbox::{
-    self, Faults, GenerateOptions, SandboxHandle, SandboxOptions, SandboxStats, fault,
+use flexiti_sandbox::{Faults, SandboxHandle, SandboxStats, fault};
+
+use common::{
+    FILE_EMAIL, Work, XREF, calendar, data_requests, day, fast_settings, fetch, generated,
+    lookup_window, records, start_sandbox, stderr, stdout,
 };
-use secrecy::SecretString;
 
 const SECRET: &str = "hostile-api-secret-0042";
-const XREF: &str = "0123456789abcdef0123456789abcdef";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 const TOKEN_ENDPOINT: &str = "POST /v2.5/oauth/token";
-
-fn day(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
-}
-
-fn calendar() -> BusinessCalendar {
-    BusinessCalendar::new(chrono_tz::America::Toronto)
-}
 
 fn window() -> DayRange {
     DayRange::new(day("2026-11-23"), day("2026-11-24"))
 }
 
-/// Starts after the first generated day, so some captures need an authorization lookup.
-fn lookup_window() -> DayRange {
-    DayRange::new(day("2026-11-24"), day("2026-11-25"))
-}
-
 fn dataset() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = GenerateOptions::new(dir.path(), day("2026-11-23"), 3, 300);
-    opts.seed = 13;
-    sandbox::generate(&opts).expect("generate");
-    dir
+    generated(13, 3, 300, |_| {})
 }
 
 async fn start(data: &Path, faults: Faults) -> SandboxHandle {
-    sandbox::spawn(SandboxOptions {
-        port: 0,
-        data_dir: data.to_path_buf(),
-        client_id: "acme".into(),
-        client_secret: SECRET.into(),
-        faults,
-    })
-    .await
-    .expect("sandbox")
+    start_sandbox(data, SECRET, faults).await
 }
 
 fn settings(base: &str) -> FlexitiSettings {
-    let mut s = FlexitiSettings::new(base, "acme", SecretString::from(SECRET));
-    s.page_size = 25;
-    s.concurrency = 4;
-    s.timeout_secs = 5;
-    s.max_attempts = 3;
-    s.backoff_base_ms = 1;
-    s.backoff_cap_ms = 5;
-    s
-}
-
-async fn fetch(settings: &FlexitiSettings, window: DayRange) -> FetchOutcome {
-    flexiti::fetch(settings, calendar(), window, XREF).await
+    fast_settings(base, SECRET, 3)
 }
 
 async fn faulty_fetch(
@@ -87,19 +52,12 @@ async fn faulty_fetch(
     window: DayRange,
     tune: impl FnOnce(&mut FlexitiSettings),
 ) -> (FetchOutcome, SandboxStats) {
-    let sandbox = start(data, faults).await;
-    let mut s = settings(&sandbox.base_url());
-    tune(&mut s);
-    let outcome = fetch(&s, window).await;
-    let stats = sandbox.stats();
-    sandbox.shutdown().await;
-    (outcome, stats)
-}
-
-fn records(outcome: &FetchOutcome) -> Vec<FlexitiRecord> {
-    let mut records = outcome.side.records.clone();
-    records.sort_by_key(FlexitiRecord::identity);
-    records
+    common::faulty_fetch(data, SECRET, faults, window, |base| {
+        let mut s = settings(base);
+        tune(&mut s);
+        s
+    })
+    .await
 }
 
 /// The fault-free fetch of `window`.
@@ -111,10 +69,6 @@ async fn truth(data: &Path, window: DayRange) -> FetchOutcome {
         outcome.failed_calls
     );
     outcome
-}
-
-fn data_requests(stats: &SandboxStats) -> u64 {
-    stats.total_requests() - stats.requests_to("token")
 }
 
 /// The one failed call of a fetch that could not get a token, with everything it must say.
@@ -612,62 +566,21 @@ async fn a_lookup_answered_for_another_authorization_is_a_failed_call() {
 
 // ---- the binary ----
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
-
 #[tokio::test]
 async fn the_nightly_run_reports_a_hostile_token_reply_as_a_failed_call_and_exits_partial() {
     let faults = Faults::from_spec("token_expires_in=18446744073709551615").expect("spec");
-    let sandbox = sandbox::spawn(SandboxOptions {
-        port: 0,
-        data_dir: samples(),
-        client_id: "acme".into(),
-        client_secret: SECRET.into(),
-        faults,
-    })
-    .await
-    .expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-    std::fs::copy(
-        samples().join("ledger/ledger.csv"),
-        dir.path().join("ledger/ledger.csv"),
-    )
-    .expect("copy ledger");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
-             [flexiti]\nenvironment = \"{}\"\nclient_id = \"acme\"\nmax_attempts = 2\n\
-             backoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
-             [ledger]\nfiles = [\"ledger/*.csv\"]\n\
-             [email]\ntransport = \"file\"\nto = [\"finance@example.com\"]\n",
-            sandbox.base_url()
-        ),
-    )
-    .expect("config");
-    let cli = |args: &[&str]| {
-        tokio::process::Command::new(BIN)
-            .args(args)
-            .arg("--config")
-            .arg(&config)
-            .env("FLEXITI_CLIENT_SECRET", SECRET)
-            .env("NO_COLOR", "1")
-            .current_dir(dir.path())
-            .output()
-    };
-    let out = cli(&["run", "--date", "2026-11-23"]).await.expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let work = Work::start(SECRET, faults, FILE_EMAIL).await;
+    // The client's default page size.
+    let config = std::fs::read_to_string(&work.config_path).expect("config");
+    work.write_config(&config.replace("page_size = 5\n", ""));
+    let out = work.cli(&["run", "--date", "2026-11-23"]).await;
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stdout.contains("failed API calls: 1"), "{stdout}");
     assert!(stdout.contains("not fully fetched: 2026-11-23"), "{stdout}");
 
-    let shown = cli(&["runs", "show", "1"]).await.expect("runs show");
-    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let shown = common::stdout(&work.cli(&["runs", "show", "1"]).await);
     assert!(
         shown.contains(
             "failed call: POST /v2.5/oauth/token grant_type=client_credentials -> 200 - \
@@ -678,13 +591,13 @@ async fn the_nightly_run_reports_a_hostile_token_reply_as_a_failed_call_and_exit
     );
     assert!(!shown.contains(SECRET) && !stdout.contains(SECRET) && !stderr.contains(SECRET));
     // The alert went out.
-    let outbox: Vec<_> = std::fs::read_dir(dir.path().join("data/outbox"))
+    let outbox: Vec<_> = std::fs::read_dir(work.path("data/outbox"))
         .expect("outbox")
         .flatten()
         .collect();
     assert_eq!(outbox.len(), 1);
     let email = std::fs::read_to_string(outbox[0].path()).expect("email");
     assert!(email.contains("PARTIAL"), "{email}");
+    let sandbox = work.sandbox.as_ref().expect("the sandbox runs");
     assert_eq!(sandbox.stats().faults_of(fault::TOKEN_EXPIRES_IN), 1);
-    sandbox.shutdown().await;
 }

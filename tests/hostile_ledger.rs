@@ -2,16 +2,15 @@
 //! twice, Windows line ends with a byte order mark, and a bad environment override. The Flexiti
 //! side comes from the sample JSON files (`--flexiti-dir`), the database is a SQLite file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
+use common::{bin, samples};
+
 const HEADER: &str = "sold_at,store_id,register_id,order_id,txn_type,tender,amount,currency\n";
 const MAX: &str = "92233720368547758.07";
-
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
@@ -19,12 +18,8 @@ fn text(bytes: &[u8]) -> String {
 
 /// Runs the binary in `dir` on the sample Flexiti files, without a config unless one is given.
 async fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("FLEXITI_RECON_CONFIG")
-        .env("NO_COLOR", "1")
-        .current_dir(dir);
+    let mut command = bin(dir);
+    command.args(args).env_remove("FLEXITI_RECON_CONFIG");
     for (k, v) in env {
         command.env(k, v);
     }

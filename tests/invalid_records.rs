@@ -3,137 +3,58 @@
 //! like a failed call (exit code, `runs show`, the email, the stored failed calls) and the ledger
 //! rows of its reference are stored `unverified`.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
+
+use std::path::PathBuf;
 
 use flexiti_recon::domain::Category;
 use flexiti_recon::report::RunStatus;
-use flexiti_recon::sandbox::{self, Faults, SandboxOptions};
-use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_recon::store::Store;
+use flexiti_sandbox::Faults;
+
+use common::{FILE_EMAIL, Work, base_config, samples, start_sandbox, stored_findings, text};
 
 const SECRET: &str = "invalid-records-secret";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 /// Pairs cleanly with ledger line 8 in the samples, until its amount is made negative.
 const CAPTURE: u64 = 346_007;
 const REFERENCE: &str = "ORD-20261123-000003";
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
-
-/// A work dir: the sample ledger, the sample Flexiti files with capture 346007 made negative
-/// under `flexiti/flexiti/`, a config with the file email transport.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new(url: &str) -> Work {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            root.join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
-        let flexiti = root.join("flexiti/flexiti");
-        std::fs::create_dir_all(&flexiti).expect("flexiti dir");
-        std::fs::copy(
-            samples().join("flexiti/authorizations.json"),
-            flexiti.join("authorizations.json"),
-        )
-        .expect("copy authorizations");
-        let text =
-            std::fs::read_to_string(samples().join("flexiti/captures.json")).expect("captures");
-        let mut captures: Vec<serde_json::Value> =
-            serde_json::from_str(&text).expect("captures parse");
-        let capture = captures
-            .iter_mut()
-            .find(|c| c["capture_id"] == CAPTURE)
-            .expect("the sample capture");
-        assert_eq!(capture["amount"], serde_json::json!(3379.29));
-        capture["amount"] = serde_json::json!("-3379.29");
-        std::fs::write(
-            flexiti.join("captures.json"),
-            serde_json::to_vec_pretty(&captures).expect("json"),
-        )
-        .expect("write captures");
-        std::fs::write(
-            root.join("config.toml"),
-            format!(
-                "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
-                 [flexiti]\nenvironment = \"{url}\"\nclient_id = \"acme\"\npage_size = 5\n\
-                 max_attempts = 2\nbackoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
-                 [ledger]\nfiles = [\"ledger/*.csv\"]\n\
-                 [email]\ntransport = \"file\"\nto = [\"finance@example.com\"]\n"
-            ),
-        )
-        .expect("write config");
-        Work { dir }
-    }
-
-    fn files(&self) -> PathBuf {
-        self.dir.path().join("flexiti/flexiti")
-    }
-
-    async fn cli(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(BIN)
-            .args(args)
-            .arg("--config")
-            .arg(self.dir.path().join("config.toml"))
-            .env("FLEXITI_CLIENT_SECRET", SECRET)
-            .env("NO_COLOR", "1")
-            .current_dir(self.dir.path())
-            .output()
-            .await
-            .expect("run the binary")
-    }
-
-    async fn store(&self) -> Store {
-        let url = format!(
-            "sqlite://{}",
-            self.dir.path().join("data/flexiti-recon.db").display()
-        );
-        Store::connect(&url).await.expect("store")
-    }
-
-    /// Every `.eml` of the outbox, decoded parts joined.
-    fn emails(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let outbox = self.dir.path().join("data/outbox");
-        for entry in std::fs::read_dir(outbox).into_iter().flatten().flatten() {
-            let raw = std::fs::read(entry.path()).expect("read eml");
-            let mail = mailparse::parse_mail(&raw).expect("parse eml");
-            let mut text = String::new();
-            let mut stack = vec![&mail];
-            while let Some(part) = stack.pop() {
-                if part.subparts.is_empty() {
-                    text.push_str(&part.get_body().unwrap_or_default());
-                }
-                stack.extend(part.subparts.iter());
-            }
-            out.push(text);
-        }
-        out
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+/// The shared work folder with the sample Flexiti files, capture 346007 made negative, under
+/// `flexiti/flexiti/`, and a config with the file email transport pointing at `url`.
+fn work(url: &str) -> Work {
+    let work = Work::new(SECRET);
+    let flexiti = flexiti_files(&work);
+    std::fs::create_dir_all(&flexiti).expect("flexiti dir");
+    std::fs::copy(
+        samples().join("flexiti/authorizations.json"),
+        flexiti.join("authorizations.json"),
     )
+    .expect("copy authorizations");
+    let text = std::fs::read_to_string(samples().join("flexiti/captures.json")).expect("captures");
+    let mut captures: Vec<serde_json::Value> = serde_json::from_str(&text).expect("captures parse");
+    let capture = captures
+        .iter_mut()
+        .find(|c| c["capture_id"] == CAPTURE)
+        .expect("the sample capture");
+    assert_eq!(capture["amount"], serde_json::json!(3379.29));
+    capture["amount"] = serde_json::json!("-3379.29");
+    std::fs::write(
+        flexiti.join("captures.json"),
+        serde_json::to_vec_pretty(&captures).expect("json"),
+    )
+    .expect("write captures");
+    work.write_config(&format!("{}{FILE_EMAIL}", base_config(url)));
+    work
+}
+
+fn flexiti_files(work: &Work) -> PathBuf {
+    work.path("flexiti/flexiti")
 }
 
 /// The stored findings: the reference's ledger rows unverified, nothing else of it, the
 /// samples' other findings unchanged.
 async fn assert_stored_findings(store: &Store) {
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(store).await;
     let ours: Vec<_> = stored
         .iter()
         .filter(|s| s.discrepancy.reference == REFERENCE)
@@ -154,8 +75,8 @@ async fn assert_stored_findings(store: &Store) {
 
 #[tokio::test]
 async fn a_negative_capture_in_flexiti_files_is_reported_and_its_ledger_rows_are_unverified() {
-    let work = Work::new("training");
-    let files = work.files();
+    let work = work("training");
+    let files = flexiti_files(&work);
     let out = work
         .cli(&[
             "run",
@@ -205,32 +126,21 @@ async fn a_negative_capture_in_flexiti_files_is_reported_and_its_ledger_rows_are
     let emails = work.emails();
     assert_eq!(emails.len(), 1);
     assert!(
-        emails[0].contains("capture:346007 amount -3379.29 (negative amount)")
-            && emails[0].contains("invalid_record"),
+        emails[0]
+            .text
+            .contains("capture:346007 amount -3379.29 (negative amount)")
+            && emails[0].text.contains("invalid_record"),
         "the email names the invalid record"
     );
 }
 
 #[tokio::test]
 async fn a_negative_capture_served_by_the_api_names_its_page_and_a_replay_reports_it_once() {
-    let work = Work::new("placeholder");
-    let sandbox = sandbox::spawn(SandboxOptions {
-        port: 0,
-        data_dir: work.dir.path().join("flexiti"),
-        client_id: "acme".into(),
-        client_secret: SECRET.into(),
-        faults: Faults::default(),
-    })
-    .await
-    .expect("sandbox");
-    let config = work.dir.path().join("config.toml");
-    let text_config = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(
-        &config,
-        text_config.replace("placeholder", &sandbox.base_url()),
-    )
-    .expect("config");
-
+    let mut work = work("placeholder");
+    let sandbox = start_sandbox(work.path("flexiti"), SECRET, Faults::default()).await;
+    let config = std::fs::read_to_string(&work.config_path).expect("config");
+    work.write_config(&config.replace("placeholder", &sandbox.base_url()));
+    work.sandbox = Some(sandbox);
     let out = work.cli(&["run", "--date", "2026-11-23"]).await;
     assert_eq!(out.status.code(), Some(3), "partial: {}", text(&out));
     let store = work.store().await;

@@ -1,77 +1,49 @@
 //! The whole nightly job, end to end: the sandbox Flexiti API over real TCP, the sample ledger,
 //! a SQLite file, the file email transport, and the binary's exit codes and messages.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
 
 use flexiti_recon::app::{RunRequest, run_job};
 use flexiti_recon::config::Config;
 use flexiti_recon::domain::{Category, DayRange};
 use flexiti_recon::report::RunStatus;
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
-use flexiti_recon::store::{DiscrepancyFilter, Store};
+use flexiti_recon::store::Store;
+use flexiti_sandbox::Faults;
+
+use common::{
+    BIN, Email, FILE_EMAIL, PgDatabase, Work, base_config, day, expected_row, expected_rows,
+    generated, reconcile_dir, sample_day, samples, stderr, stdout, stored_findings,
+};
 
 const SECRET: &str = "job-test-secret";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
+/// The shared work folder (sample ledger, sandbox, config with the file email transport), with
+/// the job's own config and store.
+struct Harness(Work);
 
-fn day() -> chrono::NaiveDate {
-    chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
-}
+impl std::ops::Deref for Harness {
+    type Target = Work;
 
-/// A temp work dir seeded from `samples/`, a sandbox on a free port, a config pointing at both.
-struct Harness {
-    dir: tempfile::TempDir,
-    // Kept alive for the test: dropping it would stop the server.
-    _sandbox: Option<SandboxHandle>,
-    config_path: PathBuf,
+    fn deref(&self) -> &Work {
+        &self.0
+    }
 }
 
 impl Harness {
     async fn start(faults: Faults) -> Harness {
-        let sandbox = sandbox::spawn(SandboxOptions {
-            port: 0,
-            data_dir: samples(),
-            client_id: "acme".into(),
-            client_secret: SECRET.into(),
-            faults,
-        })
-        .await
-        .expect("sandbox");
-        let url = sandbox.base_url();
-        Harness::with_url(&url, Some(sandbox))
+        Harness(Work::start(SECRET, faults, FILE_EMAIL).await)
     }
 
-    fn with_url(url: &str, sandbox: Option<SandboxHandle>) -> Harness {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            dir.path().join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
-        let config_path = dir.path().join("config.toml");
-        let harness = Harness {
-            dir,
-            _sandbox: sandbox,
-            config_path,
-        };
+    /// No sandbox: the config points at `url`.
+    fn with_url(url: &str) -> Harness {
+        let harness = Harness(Work::new(SECRET));
         harness.write_config(url, "");
         harness
     }
 
     fn write_config(&self, url: &str, extra_top: &str) {
-        let text = format!(
-            "{extra_top}merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
-             [flexiti]\nenvironment = \"{url}\"\nclient_id = \"acme\"\npage_size = 5\n\
-             max_attempts = 2\nbackoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
-             [ledger]\nfiles = [\"ledger/*.csv\"]\n\
-             [email]\ntransport = \"file\"\nto = [\"finance@example.com\"]\n"
-        );
-        std::fs::write(&self.config_path, text).expect("write config");
+        self.0
+            .write_config(&format!("{extra_top}{}{FILE_EMAIL}", base_config(url)));
     }
 
     fn edit_config(&self, edit: impl FnOnce(String) -> String) {
@@ -90,51 +62,11 @@ impl Harness {
             .await
             .expect("store")
     }
-
-    async fn cli(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(BIN)
-            .args(args)
-            .arg("--config")
-            .arg(&self.config_path)
-            .env("FLEXITI_CLIENT_SECRET", SECRET)
-            .env("NO_COLOR", "1")
-            .current_dir(self.dir.path())
-            .output()
-            .await
-            .expect("run the binary")
-    }
-
-    /// Each `.eml` of the outbox as (subject, every decoded part joined, part content types).
-    fn emails(&self) -> Vec<(String, String, Vec<String>)> {
-        let outbox = self.dir.path().join("data/outbox");
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(outbox).into_iter().flatten().flatten() {
-            let raw = std::fs::read(entry.path()).expect("read eml");
-            let mail = mailparse::parse_mail(&raw).expect("parse eml");
-            let subject =
-                mailparse::MailHeaderMap::get_first_value(mail.headers.as_slice(), "Subject")
-                    .unwrap_or_default();
-            let (mut bodies, mut types) = (String::new(), Vec::new());
-            let mut stack = vec![&mail];
-            while let Some(part) = stack.pop() {
-                if part.subparts.is_empty() {
-                    types.push(part.ctype.mimetype.clone());
-                    bodies.push_str(&part.get_body().unwrap_or_default());
-                }
-                stack.extend(part.subparts.iter());
-            }
-            out.push((subject, bodies, types));
-        }
-        out
-    }
 }
 
 fn expected_findings() -> Vec<(String, String, String, String)> {
-    let text = std::fs::read_to_string(samples().join("expected.csv")).expect("expected.csv");
-    let mut rows: Vec<_> = text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.is_empty())
+    let mut rows: Vec<_> = expected_rows(&samples())
+        .iter()
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             (
@@ -149,20 +81,12 @@ fn expected_findings() -> Vec<(String, String, String, String)> {
     rows
 }
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
 #[tokio::test]
 async fn the_nightly_job_stores_exactly_the_sample_findings_and_emails_them() {
     let h = Harness::start(Faults::default()).await;
     let config = h.config();
     let request = RunRequest {
-        range: Some(DayRange::single(day())),
+        range: Some(DayRange::single(sample_day())),
         trigger: "test".into(),
         ..RunRequest::default()
     };
@@ -171,10 +95,7 @@ async fn the_nightly_job_stores_exactly_the_sample_findings_and_emails_them() {
     assert!(outcome.report.failed_calls.is_empty());
 
     let store = h.store().await;
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(&store).await;
     let mut found: Vec<_> = stored
         .iter()
         .map(|s| {
@@ -202,7 +123,11 @@ async fn the_nightly_job_stores_exactly_the_sample_findings_and_emails_them() {
 
     let emails = h.emails();
     assert_eq!(emails.len(), 1);
-    let (subject, bodies, types) = &emails[0];
+    let Email {
+        subject,
+        text: bodies,
+        types,
+    } = &emails[0];
     assert_eq!(
         subject,
         "[flexiti-recon] 2026-11-23: 8 discrepancies (11,383.34 CAD), 0 failed API calls"
@@ -230,10 +155,7 @@ async fn running_the_same_day_twice_keeps_one_row_per_finding_and_reports_them_s
         stdout(&second)
     );
     let store = h.store().await;
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(&store).await;
     assert_eq!(stored.len(), 8);
     assert!(
         stored
@@ -245,7 +167,7 @@ async fn running_the_same_day_twice_keeps_one_row_per_finding_and_reports_them_s
 #[tokio::test]
 async fn a_day_that_always_fails_is_incomplete_and_its_ledger_rows_are_unverified_not_missing() {
     let faults = Faults {
-        failing_dates: vec![chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date")],
+        failing_dates: vec![day(24)],
         ..Faults::default()
     };
     let h = Harness::start(faults).await;
@@ -257,10 +179,7 @@ async fn a_day_that_always_fails_is_incomplete_and_its_ledger_rows_are_unverifie
         stdout(&out)
     );
     let store = h.store().await;
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(&store).await;
     assert!(
         stored
             .iter()
@@ -278,15 +197,20 @@ async fn a_day_that_always_fails_is_incomplete_and_its_ledger_rows_are_unverifie
     );
     let runs = store.list_runs(5).await.expect("runs");
     assert_eq!(runs[0].status, RunStatus::Partial);
-    assert_eq!(runs[0].incomplete_days, vec![day()]);
+    assert_eq!(runs[0].incomplete_days, vec![sample_day()]);
     let calls = store.failed_calls(runs[0].id).await.expect("failed calls");
     assert!(!calls.is_empty());
-    assert!(calls.iter().all(
-        |c| c.utc_date == chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
-            && c.http_status == Some(500)
-    ));
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.utc_date == Some(day(24)) && c.http_status == Some(500))
+    );
     let emails = h.emails();
-    let (subject, bodies, _) = &emails[0];
+    let Email {
+        subject,
+        text: bodies,
+        ..
+    } = &emails[0];
     assert!(
         subject.starts_with("[flexiti-recon] PARTIAL 2026-11-23")
             && subject.ends_with("failed API calls"),
@@ -323,7 +247,7 @@ async fn a_run_writes_prometheus_metrics_for_node_exporter() {
 
 #[tokio::test]
 async fn a_bad_config_key_is_a_usage_error_naming_the_key() {
-    let h = Harness::with_url("http://127.0.0.1:9/flexiti/pos-api", None);
+    let h = Harness::with_url("http://127.0.0.1:9/flexiti/pos-api");
     h.write_config(
         "http://127.0.0.1:9/flexiti/pos-api",
         "match_windw_days = 2\n",
@@ -362,7 +286,7 @@ async fn a_missing_ledger_file_fails_the_run_naming_the_file_and_leaves_no_succe
 #[tokio::test]
 async fn an_unreachable_api_is_a_partial_run_with_every_ledger_row_unverified() {
     // Nothing listens on port 9 of loopback.
-    let h = Harness::with_url("http://127.0.0.1:9/flexiti/pos-api", None);
+    let h = Harness::with_url("http://127.0.0.1:9/flexiti/pos-api");
     let out = h.cli(&["run", "--date", "2026-11-23"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let store = h.store().await;
@@ -374,10 +298,7 @@ async fn an_unreachable_api_is_a_partial_run_with_every_ledger_row_unverified() 
         "{calls:?}"
     );
     assert!(calls.iter().all(|c| !c.message.contains(SECRET)));
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(&store).await;
     assert!(
         stored
             .iter()
@@ -519,60 +440,20 @@ async fn the_flexiti_side_can_come_from_files_and_a_run_can_be_replayed_from_its
 /// The generator knows what it injected; the engine must find exactly that, nothing else.
 #[test]
 fn generated_scenarios_are_recovered_exactly_by_the_engine() {
-    use flexiti_recon::domain::BusinessCalendar;
-    use flexiti_recon::ledger::{LedgerSettings, read_files, resolve_files};
-    use flexiti_recon::reconcile::{ReconcileParams, reconcile};
-
     for (seed, orders, days, per_mille) in [(7, 400, 1, 50), (11, 1500, 3, 30), (23, 3000, 2, 80)] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut opts = sandbox::GenerateOptions::new(dir.path(), day(), days, orders);
-        opts.seed = seed;
-        opts.discrepancy_per_mille = per_mille;
-        opts.ledger_files = 2;
-        opts.flexiti_files = 3;
-        sandbox::generate(&opts).expect("generate");
-
-        let calendar = BusinessCalendar::new(chrono_tz::America::Toronto);
-        let flexiti =
-            flexiti_recon::flexiti::load_dir(&dir.path().join("flexiti")).expect("flexiti");
-        let files = resolve_files(&["ledger/*.csv".to_string()], dir.path()).expect("ledger files");
-        let ledger = read_files(&files, &LedgerSettings::default(), calendar).expect("ledger");
-        let last = day() + chrono::Days::new(u64::from(days) - 1);
-        let params = ReconcileParams {
-            range: DayRange::new(day(), last),
-            window_days: 1,
-            tolerance: flexiti_recon::domain::Amount::ZERO,
-            calendar,
-            store: None,
-        };
-        let outcome = reconcile(&flexiti.side, &ledger, &params).expect("reconcile");
-        let mut found: Vec<String> = outcome
-            .discrepancies
+        let dir = generated(seed, days, orders, |opts| {
+            opts.discrepancy_per_mille = per_mille;
+            opts.ledger_files = 2;
+            opts.flexiti_files = 3;
+        });
+        let last = sample_day() + chrono::Days::new(u64::from(days) - 1);
+        let range = DayRange::new(sample_day(), last);
+        let mut found: Vec<String> = reconcile_dir(dir.path(), range)
             .iter()
-            .map(|d| {
-                let amount = |a: Option<flexiti_recon::domain::Amount>| {
-                    a.map(|a| a.to_string()).unwrap_or_default()
-                };
-                format!(
-                    "{},{},{},{},{},{}",
-                    d.business_date,
-                    d.category,
-                    d.reference,
-                    d.kind,
-                    amount(d.flexiti_amount),
-                    amount(d.ledger_amount)
-                )
-            })
+            .map(expected_row)
             .collect();
         found.sort();
-        let text = std::fs::read_to_string(dir.path().join("expected.csv")).expect("expected");
-        let mut expected: Vec<String> = text
-            .lines()
-            .skip(1)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        expected.sort();
+        let expected = expected_rows(dir.path());
         assert!(
             expected.len() >= 8,
             "seed {seed}: the scenario injects findings of every category"
@@ -640,45 +521,22 @@ async fn a_run_whose_email_fails_keeps_its_results_and_exits_partial() {
         "{:?}",
         runs[0].error
     );
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(&store).await;
     assert_eq!(stored.len(), 8, "the results are stored all the same");
 }
 
 #[tokio::test]
 async fn the_job_runs_the_same_on_postgresql() {
-    use sqlx::{Connection, Executor};
-    let admin_url = std::env::var("FLEXITI_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL is unreachable ({e}): start it or set FLEXITI_TEST_PG_URL")
-        });
-    let name = format!("flexiti_job_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create database");
-    let db_url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("FLEXITI_TEST_PG_URL has no database part"),
-    };
+    let db = PgDatabase::create("flexiti_job").await;
+    let db_url = db.url().to_string();
 
     let h = Harness::start(Faults::default()).await;
     let run = |args: &'static [&'static str]| {
         let db_url = db_url.clone();
         let h = &h;
         async move {
-            tokio::process::Command::new(BIN)
-                .args(args)
-                .arg("--config")
-                .arg(&h.config_path)
-                .env("FLEXITI_CLIENT_SECRET", SECRET)
+            h.command(args)
                 .env("FLEXITI_DATABASE_URL", &db_url)
-                .current_dir(h.dir.path())
                 .output()
                 .await
                 .expect("run the binary")
@@ -688,16 +546,10 @@ async fn the_job_runs_the_same_on_postgresql() {
     let second = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
     let listed = run(&["discrepancies", "list"]).await;
     let store = Store::connect(&db_url).await.expect("store");
-    let stored = store
-        .list_discrepancies(&DiscrepancyFilter::default())
-        .await
-        .expect("list");
+    let stored = stored_findings(&store).await;
     let runs = store.list_runs(5).await.expect("runs");
     store.close().await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop database");
+    drop(db);
 
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));

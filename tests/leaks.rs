@@ -10,27 +10,19 @@
 //! `pg_dump` of the PostgreSQL database, and each command's stdout and stderr. Also checked: the
 //! modes of what was created, the masked pages and the replay, and the pruning of old bundles.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use chrono::NaiveDate;
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions, fault};
-use sqlx::{Connection, Executor, PgConnection};
+use flexiti_sandbox::{Faults, SandboxHandle, fault};
+
+use common::{PgDatabase, Work, day, samples, start_sandbox, text};
 
 const SECRET: &str = "leak-marker-client-secret-5f3a9c";
 const SMTP_PASSWORD: &str = "leak-marker-smtp-password-7d21e0";
 /// With an `@`, as an operator might write it in a URL (and `redact_url` once split wrongly).
 const DB_PASSWORD: &str = "leak-marker@db-password-42c8";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
-
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
-}
 
 /// Every `account_number` the sandbox serves.
 fn account_numbers() -> Vec<String> {
@@ -51,43 +43,35 @@ fn leaky_faults() -> Faults {
         // max_attempts is 2: the first run never gets a token, and its failed call holds the
         // excerpt of a token reply.
         bad_token_replies: 2,
-        cut_dates: vec![date("2026-11-22")],
-        conflict_dates: vec![date("2026-11-24")],
-        failing_dates: vec![date("2026-11-25")],
+        cut_dates: vec![day("2026-11-22")],
+        conflict_dates: vec![day("2026-11-24")],
+        failing_dates: vec![day("2026-11-25")],
         ..Faults::default()
     }
 }
 
+/// The shared work folder with this file's config; everything every command printed.
 struct Harness {
-    dir: tempfile::TempDir,
-    sandbox: SandboxHandle,
-    config_path: PathBuf,
-    /// Everything every command printed.
+    work: Work,
     printed: Vec<u8>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Work;
+
+    fn deref(&self) -> &Work {
+        &self.work
+    }
 }
 
 impl Harness {
     async fn start(database_url: Option<&str>) -> Harness {
-        let sandbox = sandbox::spawn(SandboxOptions {
-            port: 0,
-            data_dir: samples(),
-            client_id: "acme".into(),
-            client_secret: SECRET.into(),
-            faults: leaky_faults(),
-        })
-        .await
-        .expect("sandbox");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            dir.path().join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
+        let mut work = Work::new(SECRET);
+        let sandbox = start_sandbox(samples(), SECRET, leaky_faults()).await;
         let database = database_url
             .map(|url| format!("[database]\nurl = \"{url}\"\n"))
             .unwrap_or_default();
-        let config = format!(
+        work.write_config(&format!(
             "merchant = \"Leak Test\"\ndata_dir = \"data\"\n{database}\
              [flexiti]\nenvironment = \"{}\"\nclient_id = \"acme\"\npage_size = 5\n\
              max_attempts = 2\nbackoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
@@ -96,27 +80,24 @@ impl Harness {
              username = \"recon\"\n\
              [metrics]\ntextfile = \"metrics/flexiti_recon.prom\"\n",
             sandbox.base_url()
-        );
-        let config_path = dir.path().join("config.toml");
-        std::fs::write(&config_path, config).expect("write config");
+        ));
+        work.sandbox = Some(sandbox);
         Harness {
-            dir,
-            sandbox,
-            config_path,
+            work,
             printed: Vec::new(),
         }
     }
 
+    fn sandbox(&self) -> &SandboxHandle {
+        self.work.sandbox.as_ref().expect("the sandbox runs")
+    }
+
     async fn cli(&mut self, args: &[&str]) -> Output {
-        let out = tokio::process::Command::new(BIN)
-            .args(args)
-            .arg("--config")
-            .arg(&self.config_path)
-            .env("FLEXITI_CLIENT_SECRET", SECRET)
+        let out = self
+            .work
+            .command(args)
             .env("FLEXITI_SMTP_PASSWORD", SMTP_PASSWORD)
-            .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
-            .current_dir(self.dir.path())
             .output()
             .await
             .expect("run the binary");
@@ -145,14 +126,6 @@ impl Harness {
         files.sort();
         files
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -203,7 +176,7 @@ async fn scenario(database_url: Option<String>, dump_url: Option<String>) {
     }
 
     // The faults did put bodies into error texts: every one fired and was reported.
-    let stats = h.sandbox.stats();
+    let stats = h.sandbox().stats();
     for kind in [
         fault::BAD_TOKEN_REPLY,
         fault::CUT_PAGE,
@@ -265,7 +238,7 @@ async fn scenario(database_url: Option<String>, dump_url: Option<String>) {
     if database_url.is_some_and(|u| u.contains(DB_PASSWORD)) {
         markers.push(DB_PASSWORD.into());
     }
-    let tokens = h.sandbox.issued_tokens();
+    let tokens = h.sandbox().issued_tokens();
     assert!(
         tokens.len() >= 6,
         "two bad replies and a good one: {tokens:?}"
@@ -346,19 +319,10 @@ async fn nothing_leaks_anywhere_the_product_writes_on_sqlite() {
 
 #[tokio::test]
 async fn nothing_leaks_anywhere_the_product_writes_on_postgres() {
-    let admin_url =
-        std::env::var("FLEXITI_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string());
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL is unreachable: start it or set FLEXITI_TEST_PG_URL");
-    let name = format!("flexiti_leaks_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create the test database");
-    let (scheme, rest) = admin_url.split_once("://").expect("a URL");
+    let db = PgDatabase::create("flexiti_leaks").await;
+    let (scheme, rest) = db.url().split_once("://").expect("a URL");
     let (userinfo, host) = rest.split_once('@').expect("a user in the URL");
-    let host = host.split('/').next().unwrap_or(host);
+    let (host, name) = host.split_once('/').expect("a database in the URL");
     // Trust authentication ignores a password: the marker one travels only in our own URL.
     let url = if userinfo.contains(':') {
         format!("{scheme}://{userinfo}@{host}/{name}")
@@ -366,14 +330,7 @@ async fn nothing_leaks_anywhere_the_product_writes_on_postgres() {
         format!("{scheme}://{userinfo}:{DB_PASSWORD}@{host}/{name}")
     };
     let dump_url = format!("{scheme}://{userinfo}@{host}/{name}");
-    let result = tokio::spawn(scenario(Some(url), Some(dump_url))).await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop the test database");
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    scenario(Some(url), Some(dump_url)).await;
 }
 
 #[tokio::test]

@@ -1,14 +1,16 @@
 //! The email a finance team receives: rendered from a realistic run report, written as a
 //! parseable `.eml`, and delivered over SMTP to a real SMTP server listening on loopback.
 
-use chrono::{NaiveDate, TimeZone, Utc};
-use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, LedgerReject, Pass};
+mod common;
+
+use chrono::{TimeZone, Utc};
+use flexiti_recon::domain::{Category, DayRange, Discrepancy, LedgerReject};
 use flexiti_recon::notify::{
     EmailConfigError, EmailPolicy, EmailSettings, Mailer, RenderOptions, RenderedEmail, SendError,
     SentTo, TlsMode, TransportKind, render, render_failure, should_send,
 };
 use flexiti_recon::report::{
-    ChangeSummary, DayStoreTotals, FailedCall, FindingStatus, RunReport, RunStatus, SideTotals,
+    ChangeSummary, DayStoreTotals, FailedCall, FindingStatus, RunReport, RunStatus,
     StoredDiscrepancy,
 };
 use mailparse::{MailHeaderMap, ParsedMail};
@@ -17,10 +19,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-fn day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
-}
+use common::{day, sample_day, side};
 
+/// The shared finding, with this file's capture and ledger row ids.
 fn finding(
     category: Category,
     reference: &str,
@@ -28,49 +29,11 @@ fn finding(
     ledger: Option<i64>,
     id: &str,
 ) -> Discrepancy {
-    let at = Utc.with_ymd_and_hms(2026, 11, 23, 18, 42, 9).single();
     Discrepancy {
-        business_date: day(),
-        category,
-        severity: category.severity(),
-        reference: reference.to_string(),
-        kind: Kind::Sale,
-        flexiti_amount: flexiti.map(Amount::from_cents),
-        ledger_amount: ledger.map(Amount::from_cents),
-        delta: Amount::from_cents(ledger.unwrap_or(0) - flexiti.unwrap_or(0)),
-        day_delta: flexiti.and(ledger).map(|_| 0),
-        pass: if flexiti.is_some() && ledger.is_some() {
-            Pass::Amount
-        } else {
-            Pass::Leftover
-        },
         flexiti_id: flexiti.map(|_| format!("capture:{id}")),
-        authorization_id: flexiti.map(|_| 4_821_907_733_105_521),
-        flexiti_store: flexiti.map(|_| "00-12345".to_string()),
-        flexiti_at: flexiti.and(at),
-        ledger_store: ledger.map(|_| "00-12345".to_string()),
-        ledger_register: ledger.map(|_| "R03".to_string()),
-        ledger_at: ledger.and(at),
-        ledger_file: ledger.map(|_| "ledger-2026-11-23.csv".to_string()),
         ledger_line: ledger.map(|_| 17),
         ledger_id: ledger.map(|_| format!("row-{id}")),
-        explanation: format!(
-            "{category} found by the {} pass",
-            if flexiti.is_some() && ledger.is_some() {
-                "amount"
-            } else {
-                "leftover"
-            }
-        ),
-        suggestion: None,
-    }
-}
-
-fn side(count: u64, sales: i64, returns: i64) -> SideTotals {
-    SideTotals {
-        count,
-        sales: Amount::from_cents(sales),
-        returns: Amount::from_cents(returns),
+        ..common::finding(category, reference, flexiti, ledger)
     }
 }
 
@@ -149,7 +112,7 @@ fn report() -> RunReport {
         .collect();
     RunReport {
         run_id: 42,
-        range: DayRange::single(day()),
+        range: DayRange::single(sample_day()),
         trigger: "cron".into(),
         started_at: Utc
             .with_ymd_and_hms(2026, 11, 24, 7, 0, 0)
@@ -164,13 +127,13 @@ fn report() -> RunReport {
         discrepancies,
         totals: vec![
             DayStoreTotals {
-                business_date: day(),
+                business_date: sample_day(),
                 store: "00-12345".into(),
                 flexiti: side(3, 184_999, 0),
                 ledger: side(4, 1_235_095_588, 0),
             },
             DayStoreTotals {
-                business_date: day(),
+                business_date: sample_day(),
                 store: "00-67890".into(),
                 flexiti: side(1, 10_000, 2_000),
                 ledger: side(1, 10_000, 2_000),
@@ -187,7 +150,7 @@ fn report() -> RunReport {
                 attempts: 4,
                 duration_ms: 9_000,
                 x_reference_id: "call-1".into(),
-                utc_date: NaiveDate::from_ymd_opt(2026, 11, 24),
+                utc_date: Some(day(24)),
             },
             FailedCall {
                 endpoint: "GET /v2.5.1/client-id/{client_id}/authorizations".into(),
@@ -203,7 +166,7 @@ fn report() -> RunReport {
         ],
         rejects,
         ignored_other_tender: 7,
-        incomplete_days: vec![day()],
+        incomplete_days: vec![sample_day()],
         flexiti_records: 4,
         ledger_rows: 5,
         matched_pairs: 3,
@@ -316,7 +279,7 @@ fn the_attachment_is_the_discrepancy_csv_of_the_run() {
 
 #[test]
 fn a_failed_run_alert_names_the_error_and_how_to_rerun() {
-    let range = DayRange::new(day(), NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"));
+    let range = DayRange::new(sample_day(), day(24));
     let email = render_failure(
         range,
         "ledger.csv: header has no 'amount' column <b>",

@@ -2,92 +2,33 @@
 //! run whose Flexiti side came from `--flexiti-dir` replays from the files it read, after
 //! checking their SHA-256. Through the binary, with the sandbox over real TCP and SQLite.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
 
-use flexiti_recon::sandbox::{self, Faults, SandboxHandle, SandboxOptions};
+use std::path::PathBuf;
+
+use flexiti_sandbox::Faults;
+
+use common::{Work, samples, text};
 
 const SECRET: &str = "replay-test-secret";
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+/// The shared work folder, its sandbox serving the samples.
+async fn start() -> Work {
+    Work::start(SECRET, Faults::default(), "").await
 }
 
-struct Harness {
-    dir: tempfile::TempDir,
-    _sandbox: SandboxHandle,
-    config_path: PathBuf,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let sandbox = sandbox::spawn(SandboxOptions {
-            port: 0,
-            data_dir: samples(),
-            client_id: "acme".into(),
-            client_secret: SECRET.into(),
-            faults: Faults::default(),
-        })
-        .await
-        .expect("sandbox");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            dir.path().join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
-        let config_path = dir.path().join("config.toml");
-        let text = format!(
-            "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
-             [flexiti]\nenvironment = \"{}\"\nclient_id = \"acme\"\npage_size = 5\n\
-             max_attempts = 2\nbackoff_base_ms = 10\nbackoff_cap_ms = 50\ntimeout_secs = 5\n\
-             [ledger]\nfiles = [\"ledger/*.csv\"]\n",
-            sandbox.base_url()
-        );
-        std::fs::write(&config_path, text).expect("write config");
-        Harness {
-            dir,
-            _sandbox: sandbox,
-            config_path,
-        }
+/// The sample Flexiti files copied into `<work>/name`, for a `--flexiti-dir` run.
+fn copy_flexiti(h: &Work, name: &str) -> PathBuf {
+    let target = h.path(name);
+    std::fs::create_dir_all(&target).expect("mkdir");
+    for file in ["authorizations.json", "captures.json"] {
+        std::fs::copy(samples().join("flexiti").join(file), target.join(file)).expect("copy");
     }
-
-    async fn cli(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(BIN)
-            .args(args)
-            .arg("--config")
-            .arg(&self.config_path)
-            .env("FLEXITI_CLIENT_SECRET", SECRET)
-            .env("NO_COLOR", "1")
-            .current_dir(self.dir.path())
-            .output()
-            .await
-            .expect("run the binary")
-    }
-
-    /// The Flexiti files of a folder copied into `<work>/name`, for a `--flexiti-dir` run.
-    fn copy_flexiti(&self, name: &str) -> PathBuf {
-        let target = self.dir.path().join(name);
-        std::fs::create_dir_all(&target).expect("mkdir");
-        for file in ["authorizations.json", "captures.json"] {
-            std::fs::copy(samples().join("flexiti").join(file), target.join(file)).expect("copy");
-        }
-        target
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    target
 }
 
 /// Replaces `from` by `to` in every captures page of run `run`'s bundle; returns the edits made.
-fn edit_bundle_captures(h: &Harness, run: i64, from: &str, to: &str) -> usize {
+fn edit_bundle_captures(h: &Work, run: i64, from: &str, to: &str) -> usize {
     let pages = h.dir.path().join(format!("data/runs/{run}/flexiti"));
     let mut edits = 0;
     for entry in std::fs::read_dir(&pages).expect("pages").flatten() {
@@ -106,7 +47,7 @@ fn edit_bundle_captures(h: &Harness, run: i64, from: &str, to: &str) -> usize {
 
 #[tokio::test]
 async fn an_exact_replay_says_so_and_an_edited_bundle_lists_its_differences() {
-    let h = Harness::start().await;
+    let h = start().await;
     let run = h.cli(&["run", "--date", "2026-11-23", "--no-email"]).await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert!(
@@ -179,8 +120,8 @@ async fn an_exact_replay_says_so_and_an_edited_bundle_lists_its_differences() {
 
 #[tokio::test]
 async fn a_flexiti_dir_run_replays_from_its_checked_files_and_a_modified_file_is_named() {
-    let h = Harness::start().await;
-    let dir = h.copy_flexiti("exports");
+    let h = start().await;
+    let dir = copy_flexiti(&h, "exports");
     let run = h
         .cli(&[
             "run",
@@ -232,8 +173,8 @@ async fn a_flexiti_dir_run_replays_from_its_checked_files_and_a_modified_file_is
 
 #[tokio::test]
 async fn a_file_added_to_the_folder_since_the_run_stops_the_replay() {
-    let h = Harness::start().await;
-    let dir = h.copy_flexiti("exports");
+    let h = start().await;
+    let dir = copy_flexiti(&h, "exports");
     let run = h
         .cli(&[
             "run",

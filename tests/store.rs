@@ -4,6 +4,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and drop it afterwards; they fail, not skip,
 //! when the server is unreachable.
 
+mod common;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -15,34 +17,8 @@ use flexiti_recon::report::{
     ChangeSummary, DayStoreTotals, FailedCall, FindingStatus, RunReport, RunStatus, SideTotals,
 };
 use flexiti_recon::store::{DiscrepancyFilter, Store, StoreError};
-use sqlx::{Connection, Executor, PgConnection};
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn pg_admin_url() -> String {
-    std::env::var("FLEXITI_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
-}
-
-/// The admin URL with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    format!("{}/{name}{query}", &base[..host_end])
-}
-
-/// The URL without its credentials, for messages.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(i), Some(at)) if at > i => format!("{}***{}", &url[..i + 3], &url[at..]),
-        _ => url.to_string(),
-    }
-}
+use common::{PgDatabase, day};
 
 /// Runs `scenario` against a fresh PostgreSQL database, dropped afterwards even if it panics.
 async fn on_postgres<F, Fut>(scenario: F)
@@ -50,27 +26,8 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin_url = pg_admin_url();
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is unreachable at {} ({e}): start it or point FLEXITI_TEST_PG_URL \
-             at a server",
-            redacted(&admin_url)
-        )
-    });
-    let name = format!("flexiti_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create the test database");
-    let outcome = tokio::spawn(scenario(with_database(&admin_url, &name))).await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop the test database");
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let db = PgDatabase::create("flexiti_test").await;
+    scenario(db.url().to_string()).await;
 }
 
 /// Runs `scenario` against a fresh SQLite file in a folder that does not exist yet.
@@ -118,10 +75,6 @@ on_both!(
     only_the_complete_days_between_incomplete_ones_are_resolved,
     a_store_restricted_run_reads_the_flexiti_store_when_the_ledger_has_none,
 );
-
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, d).expect("valid day")
-}
 
 fn at(d: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, hour, 0, 0)

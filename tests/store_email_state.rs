@@ -2,14 +2,17 @@
 //! from the run's start until sent, so a run that died while emailing is found by the next.
 //! PostgreSQL as in `tests/store.rs` (`FLEXITI_TEST_PG_URL`).
 
-use chrono::{NaiveDate, Utc};
+mod common;
+
+use chrono::Utc;
 use flexiti_recon::domain::DayRange;
 use flexiti_recon::report::{ChangeSummary, RunReport, RunStatus};
 use flexiti_recon::store::Store;
-use sqlx::{Connection, Executor, PgConnection};
+
+use common::{PgDatabase, sample_day};
 
 fn night() -> DayRange {
-    DayRange::single(NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid day"))
+    DayRange::single(sample_day())
 }
 
 fn report(run_id: i64) -> RunReport {
@@ -106,28 +109,8 @@ async fn an_email_left_pending_is_reported_once_on_sqlite() {
 
 #[tokio::test]
 async fn an_email_left_pending_is_reported_once_on_postgres() {
-    let admin_url = std::env::var("FLEXITI_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL at FLEXITI_TEST_PG_URL");
-    let name = format!("flexiti_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create the test database");
-    let url = match admin_url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("FLEXITI_TEST_PG_URL has no database path"),
-    };
-    let outcome = tokio::spawn(scenario(url)).await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop the test database");
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let db = PgDatabase::create("flexiti_test").await;
+    scenario(db.url().to_string()).await;
 }
 
 #[tokio::test]

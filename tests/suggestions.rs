@@ -2,24 +2,18 @@
 //! generator injected (precision and recall), and seen by a user in the CSV, the database,
 //! `discrepancies show` and the email.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
-use chrono::NaiveDate;
-use flexiti_recon::domain::{
-    Amount, BusinessCalendar, Category, DayRange, Discrepancy, Suggestion,
-};
-use flexiti_recon::ledger::{LedgerSettings, read_files, resolve_files};
-use flexiti_recon::reconcile::{ReconcileParams, reconcile};
-use flexiti_recon::sandbox::{self, GenerateOptions};
+use flexiti_recon::domain::{Category, DayRange, Discrepancy, Suggestion};
 use flexiti_recon::store::{DiscrepancyFilter, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
+use flexiti_sandbox::GenerateOptions;
 
-fn day(text: &str) -> NaiveDate {
-    text.parse().expect("date")
-}
+use common::{bin, day, expected_row, expected_rows, generated, reconcile_dir, stderr, stdout};
 
 /// `typos.csv` as (Flexiti reference, ledger reference) pairs.
 fn typos(dir: &Path) -> Vec<(String, String)> {
@@ -35,23 +29,6 @@ fn typos(dir: &Path) -> Vec<(String, String)> {
             (cells[3].to_string(), cells[4].to_string())
         })
         .collect()
-}
-
-fn findings_of(dir: &Path, range: DayRange) -> Vec<Discrepancy> {
-    let calendar = BusinessCalendar::new(chrono_tz::America::Toronto);
-    let flexiti = flexiti_recon::flexiti::load_dir(&dir.join("flexiti")).expect("flexiti");
-    let files = resolve_files(&["ledger/*.csv".to_string()], dir).expect("ledger files");
-    let ledger = read_files(&files, &LedgerSettings::default(), calendar).expect("ledger");
-    let params = ReconcileParams {
-        range,
-        window_days: 1,
-        tolerance: Amount::ZERO,
-        calendar,
-        store: None,
-    };
-    reconcile(&flexiti.side, &ledger, &params)
-        .expect("reconcile")
-        .discrepancies
 }
 
 /// (suggestions made, suggestions right, suggestions the truth calls for).
@@ -76,13 +53,13 @@ fn score(findings: &[Discrepancy], truth: &[(String, String)]) -> (usize, usize,
 
 #[test]
 fn suggestions_on_a_generated_scenario_with_typos_meet_the_precision_and_recall_targets() {
-    let dir = tempfile::tempdir().expect("tmp");
     let range = DayRange::new(day("2026-11-23"), day("2026-11-25"));
+    let dir = tempfile::tempdir().expect("tmp");
     let mut opts = GenerateOptions::new(dir.path(), range.from, 3, 60_000);
     opts.seed = 19;
     opts.discrepancy_per_mille = 20;
     opts.typo_per_mille = 10;
-    let summary = sandbox::generate(&opts).expect("generate");
+    let summary = flexiti_sandbox::generate(&opts).expect("generate");
     let truth = typos(dir.path());
     assert_eq!(summary.typos, truth.len() as u64);
     assert!(truth.len() >= 300, "{} typos", truth.len());
@@ -99,7 +76,7 @@ fn suggestions_on_a_generated_scenario_with_typos_meet_the_precision_and_recall_
             .into()
     );
 
-    let findings = findings_of(dir.path(), range);
+    let findings = reconcile_dir(dir.path(), range);
     let (made, right, wanted) = score(&findings, &truth);
     let precision = right as f64 / made.max(1) as f64;
     let recall = right as f64 / wanted as f64;
@@ -115,32 +92,15 @@ fn suggestions_on_a_generated_scenario_with_typos_meet_the_precision_and_recall_
 
 #[test]
 fn typos_keep_the_expected_findings_exact_and_suggestions_change_none_of_them() {
-    let dir = tempfile::tempdir().expect("tmp");
     let range = DayRange::single(day("2026-11-23"));
-    let mut opts = GenerateOptions::new(dir.path(), range.from, 1, 3_000);
-    opts.seed = 3;
-    opts.discrepancy_per_mille = 30;
-    opts.typo_per_mille = 20;
-    sandbox::generate(&opts).expect("generate");
-    let findings = findings_of(dir.path(), range);
-    let key = |d: &Discrepancy| {
-        let amount = |a: Option<Amount>| a.map(|a| a.to_string()).unwrap_or_default();
-        format!(
-            "{},{},{},{},{},{}",
-            d.business_date,
-            d.category,
-            d.reference,
-            d.kind,
-            amount(d.flexiti_amount),
-            amount(d.ledger_amount)
-        )
-    };
-    let mut found: Vec<String> = findings.iter().map(key).collect();
+    let dir = generated(3, 1, 3_000, |opts| {
+        opts.discrepancy_per_mille = 30;
+        opts.typo_per_mille = 20;
+    });
+    let findings = reconcile_dir(dir.path(), range);
+    let mut found: Vec<String> = findings.iter().map(expected_row).collect();
     found.sort();
-    let text = std::fs::read_to_string(dir.path().join("expected.csv")).expect("expected");
-    let mut expected: Vec<String> = text.lines().skip(1).map(String::from).collect();
-    expected.sort();
-    assert_eq!(found, expected);
+    assert_eq!(found, expected_rows(dir.path()));
 
     let truth = typos(dir.path());
     let (made, right, wanted) = score(&findings, &truth);
@@ -160,21 +120,11 @@ fn typos_keep_the_expected_findings_exact_and_suggestions_change_none_of_them() 
     }
 }
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
 async fn cli(dir: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
+    bin(dir)
         .args(args)
         .arg("--config")
         .arg(dir.join("config.toml"))
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
         .output()
         .await
         .expect("run the binary")
@@ -182,12 +132,10 @@ async fn cli(dir: &Path, args: &[&str]) -> Output {
 
 #[tokio::test]
 async fn a_likely_typo_reaches_the_csv_the_database_discrepancies_show_and_the_email() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut opts = GenerateOptions::new(dir.path(), day("2026-11-23"), 1, 400);
-    opts.seed = 4;
-    opts.discrepancy_per_mille = 0;
-    opts.typo_per_mille = 10;
-    sandbox::generate(&opts).expect("generate");
+    let dir = generated(4, 1, 400, |opts| {
+        opts.discrepancy_per_mille = 0;
+        opts.typo_per_mille = 10;
+    });
     let truth = typos(dir.path());
     assert!(!truth.is_empty());
     std::fs::write(

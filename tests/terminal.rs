@@ -2,10 +2,12 @@
 //! next" (whose commands work as printed), `--format json` of the listings, and an error said
 //! once.
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
+use common::{BIN, stderr, stdout};
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(BIN)
@@ -16,14 +18,6 @@ fn cli(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .expect("run the binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json(o: &Output) -> serde_json::Value {
@@ -234,4 +228,34 @@ fn an_error_is_said_once() {
     assert_eq!(err.matches("error").count(), 1, "once:\n{err}");
     assert!(err.contains("error: "), "{err}");
     assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn a_wrong_category_or_status_is_a_usage_error_listing_the_valid_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = cli(
+        dir.path(),
+        &["discrepancies", "list", "--category", "amount"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "[possible values: amount_mismatch, date_mismatch, store_mismatch, \
+             duplicate_in_flexiti, duplicate_in_ledger, missing_in_ledger, missing_in_flexiti, \
+             not_captured, unverified]"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(dir.path(), &["export", "--out", "x", "--status", "closed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[possible values: open, resolved, acknowledged]"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "refused before anything is opened"
+    );
 }

@@ -3,14 +3,12 @@
 
 use anyhow::Context;
 use chrono::Utc;
+use flexiti_sandbox as sandbox;
 
 use crate::cli::{ExportArgs, SandboxAction};
 use crate::config::Config;
-use crate::domain::Category;
 use crate::exit::{AppError, Exit};
 use crate::export::{self, ExportFormat, ExportRow};
-use crate::report::FindingStatus;
-use crate::sandbox;
 use crate::store::{DiscrepancyFilter, Store};
 
 pub(super) async fn open(config: &Config) -> Result<Store, AppError> {
@@ -19,34 +17,9 @@ pub(super) async fn open(config: &Config) -> Result<Store, AppError> {
         .map_err(AppError::fatal)
 }
 
-pub(super) fn check_category(category: &Option<String>) -> Result<Option<Category>, AppError> {
-    match category {
-        None => Ok(None),
-        Some(c) => Category::parse(c).map(Some).ok_or_else(|| {
-            let known: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-            AppError::usage(anyhow::anyhow!(
-                "--category {c}: unknown; one of {}",
-                known.join(", ")
-            ))
-        }),
-    }
-}
-
-pub(super) fn check_status(status: &Option<String>) -> Result<Option<FindingStatus>, AppError> {
-    match status.as_deref() {
-        None => Ok(None),
-        Some("open") => Ok(Some(FindingStatus::Open)),
-        Some("resolved") => Ok(Some(FindingStatus::Resolved)),
-        Some("acknowledged") => Ok(Some(FindingStatus::Acknowledged)),
-        Some(other) => Err(AppError::usage(anyhow::anyhow!(
-            "--status {other}: one of open, resolved, acknowledged"
-        ))),
-    }
-}
-
 pub async fn export(config: &Config, args: &ExportArgs) -> Result<Exit, AppError> {
-    let category = check_category(&args.category)?;
-    let status = check_status(&args.status)?;
+    let category = args.category.map(|c| c.0);
+    let status = args.status.map(|s| s.0);
     let delimiter = if args.semicolon || args.decimal_comma {
         b';'
     } else {

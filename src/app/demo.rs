@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::NaiveDate;
+use flexiti_sandbox::{self as sandbox, Faults, SandboxOptions};
 
 use crate::config::Config;
 use crate::domain::DayRange;
 use crate::exit::{AppError, Exit};
 use crate::job::{RunRequest, run_job};
-use crate::sandbox::{self, Faults, SandboxOptions};
 
 const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
 const FILES: [(&str, &str); 3] = [

@@ -1,7 +1,7 @@
 //! The listings: `runs list|show` and `discrepancies list|show|ack`, as aligned text or as JSON
 //! (`--format json`, see `json_out.rs`).
 
-use super::commands::{check_category, check_status, open};
+use super::commands::open;
 use super::json_out;
 use crate::cli::{DiscrepancyAction, OutputFormat, RunsAction};
 use crate::config::Config;
@@ -138,8 +138,8 @@ pub async fn discrepancies(config: &Config, action: DiscrepancyAction) -> Result
             let filter = DiscrepancyFilter {
                 from,
                 to,
-                category: check_category(&category)?,
-                status: check_status(&status)?,
+                category: category.map(|c| c.0),
+                status: status.map(|s| s.0),
                 store: None,
                 reference: None,
                 limit: Some(u32::try_from(limit.max(1)).unwrap_or(u32::MAX)),

@@ -3,7 +3,7 @@
 //!
 //! Invariants: every piece of data in the HTML is escaped; money is formatted from exact cents;
 //! account numbers never appear in full (no record or finding carries one, and free text from the
-//! outside world is scrubbed of anything that looks like one, with `src/domain/accounts.rs`); the attachment is written by
+//! outside world is scrubbed of anything that looks like one, with `crates/domain/src/accounts.rs`); the attachment is written by
 //! [`crate::export`], the one owner of the CSV format. A failed send is an error the caller
 //! records (the run ends partial); it never loses the run's results.
 

@@ -65,7 +65,7 @@ impl Scenario {
         )
     }
 
-    /// A Flexiti record of store `00-1` (see `store_of_last_flexiti`).
+    /// A record at store 00-1 (`store_of_last_flexiti` changes it).
     fn flexiti_record(
         &mut self,
         kind: Kind,

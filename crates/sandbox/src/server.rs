@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use super::answers::{conflict_echo, deliver, hostile_list, other_id};
 use super::data::Dataset;
 use super::faults::{Dice, Faults};
 use super::listing::{self, ListKind};
@@ -129,6 +129,7 @@ async fn list(
     headers: &HeaderMap,
     client_id: &str,
 ) -> Response {
+    count_call(&shared, &listing::call_name(kind, uri));
     if let Some(refused) = guard(&shared, kind.endpoint(), method, uri, headers, client_id).await {
         return refused;
     }
@@ -178,29 +179,6 @@ async fn list(
     deliver(&shared, body)
 }
 
-/// A 409 whose validation body echoes an account number, as a server that quotes the offending
-/// value back would.
-fn conflict_echo(shared: &Shared, query: &listing::ListQuery) -> Response {
-    let account = listing::page(&shared.data, ListKind::Authorizations, query, false);
-    let account: serde_json::Value = serde_json::from_slice(&account).unwrap_or_default();
-    let value = account
-        .get(0)
-        .and_then(|a| a.get("account_number"))
-        .cloned()
-        .unwrap_or(serde_json::Value::Null);
-    (
-        StatusCode::CONFLICT,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({
-            "error": "wrong_inputs",
-            "message": "Some inputs are wrong or missing!",
-            "field_errors": [{"param": "account_number", "msg": "account closed", "value": value, "type": "state"}],
-        })
-        .to_string(),
-    )
-        .into_response()
-}
-
 async fn lookup(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -208,6 +186,7 @@ async fn lookup(
     headers: HeaderMap,
     Path((client_id, authorization_id)): Path<(String, String)>,
 ) -> Response {
+    count_call(&shared, &format!("authorization:{authorization_id}"));
     if let Some(refused) = guard(
         &shared,
         "authorization",
@@ -259,6 +238,10 @@ pub(crate) fn count_request(shared: &Shared, endpoint: &str, headers: &HeaderMap
     if let Some(id) = reference_id(headers) {
         stats.reference_ids.insert(id);
     }
+}
+
+fn count_call(shared: &Shared, call: &str) {
+    *shared.stats().calls.entry(call.to_string()).or_insert(0) += 1;
 }
 
 fn reference_id(headers: &HeaderMap) -> Option<String> {
@@ -384,99 +367,4 @@ fn random_failure(shared: &Shared, method: &Method, uri: &Uri) -> Option<Respons
         ));
     }
     None
-}
-
-/// A 200 with `body`, unless the dice decide to garble it or cut the connection half-way.
-fn deliver(shared: &Shared, body: Vec<u8>) -> Response {
-    let (malformed, dropped) = {
-        let mut dice = shared.dice();
-        let malformed = dice.roll(shared.faults.malformed_json_per_mille);
-        (
-            malformed,
-            !malformed && dice.roll(shared.faults.drop_connection_per_mille),
-        )
-    };
-    let json = [(header::CONTENT_TYPE, "application/json")];
-    if malformed {
-        shared.count_fault(fault::MALFORMED_JSON);
-        let mut garbled = body[..body.len() / 2].to_vec();
-        garbled.extend_from_slice(b"\x00<html>oops");
-        return (StatusCode::OK, json, garbled).into_response();
-    }
-    if dropped {
-        shared.count_fault(fault::DROP_CONNECTION);
-        let half = Bytes::from(body[..body.len() / 2].to_vec());
-        // The error comes a moment later so that the status line and the first half are on the
-        // wire first: the client sees a 200 whose body breaks, not a refused request.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-        tokio::spawn(async move {
-            let _ = tx.send(Ok(half)).await;
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let reset = std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "connection dropped by the sandbox",
-            );
-            let _ = tx.send(Err(reset)).await;
-        });
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        return (StatusCode::OK, json, Body::from_stream(stream)).into_response();
-    }
-    (StatusCode::OK, json, body).into_response()
-}
-
-/// The list faults that answer instead of the data: a redirect, an endless or trickling body.
-fn hostile_list(shared: &Shared, uri: &Uri) -> Option<Response> {
-    let faults = &shared.faults;
-    if let Some(target) = &faults.redirect_lists_to {
-        shared.count_fault(fault::REDIRECT);
-        let path = uri.path().strip_prefix(BASE_PATH).unwrap_or(uri.path());
-        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-        return Some(redirect(&format!(
-            "{}{path}{query}",
-            target.trim_end_matches('/')
-        )));
-    }
-    let json = [(header::CONTENT_TYPE, "application/json")];
-    let opening = futures::stream::once(async { Ok(Bytes::from_static(b"[")) });
-    if let Some(every) = faults.trickle_list_body_ms {
-        shared.count_fault(fault::TRICKLE_BODY);
-        let every = Duration::from_millis(every.max(1));
-        let drip = futures::stream::unfold((), move |()| async move {
-            tokio::time::sleep(every).await;
-            Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
-        });
-        let body = Body::from_stream(futures::StreamExt::chain(opening, drip));
-        return Some((StatusCode::OK, json, body).into_response());
-    }
-    if faults.endless_list_body {
-        shared.count_fault(fault::ENDLESS_BODY);
-        let row = r#"{"authorization_id":1,"capture_id":1,"reference":"ENDLESS","date":"2026-11-23T12:00:00Z","amount":"1.00","creation_date":"2026-11-23T12:00:00Z"},"#;
-        let chunk = Bytes::from(row.repeat((64 << 10) / row.len()));
-        let rows = futures::StreamExt::map(futures::stream::repeat(chunk), Ok::<_, std::io::Error>);
-        let body = Body::from_stream(futures::StreamExt::chain(opening, rows));
-        return Some((StatusCode::OK, json, body).into_response());
-    }
-    None
-}
-
-/// A 307 to `location`: the client is asked to repeat the same request there.
-pub(crate) fn redirect(location: &str) -> Response {
-    let mut response = error(
-        StatusCode::TEMPORARY_REDIRECT,
-        "moved",
-        "this endpoint has moved",
-    );
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-}
-
-/// An authorization's JSON with another `authorization_id`.
-fn other_id(json: &str, id: u64) -> Vec<u8> {
-    let mut value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    if let Some(object) = value.as_object_mut() {
-        object.insert("authorization_id".into(), json!(id));
-    }
-    value.to_string().into_bytes()
 }

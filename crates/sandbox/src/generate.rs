@@ -13,11 +13,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use flexiti_recon_domain::{BusinessCalendar, Category, DayRange};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::orders::{Finding, Orders, Typo};
-use crate::domain::{BusinessCalendar, Category, DayRange};
 
 /// What to generate. `orders` is roughly the number of ledger rows of the reconciled days.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! rehearsals, never for production. Everything it serves comes from `<data_dir>/flexiti/`, so a
 //! generated data set and the committed `samples/` are interchangeable.
 
+mod answers;
 mod data;
 mod faults;
 mod generate;
@@ -88,8 +89,13 @@ pub struct SandboxStats {
     pub requests: BTreeMap<String, u64>,
     pub faults: BTreeMap<String, u64>,
     pub tokens_issued: u64,
+    /// The `grant_type` of each token issued, in order.
+    pub grants: Vec<String>,
     /// Every well-formed `x-reference-id` received.
     pub reference_ids: BTreeSet<String>,
+    /// Requests per call, answered or refused: `captures:2026-11-23:1` (a list endpoint, its
+    /// `creation_date_from` and page number) or `authorization:77` (a lookup).
+    pub calls: BTreeMap<String, u64>,
 }
 
 impl SandboxStats {
@@ -99,6 +105,11 @@ impl SandboxStats {
 
     pub fn faults_of(&self, kind: &str) -> u64 {
         self.faults.get(kind).copied().unwrap_or(0)
+    }
+
+    /// How often the call named as in [`SandboxStats::calls`] was requested.
+    pub fn calls_to(&self, call: &str) -> u64 {
+        self.calls.get(call).copied().unwrap_or(0)
     }
 
     pub fn total_requests(&self) -> u64 {

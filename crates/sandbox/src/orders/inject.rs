@@ -2,9 +2,9 @@
 //! reference and without returns, so that no two findings interact.
 
 use chrono::Days;
+use flexiti_recon_domain::{Category, Kind};
 
-use super::{Finding, Order, Orders};
-use crate::domain::{Category, Kind};
+use super::{Finding, Order, Orders, Till};
 
 impl Orders {
     /// Bends one order into exactly one finding of `category` (see `docs/RULES.md`).
@@ -19,13 +19,13 @@ impl Orders {
         };
         let sale = |this: &mut Self, at, cents| {
             this.ledger_row(
-                at,
-                o.store,
-                o.register,
-                &o.reference,
+                Till {
+                    at,
+                    cents,
+                    ..o.till()
+                },
                 "SALE",
                 "FLEXITI",
-                cents,
             )
         };
         match category {

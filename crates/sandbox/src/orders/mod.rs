@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use flexiti_recon_domain::{Category, Kind};
 
 mod inject;
 mod typo;
@@ -17,7 +18,6 @@ use super::generate::{Dice, GenerateOptions, GenerateSummary};
 use super::writers::{
     AuthorizationOut, CaptureOut, JsonFiles, LedgerFiles, LedgerLine, Money, ReturnOut,
 };
-use crate::domain::{Category, Kind};
 
 const OTHER_TENDERS: [&str; 5] = ["VISA", "MASTERCARD", "DEBIT", "CASH", "AMEX"];
 const OTHER_TENDER_PER_MILLE: u32 = 180;
@@ -25,16 +25,9 @@ const RETURN_PER_MILLE: u32 = 60;
 const LATER_DAY_RETURN_PER_MILLE: u32 = 350;
 const NEAR_MIDNIGHT_PER_MILLE: u32 = 30;
 const ABANDONED_PER_MILLE: u32 = 15;
-const INJECTED: [Category; 8] = [
-    Category::AmountMismatch,
-    Category::DateMismatch,
-    Category::StoreMismatch,
-    Category::DuplicateInFlexiti,
-    Category::DuplicateInLedger,
-    Category::MissingInLedger,
-    Category::MissingInFlexiti,
-    Category::NotCaptured,
-];
+/// Every category but `unverified` (the last): that one comes from what could not be checked,
+/// not from the data.
+const INJECTED: &[Category] = Category::ALL.split_at(Category::ALL.len() - 1).0;
 
 /// One row of `expected.csv`.
 #[derive(Debug, Clone)]
@@ -47,15 +40,6 @@ pub(crate) struct Finding {
     pub ledger_cents: Option<i64>,
 }
 
-/// A ledger return waiting for its (later) day, so the ledger stays roughly in day order.
-struct PendingReturn {
-    at: DateTime<Utc>,
-    store: usize,
-    register: u32,
-    reference: String,
-    cents: i64,
-}
-
 /// The fields of one order that every variant needs.
 struct Order {
     day: NaiveDate,
@@ -66,6 +50,28 @@ struct Order {
     register: u32,
 }
 
+/// Where, when and how much a ledger row rings up (its reference, store, register, instant,
+/// amount); the row's type and tender are given beside it.
+struct Till<'a> {
+    at: DateTime<Utc>,
+    store: usize,
+    register: u32,
+    reference: &'a str,
+    cents: i64,
+}
+
+impl Order {
+    fn till(&self) -> Till<'_> {
+        Till {
+            at: self.at,
+            store: self.store,
+            register: self.register,
+            reference: &self.reference,
+            cents: self.cents,
+        }
+    }
+}
+
 pub(crate) struct Orders {
     dice: Dice,
     stores: Vec<String>,
@@ -73,7 +79,8 @@ pub(crate) struct Orders {
     authorizations: JsonFiles,
     captures: JsonFiles,
     ledger: LedgerFiles,
-    pending: BTreeMap<NaiveDate, Vec<PendingReturn>>,
+    /// Ledger returns waiting for their (later) day, so the ledger stays roughly in day order.
+    pending: BTreeMap<NaiveDate, Vec<Order>>,
     findings: Vec<Finding>,
     injection_credit: u32,
     injected: usize,
@@ -121,15 +128,7 @@ impl Orders {
     pub fn day(&mut self, day: NaiveDate, count: u64, reconciled: bool) -> anyhow::Result<()> {
         if let Some(returns) = self.pending.remove(&day) {
             for r in returns {
-                self.ledger_row(
-                    r.at,
-                    r.store,
-                    r.register,
-                    &r.reference,
-                    "RETURN",
-                    "FLEXITI",
-                    r.cents,
-                )?;
+                self.ledger_row(r.till(), "RETURN", "FLEXITI")?;
             }
         }
         let mut seconds: Vec<u32> = (0..count)
@@ -146,15 +145,7 @@ impl Orders {
             let mut order = self.order(day, index, second);
             if self.dice.roll(OTHER_TENDER_PER_MILLE) {
                 let tender = OTHER_TENDERS[self.dice.range(0..=4) as usize % OTHER_TENDERS.len()];
-                self.ledger_row(
-                    order.at,
-                    order.store,
-                    order.register,
-                    &order.reference,
-                    "SALE",
-                    tender,
-                    order.cents,
-                )?;
+                self.ledger_row(order.till(), "SALE", tender)?;
                 self.summary.other_tender_rows += 1;
             } else if let Some(category) = reconciled.then(|| self.next_injection()).flatten() {
                 if category == Category::DuplicateInFlexiti {
@@ -188,15 +179,7 @@ impl Orders {
     pub fn finish(mut self) -> anyhow::Result<(GenerateSummary, Vec<Finding>, Vec<Typo>)> {
         for (_, returns) in std::mem::take(&mut self.pending) {
             for r in returns {
-                self.ledger_row(
-                    r.at,
-                    r.store,
-                    r.register,
-                    &r.reference,
-                    "RETURN",
-                    "FLEXITI",
-                    r.cents,
-                )?;
+                self.ledger_row(r.till(), "RETURN", "FLEXITI")?;
             }
         }
         let mut summary = self.summary;
@@ -270,27 +253,18 @@ impl Orders {
                 remaining_capture: self.money(o.cents - cents),
             });
             self.summary.returns += 1;
-            self.pending
-                .entry(self.dice.calendar.day_of(at))
-                .or_default()
-                .push(PendingReturn {
-                    at,
-                    store: o.store,
-                    register: o.register,
-                    reference: o.reference.clone(),
-                    cents,
-                });
+            let day = self.dice.calendar.day_of(at);
+            self.pending.entry(day).or_default().push(Order {
+                day,
+                reference: o.reference.clone(),
+                at,
+                cents,
+                store: o.store,
+                register: o.register,
+            });
         }
         self.capture(o, authorization_id, o.at, o.store, &returns)?;
-        self.ledger_row(
-            o.at,
-            o.store,
-            o.register,
-            &o.reference,
-            "SALE",
-            "FLEXITI",
-            o.cents,
-        )
+        self.ledger_row(o.till(), "SALE", "FLEXITI")
     }
 
     fn money(&mut self, cents: i64) -> Money {
@@ -379,27 +353,21 @@ impl Orders {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn ledger_row(
-        &mut self,
-        at: DateTime<Utc>,
-        store: usize,
-        register: u32,
-        reference: &str,
-        txn_type: &str,
-        tender: &str,
-        cents: i64,
-    ) -> anyhow::Result<()> {
-        let sold_at = at.with_timezone(&self.dice.calendar.zone).naive_local();
+    /// Writes one ledger row: `till` says where, when and how much, `txn_type` and `tender` what.
+    fn ledger_row(&mut self, till: Till<'_>, txn_type: &str, tender: &str) -> anyhow::Result<()> {
+        let sold_at = till
+            .at
+            .with_timezone(&self.dice.calendar.zone)
+            .naive_local();
         self.ledger
             .row(&LedgerLine {
                 sold_at,
-                store: &self.stores[store],
-                register,
-                order_id: reference,
+                store: &self.stores[till.store],
+                register: till.register,
+                order_id: till.reference,
                 txn_type,
                 tender,
-                cents,
+                cents: till.cents,
             })
             .context("generate: cannot write a ledger row")?;
         self.summary.ledger_rows += 1;

@@ -9,8 +9,9 @@
 
 use std::collections::HashSet;
 
-use super::{Finding, Order, Orders};
-use crate::domain::{Category, Kind};
+use flexiti_recon_domain::{Category, Kind};
+
+use super::{Finding, Order, Orders, Till};
 
 /// One row of `typos.csv`.
 #[derive(Debug, Clone)]
@@ -56,9 +57,11 @@ impl Orders {
         let (mistyped, typo) = self.mistype(&o.reference);
         let id = self.authorization(o, "closed", 0)?;
         self.capture(o, id, o.at, o.store, &[])?;
-        self.ledger_row(
-            o.at, o.store, o.register, &mistyped, "SALE", "FLEXITI", o.cents,
-        )?;
+        let till = Till {
+            reference: &mistyped,
+            ..o.till()
+        };
+        self.ledger_row(till, "SALE", "FLEXITI")?;
         for (category, reference, flexiti, ledger) in [
             (Category::MissingInLedger, &o.reference, Some(o.cents), None),
             (Category::MissingInFlexiti, &mistyped, None, Some(o.cents)),

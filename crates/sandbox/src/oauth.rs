@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::answers::redirect;
 use super::fault;
-use super::server::{Shared, count_request, error, outage, redirect};
+use super::server::{Shared, count_request, error, outage};
 
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct TokenForm {
@@ -77,7 +78,8 @@ pub(crate) async fn token(
         );
     }
     let ttl = shared.faults.token_ttl_secs.map(Duration::from_secs);
-    let issued = match form.grant_type.as_deref().unwrap_or("client_credentials") {
+    let grant = form.grant_type.as_deref().unwrap_or("client_credentials");
+    let issued = match grant {
         "client_credentials" => shared.tokens().issue(id, ttl),
         "refresh_token" => {
             let Some(refresh) = form.refresh_token.as_deref() else {
@@ -106,7 +108,11 @@ pub(crate) async fn token(
             );
         }
     };
-    shared.stats().tokens_issued += 1;
+    {
+        let mut stats = shared.stats();
+        stats.tokens_issued += 1;
+        stats.grants.push(grant.to_string());
+    }
     if shared
         .dice()
         .within_first("bad token reply", shared.faults.bad_token_replies)

@@ -30,6 +30,24 @@ impl ListKind {
     }
 }
 
+/// A list call's name in [`SandboxStats::calls`](crate::SandboxStats::calls): the endpoint, the
+/// `creation_date_from` and the page number as sent (page 1 when absent).
+pub(crate) fn call_name(kind: ListKind, uri: &Uri) -> String {
+    let params: HashMap<String, String> =
+        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+    let param = |name: &str, absent: &'static str| {
+        params
+            .get(name)
+            .map_or(absent.to_string(), ToString::to_string)
+    };
+    format!(
+        "{}:{}:{}",
+        kind.endpoint(),
+        param("creation_date_from", ""),
+        param("page_number", "1")
+    )
+}
+
 #[derive(Debug)]
 pub(crate) struct ListQuery {
     pub from: NaiveDate,
