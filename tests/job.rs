@@ -231,18 +231,25 @@ async fn a_run_writes_prometheus_metrics_for_node_exporter() {
     let prom =
         std::fs::read_to_string(h.dir.path().join("metrics/recon.prom")).expect("metrics file");
     assert!(
-        prom.contains("flexiti_recon_discrepancies{category=\"amount_mismatch\"} 1"),
+        prom.contains(
+            "flexiti_recon_discrepancies{merchant=\"Test Merchant\",category=\"amount_mismatch\"} 1"
+        ),
         "{prom}"
     );
     assert!(
-        prom.contains("flexiti_recon_discrepancy_amount_cad{category=\"amount_mismatch\"} 2.97"),
+        prom.contains(
+            "flexiti_recon_discrepancy_amount_cad{merchant=\"Test Merchant\",category=\"amount_mismatch\"} 2.97"
+        ),
         "{prom}"
     );
     assert!(
-        prom.contains("flexiti_recon_last_success_timestamp_seconds "),
+        prom.contains("flexiti_recon_last_success_timestamp_seconds{merchant=\"Test Merchant\"} "),
         "{prom}"
     );
-    assert!(prom.contains("flexiti_recon_failed_calls 0"), "{prom}");
+    assert!(
+        prom.contains("flexiti_recon_failed_calls{merchant=\"Test Merchant\"} 0"),
+        "{prom}"
+    );
 }
 
 #[tokio::test]

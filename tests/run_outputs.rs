@@ -150,7 +150,7 @@ async fn a_replay_leaves_the_nightly_metrics_alone() {
     let textfile = work.path("metrics/recon.prom");
     let before = std::fs::read_to_string(&textfile).expect("metrics file");
     assert!(
-        before.contains("flexiti_recon_last_success_timestamp_seconds "),
+        before.contains("flexiti_recon_last_success_timestamp_seconds{merchant="),
         "{before}"
     );
 

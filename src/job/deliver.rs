@@ -75,7 +75,7 @@ pub async fn deliver(plan: &Plan<'_>, session: &mut Session, recorded: Recorded)
             Some(db) => db.last_successful_run_finished_at().await.ok().flatten(),
             None => None,
         };
-        if let Err(e) = metrics::write(path, &report, last_success) {
+        if let Err(e) = metrics::write(path, &report, &plan.config.file.merchant, last_success) {
             tracing::warn!("metrics textfile {}: {e:#}", path.display());
         }
     }
