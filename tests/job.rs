@@ -573,3 +573,60 @@ async fn the_job_runs_the_same_on_postgresql() {
         "nothing went to SQLite"
     );
 }
+
+#[tokio::test]
+async fn a_sigterm_while_fetching_fails_the_run_alerts_and_frees_the_lock() {
+    // Every Flexiti answer takes 3 s: the run is still fetching when the signal comes.
+    let h = Harness::start(Faults::from_spec("latency_ms=3000").expect("faults")).await;
+    let child = h
+        .command(&["run", "--date", "2026-11-23"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the run");
+    let pid = child.id().expect("pid").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the run stops soon after SIGTERM")
+        .expect("wait");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped by SIGTERM"),
+        "{}",
+        stderr(&out)
+    );
+
+    let run = h
+        .store()
+        .await
+        .get_run(1)
+        .await
+        .expect("read")
+        .expect("run 1");
+    assert_eq!(run.status, RunStatus::Failed, "not left running");
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped by SIGTERM"),
+        "{:?}",
+        run.error
+    );
+    let alerts: Vec<Email> = h.emails();
+    assert_eq!(alerts.len(), 1, "one failure alert");
+    assert!(
+        alerts[0].text.contains("stopped by SIGTERM"),
+        "{}",
+        alerts[0].text
+    );
+    // Nothing is left `running` for the next run to find abandoned.
+    let next = h.cli(&["runs", "list"]).await;
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    assert!(!stdout(&next).contains("running"), "{}", stdout(&next));
+}

@@ -15,7 +15,11 @@
 //!   pruned, the lock released, the metrics textfile (`src/metrics.rs`).
 //!
 //! A failure before the results are stored marks the run failed, sends the failure alert and
-//! exits 1; after that, a failure leaves the results stored and ends the run partial.
+//! exits 1; after that, a failure leaves the results stored and ends the run partial. A SIGTERM
+//! or Ctrl-C while the inputs are read or judged (a scheduler's deadline, an operator) is such a
+//! failure: the run is marked failed, the alert sent and the lock released, instead of leaving
+//! the run `running` until the next run finds it abandoned. From the commit on, a signal is not
+//! watched: storing and delivering finish (each is bounded).
 
 mod deliver;
 mod email;
@@ -68,10 +72,49 @@ async fn judge_and_record(
     session: &Session,
     stages: &Stages,
 ) -> anyhow::Result<Recorded> {
-    let inputs = inputs::gather(plan, stages).await?;
-    let judged = outcome::judge(plan, inputs, stages).await?;
+    let judged = until_stopped(async {
+        let inputs = inputs::gather(plan, stages).await?;
+        outcome::judge(plan, inputs, stages).await
+    })
+    .await?;
     let reported = report::build(plan, session, judged);
     record::record(plan, session, reported, stages).await
+}
+
+/// `work`, or an error when a SIGTERM or Ctrl-C comes first (the work is dropped: nothing of it
+/// was stored).
+async fn until_stopped<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::select! {
+        done = work => done,
+        signal = stop_signal() => Err(anyhow::anyhow!(
+            "stopped by {signal} before the results were stored; nothing of this run was kept, \
+             rerun its days"
+        )),
+    }
+}
+
+/// The name of the first stop signal received; never returns when none can be watched.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    }
 }
 
 /// The exit code, and for a replay whether it reproduces its run.
