@@ -72,7 +72,7 @@ pub fn text(text: &str) -> String {
     out = url_passwords(&out);
     out = keyed_values(&out);
     out = bearer_credentials(&out);
-    scrub_account_like(&out)
+    crate::domain::scrub_accounts(&out)
 }
 
 /// A URL without its password, for people to read: `postgres://recon:***@db/recon`.
@@ -253,35 +253,6 @@ fn bearer_credentials(text: &str) -> String {
             out.push_str(REDACTED);
             copied = end;
             from = end;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// A standalone run of 8 to 14 ASCII digits keeps its last four. Digits inside a token such as
-/// `ORD-20261123-000123` are part of a reference and stay.
-fn scrub_account_like(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let joins = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b));
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        let standalone =
-            !joins(start.checked_sub(1).and_then(|p| bytes.get(p))) && !joins(bytes.get(i));
-        if standalone && (8..=14).contains(&(i - start)) {
-            out.push_str(&text[copied..start]);
-            out.push_str(&crate::domain::mask_account(&text[start..i]));
-            copied = i;
         }
     }
     out.push_str(&text[copied..]);

@@ -4,35 +4,36 @@
 
 use super::mask_account;
 
-/// Masks anything in free text (error messages, reject reasons) that looks like an account
-/// number: a standalone run of 8 to 14 digits keeps only its last four. Longer runs are Flexiti
-/// ids and shorter ones are counts or capture ids; digits inside a token such as
-/// `ORD-20261123-000123` are part of a reference and stay.
+/// Masks anything in free text (error messages, reject reasons, log lines) that looks like an
+/// account number: a standalone run of 8 to 14 ASCII digits keeps only its last four. Longer runs
+/// are Flexiti ids and shorter ones are counts or capture ids; digits inside a token such as
+/// `ORD-20261123-000123` (joined by an ASCII letter or digit, `-`, `_` or `.`) are part of a
+/// reference and stay. This is the one account scrubber: `src/redact.rs` uses it too.
 pub fn scrub_accounts(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let joins_token =
-        |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || "-_.".contains(*c));
+    let bytes = text.as_bytes();
+    let joins = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b));
     let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
     let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
             i += 1;
             continue;
         }
         let start = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
             i += 1;
         }
-        let run: String = chars[start..i].iter().collect();
-        let standalone = !joins_token(start.checked_sub(1).and_then(|p| chars.get(p)))
-            && !joins_token(chars.get(i));
-        if standalone && (8..=14).contains(&run.len()) {
-            out.push_str(&mask_account(&run));
-        } else {
-            out.push_str(&run);
+        let standalone =
+            !joins(start.checked_sub(1).and_then(|p| bytes.get(p))) && !joins(bytes.get(i));
+        if standalone && (8..=14).contains(&(i - start)) {
+            // Both ends are ASCII digits, so both are character boundaries.
+            out.push_str(&text[copied..start]);
+            out.push_str(&mask_account(&text[start..i]));
+            copied = i;
         }
     }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -66,6 +67,9 @@ mod tests {
             "ORD-20261123-000123 on 4821907733105521"
         );
         assert_eq!(scrub_accounts("page 2 of 346123"), "page 2 of 346123");
+        // A letter outside ASCII does not make the digits part of a reference: masked.
+        assert_eq!(scrub_accounts("n°20076677 é"), "n°****6677 é");
+        assert_eq!(scrub_accounts("20076677"), "****6677");
     }
 
     #[test]
