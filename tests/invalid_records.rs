@@ -95,7 +95,7 @@ impl Work {
             "sqlite://{}",
             self.dir.path().join("data/flexiti-recon.db").display()
         );
-        Store::connect(&url).await.expect("store")
+        Store::connect(&url, "Test Merchant").await.expect("store")
     }
 
     /// Every `.eml` of the outbox, decoded parts joined.

@@ -87,7 +87,7 @@ impl Harness {
     }
 
     async fn store(&self) -> Store {
-        Store::connect(&self.config().database_url)
+        Store::connect(&self.config().database_url, "Test Merchant")
             .await
             .expect("store")
     }
@@ -688,7 +688,9 @@ async fn the_job_runs_the_same_on_postgresql() {
     let first = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
     let second = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
     let listed = run(&["discrepancies", "list"]).await;
-    let store = Store::connect(&db_url).await.expect("store");
+    let store = Store::connect(&db_url, "Test Merchant")
+        .await
+        .expect("store");
     let stored = store
         .list_discrepancies(&DiscrepancyFilter::default())
         .await

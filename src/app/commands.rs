@@ -17,7 +17,7 @@ use crate::sandbox;
 use crate::store::{DiscrepancyFilter, Store, StoreError};
 
 async fn open(config: &Config) -> Result<Store, AppError> {
-    Store::connect(&config.database_url)
+    Store::connect(&config.database_url, &config.file.merchant)
         .await
         .map_err(AppError::fatal)
 }
@@ -328,7 +328,7 @@ pub async fn check(config: &Config) -> Result<Exit, AppError> {
             println!("ledger: FAILED: {e:#}");
         }
     }
-    match Store::connect(&config.database_url).await {
+    match Store::connect(&config.database_url, &config.file.merchant).await {
         Ok(store) => {
             println!(
                 "database {}: ok ({})",

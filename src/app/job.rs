@@ -237,18 +237,11 @@ pub async fn run_job(config: &Config, request: &RunRequest) -> Result<JobOutcome
     let x_reference_id = uuid::Uuid::new_v4().simple().to_string();
     tracing::info!(%range, x_reference_id, dry_run, "starting the run");
 
-    let store = if dry_run {
-        None
+    let (store, lock) = if dry_run {
+        (None, None)
     } else {
-        Some(
-            Store::connect(&config.database_url)
-                .await
-                .map_err(AppError::fatal)?,
-        )
-    };
-    let lock = match &store {
-        Some(store) => Some(acquire_lock(store, &config.file.merchant, request.wait).await?),
-        None => None,
+        let (store, lock) = open_locked(config, request.wait).await?;
+        (Some(store), Some(lock))
     };
     let started_at = Utc::now();
     let run_id = match &store {
@@ -413,23 +406,20 @@ async fn report_unsent_emails(store: &Store) {
     }
 }
 
-async fn acquire_lock(
-    store: &Store,
-    merchant: &str,
+/// Opens the store with the merchant's run lock held (taken before migrating or touching any
+/// row), waiting up to an hour with `--wait`.
+async fn open_locked(
+    config: &Config,
     wait: bool,
-) -> Result<crate::store::LockGuard, AppError> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
-    loop {
-        if let Some(guard) = store.try_lock(merchant).await.map_err(AppError::fatal)? {
-            return Ok(guard);
-        }
-        if !wait || std::time::Instant::now() > deadline {
-            return Err(AppError::locked(anyhow::anyhow!(
-                "another run for merchant '{merchant}' is in progress (lock held); try again later or pass --wait"
-            )));
-        }
-        tracing::info!("another run holds the lock; waiting");
-        tokio::time::sleep(Duration::from_secs(5)).await;
+) -> Result<(Store, crate::store::LockGuard), AppError> {
+    let merchant = &config.file.merchant;
+    let wait = wait.then_some(Duration::from_secs(3600));
+    match Store::open_for_run(&config.database_url, merchant, wait).await {
+        Ok(Some(opened)) => Ok(opened),
+        Ok(None) => Err(AppError::locked(anyhow::anyhow!(
+            "another run for merchant '{merchant}' is in progress (lock held); try again later or pass --wait"
+        ))),
+        Err(e) => Err(AppError::fatal(e)),
     }
 }
 
