@@ -1298,7 +1298,7 @@ impl<'a> Row<'a> {
     }
 
     async fn store(&self) -> Result<Store> {
-        Store::connect(&self.db_url).await
+        Store::connect(&self.db_url, "Test Merchant").await
     }
 
     /// `runs show ID` through the binary.

@@ -58,7 +58,7 @@ impl Harness {
     }
 
     async fn store(&self) -> Store {
-        Store::connect(&self.config().database_url)
+        Store::connect(&self.config().database_url, "Test Merchant")
             .await
             .expect("store")
     }
@@ -552,7 +552,9 @@ async fn the_job_runs_the_same_on_postgresql() {
     let first = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
     let second = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
     let listed = run(&["discrepancies", "list"]).await;
-    let store = Store::connect(&db_url).await.expect("store");
+    let store = Store::connect(&db_url, "Test Merchant")
+        .await
+        .expect("store");
     let stored = stored_findings(&store).await;
     let runs = store.list_runs(5).await.expect("runs");
     store.close().await;

@@ -20,6 +20,9 @@ use flexiti_recon::store::{DiscrepancyFilter, Store, StoreError};
 
 use common::{PgDatabase, day};
 
+/// The tenant every scenario stores as.
+const MERCHANT: &str = "merchant-1";
+
 /// Runs `scenario` against a fresh PostgreSQL database, dropped afterwards even if it panics.
 async fn on_postgres<F, Fut>(scenario: F)
 where
@@ -156,10 +159,12 @@ mod scenarios {
     use super::*;
 
     pub async fn migrations_run_on_connect_and_are_idempotent(url: String) {
-        let store = Store::connect(&url).await.expect("first connect migrates");
+        let store = Store::connect(&url, MERCHANT)
+            .await
+            .expect("first connect migrates");
         store.migrate().await.expect("migrating again is a no-op");
         store.close().await;
-        let again = Store::connect(&url)
+        let again = Store::connect(&url, MERCHANT)
             .await
             .expect("reconnect migrates again");
         assert!(again.list_runs(10).await.expect("list runs").is_empty());
@@ -173,7 +178,7 @@ mod scenarios {
     }
 
     pub async fn a_rerun_of_the_same_day_upserts_and_keeps_first_seen(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let first = run(&store, |id| {
             report(id, range, at(24, 6), vec![finding(day(23), "ORD-1", 1000)])
@@ -203,7 +208,7 @@ mod scenarios {
     }
 
     pub async fn a_finding_no_longer_found_is_resolved_but_not_on_an_incomplete_day(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::new(day(22), day(23));
         let on_22 = finding(day(22), "ORD-22", 500);
         let on_23 = finding(day(23), "ORD-23", 700);
@@ -256,7 +261,7 @@ mod scenarios {
     }
 
     pub async fn a_resolved_finding_that_reappears_is_reopened(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let f = finding(day(23), "ORD-1", 1000);
         run(&store, |id| report(id, range, at(24, 6), vec![f.clone()])).await;
@@ -271,7 +276,7 @@ mod scenarios {
     }
 
     pub async fn a_run_restricted_to_a_store_resolves_only_that_store(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let mut other = finding(day(23), "ORD-OTHER", 300);
         other.ledger_store = Some("00-99999".to_string());
@@ -301,7 +306,7 @@ mod scenarios {
     }
 
     pub async fn an_acknowledged_finding_stays_acknowledged_across_reruns(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let f = finding(day(23), "ORD-1", 1000);
         run(&store, |id| report(id, range, at(24, 6), vec![f.clone()])).await;
@@ -344,7 +349,7 @@ mod scenarios {
     }
 
     pub async fn amounts_and_every_field_round_trip_exactly(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let big = Amount::parse("99999999999.99", false).expect("amount");
         let exact = Amount::parse("1299.99", false).expect("amount");
@@ -464,7 +469,7 @@ mod scenarios {
     pub async fn a_failure_inside_finish_run_changes_nothing_and_the_next_run_abandons_it(
         url: String,
     ) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let kept = finding(day(23), "ORD-KEPT", 100);
         run(&store, |id| {
@@ -520,7 +525,7 @@ mod scenarios {
     }
 
     pub async fn a_failed_run_records_its_error_and_is_not_a_success(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let id = store
             .begin_run(DayRange::single(day(23)), "cron", "xref", "0.1.0")
             .await
@@ -551,8 +556,10 @@ mod scenarios {
     }
 
     pub async fn the_lock_excludes_a_second_holder_until_released(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
-        let other = Store::connect(&url).await.expect("second connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
+        let other = Store::connect(&url, MERCHANT)
+            .await
+            .expect("second connect");
         let first = store
             .try_lock("merchant-1")
             .await
@@ -589,7 +596,7 @@ mod scenarios {
     /// acknowledged one, and reports them in the run's order.
     pub async fn thousands_of_findings_span_several_statements_and_rerun_exactly(url: String) {
         const N: usize = 7000;
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let found: Vec<Discrepancy> = (0..N)
             .map(|i| finding(day(23), &format!("ORD-{i:05}"), 100 + i as i64))
@@ -708,7 +715,7 @@ mod scenarios {
     /// The findings are checked before any is written: a fingerprint twice in one run, even
     /// one statement apart, fails the run naming the finding, and nothing of it is stored.
     pub async fn a_finding_seen_twice_in_one_run_fails_the_run_and_stores_nothing(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let mut found: Vec<Discrepancy> = (0..3000)
             .map(|i| finding(day(23), &format!("ORD-{i:05}"), 100))
@@ -734,7 +741,7 @@ mod scenarios {
     }
 
     pub async fn many_rejected_rows_failed_calls_and_totals_are_stored_in_order(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let run_id = store
             .begin_run(range, "test", "xref", "0.1.0")
@@ -796,7 +803,7 @@ mod scenarios {
     }
 
     pub async fn only_the_complete_days_between_incomplete_ones_are_resolved(url: String) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let found: Vec<Discrepancy> = (20..=28)
             .map(|d| finding(day(d), &format!("ORD-{d}"), 100))
             .collect();
@@ -837,7 +844,7 @@ mod scenarios {
     pub async fn a_store_restricted_run_reads_the_flexiti_store_when_the_ledger_has_none(
         url: String,
     ) {
-        let store = Store::connect(&url).await.expect("connect");
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
         let range = DayRange::single(day(23));
         let with_store = |reference: &str, ledger: Option<&str>, flexiti: Option<&str>| {
             let mut f = finding(day(23), reference, 100);

@@ -11,6 +11,9 @@ use flexiti_recon::store::Store;
 
 use common::{PgDatabase, sample_day};
 
+/// The tenant every scenario stores as.
+const MERCHANT: &str = "merchant-1";
+
 fn night() -> DayRange {
     DayRange::single(sample_day())
 }
@@ -50,7 +53,7 @@ async fn stored_run_emailing(store: &Store) -> i64 {
 }
 
 async fn scenario(url: String) {
-    let store = Store::connect(&url).await.expect("connect");
+    let store = Store::connect(&url, MERCHANT).await.expect("connect");
     // Died while emailing: committed, email still pending.
     let died = stored_run_emailing(&store).await;
     assert_eq!(
@@ -122,7 +125,9 @@ async fn an_unreachable_postgres_is_named_at_once_without_its_password() {
         .port();
     // The listener is dropped: nothing listens on the port.
     let url = format!("postgres://app:s3cret-pw@127.0.0.1:{port}/recon");
-    let err = Store::connect(&url).await.expect_err("nothing listens");
+    let err = Store::connect(&url, MERCHANT)
+        .await
+        .expect_err("nothing listens");
     let text = format!("{err:#}");
     assert!(
         text.contains(&format!(

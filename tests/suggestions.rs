@@ -204,10 +204,13 @@ async fn a_likely_typo_reaches_the_csv_the_database_discrepancies_show_and_the_e
     );
 
     // The database keeps them, and `discrepancies show` prints them.
-    let store = Store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("data/flexiti-recon.db").display()
-    ))
+    let store = Store::connect(
+        &format!(
+            "sqlite://{}",
+            dir.path().join("data/flexiti-recon.db").display()
+        ),
+        "Test Merchant",
+    )
     .await
     .expect("store");
     let stored = store

@@ -23,7 +23,7 @@ pub async fn check(config: &Config) -> Result<Exit, AppError> {
             println!("ledger: FAILED: {e:#}");
         }
     }
-    match Store::connect(&config.database_url).await {
+    match Store::connect(&config.database_url, &config.file.merchant).await {
         Ok(store) => {
             println!(
                 "database {}: ok ({})",

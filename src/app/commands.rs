@@ -12,7 +12,7 @@ use crate::export::{self, ExportFormat, ExportRow};
 use crate::store::{DiscrepancyFilter, Store};
 
 pub(super) async fn open(config: &Config) -> Result<Store, AppError> {
-    Store::connect(&config.database_url)
+    Store::connect(&config.database_url, &config.file.merchant)
         .await
         .map_err(AppError::fatal)
 }

@@ -94,22 +94,23 @@ pub async fn run(data_dir: &Path) -> Result<Exit, AppError> {
 async fn next_steps(config: &Config, config_path: &Path, data_dir: &Path) -> String {
     let day = demo_day();
     let config_arg = shell_word(&config_path.display().to_string());
-    let largest = match crate::store::Store::connect(&config.database_url).await {
-        Ok(store) => {
-            let filter = crate::store::DiscrepancyFilter {
-                from: Some(day),
-                to: Some(day),
-                ..Default::default()
-            };
-            let found = store.list_discrepancies(&filter).await.unwrap_or_default();
-            store.close().await;
-            found
-                .iter()
-                .max_by_key(|d| (d.discrepancy.delta.abs(), -d.id))
-                .map(|d| d.id)
-        }
-        Err(_) => None,
-    };
+    let largest =
+        match crate::store::Store::connect(&config.database_url, &config.file.merchant).await {
+            Ok(store) => {
+                let filter = crate::store::DiscrepancyFilter {
+                    from: Some(day),
+                    to: Some(day),
+                    ..Default::default()
+                };
+                let found = store.list_discrepancies(&filter).await.unwrap_or_default();
+                store.close().await;
+                found
+                    .iter()
+                    .max_by_key(|d| (d.discrepancy.delta.abs(), -d.id))
+                    .map(|d| d.id)
+            }
+            Err(_) => None,
+        };
     let mut out = String::from("What to try next:\n");
     out.push_str(&format!(
         "  export the findings, totals, rejected rows and failed calls as CSV:\n    \

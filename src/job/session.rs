@@ -30,10 +30,7 @@ impl Session {
                 started_at,
             });
         }
-        let db = Store::connect(&plan.config.database_url)
-            .await
-            .map_err(AppError::fatal)?;
-        let lock = acquire_lock(&db, &plan.config.file.merchant, plan.request.wait).await?;
+        let (db, lock) = open_locked(plan).await?;
         let started_at = Utc::now();
         let run_id = db
             .begin_run(
@@ -95,18 +92,16 @@ async fn report_unsent_emails(db: &Store) {
     }
 }
 
-async fn acquire_lock(db: &Store, merchant: &str, wait: bool) -> Result<LockGuard, AppError> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
-    loop {
-        if let Some(guard) = db.try_lock(merchant).await.map_err(AppError::fatal)? {
-            return Ok(guard);
-        }
-        if !wait || std::time::Instant::now() > deadline {
-            return Err(AppError::locked(anyhow::anyhow!(
-                "another run for merchant '{merchant}' is in progress (lock held); try again later or pass --wait"
-            )));
-        }
-        tracing::info!("another run holds the lock; waiting");
-        tokio::time::sleep(Duration::from_secs(5)).await;
+/// Opens the database with the merchant's run lock held (taken before migrating or touching any
+/// row), waiting up to an hour with `--wait`.
+async fn open_locked(plan: &Plan<'_>) -> Result<(Store, LockGuard), AppError> {
+    let merchant = &plan.config.file.merchant;
+    let wait = plan.request.wait.then_some(Duration::from_secs(3600));
+    match Store::open_for_run(&plan.config.database_url, merchant, wait).await {
+        Ok(Some(opened)) => Ok(opened),
+        Ok(None) => Err(AppError::locked(anyhow::anyhow!(
+            "another run for merchant '{merchant}' is in progress (lock held); try again later or pass --wait"
+        ))),
+        Err(e) => Err(AppError::fatal(e)),
     }
 }

@@ -86,7 +86,7 @@ impl RowsStatement {
     /// names the rows in errors (e.g. "findings").
     pub async fn run<'q, T>(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         dialect: Dialect,
         rows: &'q [T],
         bind: impl Fn(&'q T, &mut AnyArguments<'q>) -> Result<()>,

@@ -16,9 +16,11 @@ impl Store {
     pub async fn failed_calls(&self, run_id: i64) -> Result<Vec<FailedCall>> {
         let rows = sqlx::query(
             "SELECT endpoint, parameters, http_status, error_code, message, attempts, \
-             duration_ms, x_reference_id, utc_date FROM api_failures WHERE run_id = $1 ORDER BY id",
+             duration_ms, x_reference_id, utc_date FROM api_failures WHERE run_id = $1 \
+             AND run_id IN (SELECT id FROM runs WHERE merchant = $2) ORDER BY id",
         )
         .bind(run_id)
+        .bind(&self.merchant)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("reading the failed calls of run {run_id}"))?;
@@ -28,29 +30,37 @@ impl Store {
     /// The rejected ledger rows of a run, in the order they were recorded.
     pub async fn rejects(&self, run_id: i64) -> Result<Vec<LedgerReject>> {
         let rows = sqlx::query(
-            "SELECT file, line, reason, raw FROM ledger_rejects WHERE run_id = $1 ORDER BY id",
+            "SELECT file, line, reason, raw FROM ledger_rejects WHERE run_id = $1 \
+             AND run_id IN (SELECT id FROM runs WHERE merchant = $2) ORDER BY id",
         )
         .bind(run_id)
+        .bind(&self.merchant)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("reading the rejected rows of run {run_id}"))?;
         rows.iter().map(reject_from_row).collect()
     }
 
-    /// Control totals per day and store over `[from, to]`, each day taken from the latest
-    /// `succeeded` or `partial` run whose range holds it (a rerun replaces older totals).
+    /// Control totals per day and store over `[from, to]`, each day and store taken from the
+    /// latest `succeeded` or `partial` run whose range holds the day and that covered the store
+    /// (a rerun replaces older totals; a `run --store` run replaces only its stores' totals).
     pub async fn day_totals(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayStoreTotals>> {
         let rows = sqlx::query(
             "SELECT t.business_date, t.store, t.flexiti_count, t.flexiti_sales_cents, \
              t.flexiti_returns_cents, t.ledger_count, t.ledger_sales_cents, \
              t.ledger_returns_cents FROM day_totals t \
              WHERE t.business_date >= $1 AND t.business_date <= $2 \
-             AND t.run_id = (SELECT MAX(r.id) FROM runs r WHERE r.range_from <= t.business_date \
-                 AND r.range_to >= t.business_date AND r.status IN ('succeeded', 'partial')) \
+             AND t.run_id = (SELECT MAX(r.id) FROM runs r WHERE r.merchant = $3 \
+                 AND r.range_from <= t.business_date AND r.range_to >= t.business_date \
+                 AND r.status IN ('succeeded', 'partial') \
+                 AND (NOT EXISTS (SELECT 1 FROM run_stores s WHERE s.run_id = r.id) \
+                      OR EXISTS (SELECT 1 FROM run_stores s WHERE s.run_id = r.id \
+                                 AND s.store = t.store))) \
              ORDER BY t.business_date, t.store",
         )
         .bind(from.to_string())
         .bind(to.to_string())
+        .bind(&self.merchant)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("reading the day totals of {from}..{to}"))?;
@@ -82,7 +92,7 @@ const TOTALS: RowsStatement = RowsStatement {
 /// Inserts the run's failed calls, rejected rows and day totals, many rows per statement, in
 /// the order the report holds them (their ids follow that order).
 pub(super) async fn insert_details(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     report: &RunReport,
     dialect: Dialect,
 ) -> Result<()> {

@@ -19,8 +19,9 @@ impl Store {
 
     /// Records that run `run_id` sends no summary email (its policy said none was due).
     pub async fn mark_email_not_due(&self, run_id: i64) -> Result<()> {
-        sqlx::query("UPDATE runs SET email = NULL WHERE id = $1")
+        sqlx::query("UPDATE runs SET email = NULL WHERE id = $1 AND merchant = $2")
             .bind(run_id)
+            .bind(&self.merchant)
             .execute(&self.pool)
             .await
             .with_context(|| format!("recording that run {run_id} sends no email"))?;
@@ -30,8 +31,9 @@ impl Store {
     /// `pending`, `sent`, `failed`, `unsent`, or `None` (no email was due).
     pub async fn email_state(&self, run_id: i64) -> Result<Option<String>> {
         let state: Option<Option<String>> =
-            sqlx::query_scalar("SELECT email FROM runs WHERE id = $1")
+            sqlx::query_scalar("SELECT email FROM runs WHERE id = $1 AND merchant = $2")
                 .bind(run_id)
+                .bind(&self.merchant)
                 .fetch_optional(&self.pool)
                 .await
                 .with_context(|| format!("reading the email state of run {run_id}"))?;
@@ -44,15 +46,17 @@ impl Store {
         let mut tx = self.pool.begin().await.context("reading unsent emails")?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM runs WHERE email = 'pending' \
-             AND status IN ('succeeded', 'partial') ORDER BY id",
+             AND status IN ('succeeded', 'partial') AND merchant = $1 ORDER BY id",
         )
+        .bind(&self.merchant)
         .fetch_all(&mut *tx)
         .await
         .context("reading unsent emails")?;
         sqlx::query(
             "UPDATE runs SET email = 'unsent' WHERE email = 'pending' \
-             AND status IN ('succeeded', 'partial')",
+             AND status IN ('succeeded', 'partial') AND merchant = $1",
         )
+        .bind(&self.merchant)
         .execute(&mut *tx)
         .await
         .context("marking unsent emails")?;
@@ -61,9 +65,10 @@ impl Store {
     }
 
     async fn set_email_state(&self, run_id: i64, state: &str) -> Result<()> {
-        sqlx::query("UPDATE runs SET email = $2 WHERE id = $1")
+        sqlx::query("UPDATE runs SET email = $2 WHERE id = $1 AND merchant = $3")
             .bind(run_id)
             .bind(state)
+            .bind(&self.merchant)
             .execute(&self.pool)
             .await
             .with_context(|| format!("recording run {run_id}'s email as {state}"))?;

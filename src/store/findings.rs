@@ -9,13 +9,14 @@
 use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result, bail};
-use chrono::{NaiveDate, Utc};
-use sqlx::any::{AnyArguments, AnyRow};
+use chrono::NaiveDate;
+use sqlx::any::AnyArguments;
 use sqlx::{Any, Row, Transaction};
 
 use super::batch::{Dialect, RowsStatement, add};
-use super::{Store, StoreError, parse_date, parse_ts, to_i64, to_u64, ts};
-use crate::domain::{Amount, Category, DayRange, Discrepancy, Kind, Pass, Severity, Suggestion};
+use super::finding_rows::from_row;
+use super::{Store, StoreError, parse_ts, to_i64, ts};
+use crate::domain::{Amount, Category, DayRange, Discrepancy};
 use crate::report::{ChangeSummary, FindingStatus, RunReport, StoredDiscrepancy};
 
 /// Which stored findings to list; `None` fields do not filter.
@@ -45,7 +46,8 @@ impl Store {
     ) -> Result<Vec<StoredDiscrepancy>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM discrepancies \
-             WHERE ($1 IS NULL OR business_date >= $1) AND ($2 IS NULL OR business_date <= $2) \
+             WHERE merchant = $8 \
+             AND ($1 IS NULL OR business_date >= $1) AND ($2 IS NULL OR business_date <= $2) \
              AND ($3 IS NULL OR category = $3) AND ($4 IS NULL OR status = $4) \
              AND ($5 IS NULL OR ledger_store = $5 OR flexiti_store = $5) \
              AND ($6 IS NULL OR reference = $6) \
@@ -59,6 +61,7 @@ impl Store {
             .bind(filter.store.as_deref())
             .bind(filter.reference.as_deref())
             .bind(filter.limit.map_or(i64::MAX, i64::from))
+            .bind(&self.merchant)
             .fetch_all(&self.pool)
             .await
             .context("listing discrepancies")?;
@@ -67,9 +70,10 @@ impl Store {
 
     pub async fn get_discrepancy(&self, id: i64) -> Result<Option<StoredDiscrepancy>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM discrepancies WHERE id = $1"
+            "SELECT {COLUMNS} FROM discrepancies WHERE id = $1 AND merchant = $2"
         ))
         .bind(id)
+        .bind(&self.merchant)
         .fetch_optional(&self.pool)
         .await
         .with_context(|| format!("reading discrepancy {id}"))?;
@@ -79,10 +83,12 @@ impl Store {
     /// Marks a finding acknowledged with a note; later runs keep that status.
     pub async fn acknowledge(&self, id: i64, note: &str) -> Result<()> {
         let updated = sqlx::query(
-            "UPDATE discrepancies SET status = 'acknowledged', note = $2 WHERE id = $1",
+            "UPDATE discrepancies SET status = 'acknowledged', note = $2 \
+             WHERE id = $1 AND merchant = $3",
         )
         .bind(id)
         .bind(note)
+        .bind(&self.merchant)
         .execute(&self.pool)
         .await
         .with_context(|| format!("acknowledging discrepancy {id}"))?
@@ -95,18 +101,19 @@ impl Store {
 }
 
 /// The upsert of many findings at once: new ones are inserted `open`, known ones take the
-/// run's values; a `resolved` one is reopened, an `acknowledged` one stays so. Each row ends
-/// with the run and the time it saw them, twice (first and last seen), then the suggestion.
+/// run's values; a `resolved` one is reopened, an `acknowledged` one stays so. Each row starts
+/// with the merchant and ends with the run and the time it saw them, twice (first and last
+/// seen), then the suggestion.
 const UPSERT: RowsStatement = RowsStatement {
-    head: "INSERT INTO discrepancies (fingerprint, business_date, category, severity, reference, \
+    head: "INSERT INTO discrepancies (merchant, fingerprint, business_date, category, severity, reference, \
          kind, flexiti_amount_cents, ledger_amount_cents, delta_cents, day_delta, pass, \
          flexiti_id, authorization_id, flexiti_store, flexiti_at, ledger_store, ledger_register, \
          ledger_at, ledger_file, ledger_line, ledger_id, explanation, status, first_seen_run, \
          last_seen_run, first_seen_at, last_seen_at, suggested_reference, suggested_id, \
          suggestion) VALUES ",
-    row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
+    row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
           #, #, #)",
-    tail: "ON CONFLICT (fingerprint) DO UPDATE SET \
+    tail: "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
          severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
          ledger_amount_cents = excluded.ledger_amount_cents, delta_cents = excluded.delta_cents, \
          day_delta = excluded.day_delta, pass = excluded.pass, \
@@ -130,7 +137,8 @@ const UPSERT: RowsStatement = RowsStatement {
 /// multi-row statements as large as the backend allows, and the resolution is one `UPDATE` per
 /// span of complete days.
 pub(super) async fn upsert_and_resolve(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
+    merchant: &str,
     report: &RunReport,
     stores: &[String],
     dialect: Dialect,
@@ -159,6 +167,7 @@ pub(super) async fn upsert_and_resolve(
             dialect,
             &rows,
             |row, args| {
+                add(args, merchant)?;
                 row.bind(args)?;
                 for _ in 0..2 {
                     add(args, run_id)?;
@@ -198,7 +207,7 @@ pub(super) async fn upsert_and_resolve(
                 .push((row.fingerprint, (seen_at - first_seen).num_days()));
         }
     }
-    changes.resolved = resolve_unseen(tx, report, stores, dialect).await?;
+    changes.resolved = resolve_unseen(tx, merchant, report, stores, dialect).await?;
     Ok(changes)
 }
 
@@ -206,7 +215,8 @@ pub(super) async fn upsert_and_resolve(
 /// the run did not see, and returns them as they now are, by id. A finding's store is the
 /// ledger's, else Flexiti's; one with neither is in no store.
 async fn resolve_unseen(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
+    merchant: &str,
     report: &RunReport,
     stores: &[String],
     dialect: Dialect,
@@ -218,18 +228,18 @@ async fn resolve_unseen(
     } else {
         // Few stores (one from `run --store`): numbered placeholders cost nothing here.
         stores
-            .chunks(dialect.max_parameters.saturating_sub(3).clamp(1, 1000))
+            .chunks(dialect.max_parameters.saturating_sub(4).clamp(1, 1000))
             .collect()
     };
     for (from, to) in complete_spans(report.range, &report.incomplete_days) {
         for &chunk in &store_chunks {
             let mut sql = String::from(
                 "UPDATE discrepancies SET status = 'resolved', resolved_run = $1 \
-                 WHERE status = 'open' AND business_date >= $2 AND business_date <= $3 \
-                 AND last_seen_run <> $1",
+                 WHERE merchant = $4 AND status = 'open' AND business_date >= $2 \
+                 AND business_date <= $3 AND last_seen_run <> $1",
             );
             if !chunk.is_empty() {
-                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
                 sql.push_str(&format!(
                     " AND COALESCE(ledger_store, flexiti_store) IN ({})",
                     list.join(", ")
@@ -239,7 +249,8 @@ async fn resolve_unseen(
             let mut query = sqlx::query(&sql)
                 .bind(run_id)
                 .bind(from.to_string())
-                .bind(to.to_string());
+                .bind(to.to_string())
+                .bind(merchant);
             for store in chunk {
                 query = query.bind(store.as_str());
             }
@@ -323,7 +334,7 @@ impl<'a> FindingRow<'a> {
         })
     }
 
-    /// The row's own 22 values, in the order of [`UPSERT`]'s columns.
+    /// The row's own 22 values (after the merchant), in the order of [`UPSERT`]'s columns.
     fn bind<'q>(&'q self, args: &mut AnyArguments<'q>) -> Result<()> {
         let d = self.d;
         add(args, self.fingerprint.as_str())?;
@@ -357,91 +368,6 @@ impl<'a> FindingRow<'a> {
         add(args, s.map(|s| s.id.as_str()))?;
         add(args, s.map(|s| s.why.as_str()))
     }
-}
-
-fn from_row(row: &AnyRow) -> Result<StoredDiscrepancy> {
-    let col = |c: &str| format!("discrepancies.{c}");
-    let text = |c: &str| -> Result<String> { row.try_get(c).with_context(|| col(c)) };
-    let opt_text = |c: &str| -> Result<Option<String>> { row.try_get(c).with_context(|| col(c)) };
-    let int = |c: &str| -> Result<i64> { row.try_get(c).with_context(|| col(c)) };
-    let opt_int = |c: &str| -> Result<Option<i64>> { row.try_get(c).with_context(|| col(c)) };
-    let opt_ts = |c: &str| -> Result<Option<chrono::DateTime<Utc>>> {
-        opt_text(c)?.map(|t| parse_ts(&t, &col(c))).transpose()
-    };
-    let opt_u64 =
-        |c: &str| -> Result<Option<u64>> { opt_int(c)?.map(|v| to_u64(v, &col(c))).transpose() };
-    let category = text("category")?;
-    let kind = text("kind")?;
-    let discrepancy = Discrepancy {
-        business_date: parse_date(&text("business_date")?, &col("business_date"))?,
-        category: Category::parse(&category)
-            .with_context(|| format!("{}: unknown category '{category}'", col("category")))?,
-        severity: parse_severity(&text("severity")?)?,
-        reference: text("reference")?,
-        kind: Kind::parse(&kind)
-            .with_context(|| format!("{}: unknown kind '{kind}'", col("kind")))?,
-        flexiti_amount: opt_int("flexiti_amount_cents")?.map(Amount::from_cents),
-        ledger_amount: opt_int("ledger_amount_cents")?.map(Amount::from_cents),
-        delta: Amount::from_cents(int("delta_cents")?),
-        day_delta: opt_int("day_delta")?,
-        pass: parse_pass(&text("pass")?)?,
-        flexiti_id: opt_text("flexiti_id")?,
-        authorization_id: opt_u64("authorization_id")?,
-        flexiti_store: opt_text("flexiti_store")?,
-        flexiti_at: opt_ts("flexiti_at")?,
-        ledger_store: opt_text("ledger_store")?,
-        ledger_register: opt_text("ledger_register")?,
-        ledger_at: opt_ts("ledger_at")?,
-        ledger_file: opt_text("ledger_file")?,
-        ledger_line: opt_u64("ledger_line")?,
-        ledger_id: opt_text("ledger_id")?,
-        explanation: text("explanation")?,
-        suggestion: match (
-            opt_text("suggested_reference")?,
-            opt_text("suggested_id")?,
-            opt_text("suggestion")?,
-        ) {
-            (Some(reference), Some(id), Some(why)) => Some(Suggestion { reference, id, why }),
-            _ => None,
-        },
-    };
-    Ok(StoredDiscrepancy {
-        id: int("id")?,
-        fingerprint: text("fingerprint")?,
-        discrepancy,
-        status: parse_finding_status(&text("status")?)?,
-        first_seen_run: int("first_seen_run")?,
-        last_seen_run: int("last_seen_run")?,
-        first_seen_at: parse_ts(&text("first_seen_at")?, &col("first_seen_at"))?,
-        last_seen_at: parse_ts(&text("last_seen_at")?, &col("last_seen_at"))?,
-        resolved_run: opt_int("resolved_run")?,
-        note: opt_text("note")?,
-    })
-}
-
-fn parse_severity(text: &str) -> Result<Severity> {
-    [Severity::Error, Severity::Warning]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .with_context(|| format!("discrepancies.severity: unknown severity '{text}'"))
-}
-
-fn parse_pass(text: &str) -> Result<Pass> {
-    [Pass::Exact, Pass::Amount, Pass::Leftover]
-        .into_iter()
-        .find(|p| p.as_str() == text)
-        .with_context(|| format!("discrepancies.pass: unknown pass '{text}'"))
-}
-
-fn parse_finding_status(text: &str) -> Result<FindingStatus> {
-    [
-        FindingStatus::Open,
-        FindingStatus::Resolved,
-        FindingStatus::Acknowledged,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == text)
-    .with_context(|| format!("discrepancies.status: unknown status '{text}'"))
 }
 
 #[cfg(test)]

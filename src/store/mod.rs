@@ -2,33 +2,43 @@
 //! ledger rows and per-day control totals, on SQLite (a file, the embedded default) or
 //! PostgreSQL (production), with the same behaviour on both.
 //!
+//! Many merchants may share one database: a [`Store`] is opened for one merchant (the config's
+//! `merchant`) and every query it runs is scoped to that merchant's rows (`runs.merchant`,
+//! `discrepancies.merchant`; the per-run details through their run).
+//!
 //! One set of queries serves both backends through `sqlx::Any`, so the schema uses only
 //! integer and text columns (`sql/sqlite/` and `sql/postgres/` differ only in `INTEGER` versus
 //! `BIGINT`/`BIGSERIAL`), and every query binds its values as `$1, $2, …`:
 //!
-//! - `runs`: one row per run; its window (`range_from`, `range_to`), `triggered_by`, `status`
-//!   (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
+//! - `runs`: one row per run; its `merchant`, its window (`range_from`, `range_to`),
+//!   `triggered_by`, `status` (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
 //!   `duration_ms`, `x_reference_id`, `version`, `error`, the counts, `incomplete_days`
 //!   (comma-separated dates), the totals of both sides (`flexiti_*`, `ledger_*`) and `email`,
 //!   the summary email's state (`pending` from the run's start until `sent`; `failed`; `unsent`
 //!   once a later run found it still pending; `NULL` when none is due).
-//! - `discrepancies`: one row per finding identity (`fingerprint`, unique), every field of a
-//!   [`Discrepancy`](crate::domain::Discrepancy), `status` (`open`, `resolved`,
+//! - `discrepancies`: one row per finding identity (`merchant`, `fingerprint`, unique), every
+//!   field of a [`Discrepancy`](crate::domain::Discrepancy), `status` (`open`, `resolved`,
 //!   `acknowledged`), `first_seen_run`/`_at`, `last_seen_run`/`_at`, `resolved_run`, `note`.
 //! - `api_failures` (every field of a [`FailedCall`](crate::report::FailedCall)),
-//!   `ledger_rejects` (file, line, reason) and `day_totals` (per run, day and store), keyed by
-//!   `run_id`.
+//!   `ledger_rejects` (file, line, reason), `day_totals` (per run, day and store) and
+//!   `run_stores` (the stores a `run --store` run was restricted to), keyed by `run_id`.
+//! - views for analysts, which the job never reads: `open_discrepancies`, `latest_day_totals`,
+//!   `failed_calls_per_night` (native types on PostgreSQL; docs/DATA.md).
 //!
 //! Invariants: money is integer cents (`*_cents`, never a float); business dates are
 //! `YYYY-MM-DD` text and instants RFC 3339 UTC text with nanoseconds, both fixed width, so text
 //! order is time order on both backends. A run's results are written in one transaction
 //! ([`Store::finish_run`]): a failure leaves the previous state and the run `running`, which the
-//! next [`Store::begin_run`] marks `abandoned`. Runs never overlap: the caller holds a
-//! [`LockGuard`] from [`Store::try_lock`] around `begin_run` … `finish_run`.
+//! next [`Store::begin_run`] of the same merchant marks `abandoned`. Runs of one merchant never
+//! overlap: a run opens its store with [`Store::open_for_run`], which takes the merchant's
+//! [`LockGuard`] before migrating or touching any row, and commits its results only while that
+//! lock is still its own (docs/LOCKS.md).
 
 mod batch;
+mod claim;
 mod details;
 mod email_state;
+mod finding_rows;
 mod findings;
 mod lock;
 mod resilience;
@@ -36,6 +46,7 @@ mod run_facts;
 mod runs;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -50,6 +61,9 @@ pub use runs::StoredRun;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("sql/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("sql/postgres");
+
+/// How often a run waiting for the lock (`run --wait`) tries again.
+const LOCK_POLL: Duration = Duration::from_secs(5);
 
 /// Errors a caller may want to branch on (e.g. to exit with a usage error).
 #[derive(Debug, thiserror::Error)]
@@ -68,11 +82,19 @@ enum Backend {
     Postgres { url: String },
 }
 
-/// A connection pool to the reconciliation database.
+/// A connection pool to the reconciliation database, scoped to one merchant.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The tenant: every row this store reads or writes is this merchant's.
+    merchant: String,
+    /// The run lock this store commits under ([`Store::open_for_run`]): on PostgreSQL the
+    /// results are written through the lock's own connection, so they commit only while the
+    /// lock is held.
+    holder: Option<lock::Holder>,
+    /// The SQLite lock file this store commits under and its identity.
+    lock_file: Option<(PathBuf, resilience::FileIdentity)>,
     /// The SQLite file as opened, to refuse committing into a file deleted or replaced since.
     opened: Option<resilience::FileIdentity>,
 }
@@ -84,14 +106,58 @@ impl std::fmt::Debug for Store {
             Backend::Sqlite { path } => format!("sqlite {path:?}"),
             Backend::Postgres { .. } => "postgres".to_string(),
         };
-        f.debug_struct("Store").field("backend", &backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &backend)
+            .field("merchant", &self.merchant)
+            .finish()
     }
 }
 
 impl Store {
     /// Connects to `sqlite://path/to/file.db` (creating the file and its folder, in WAL mode) or
-    /// `postgres://…`, and applies the pending migrations.
-    pub async fn connect(url: &str) -> Result<Store> {
+    /// `postgres://…` as `merchant`, and applies the pending migrations.
+    pub async fn connect(url: &str, merchant: &str) -> Result<Store> {
+        let store = Store::open(url, merchant).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the store for a run of `merchant`: takes the merchant's run lock first (waiting up
+    /// to `wait` for another run to finish), then migrates. `None` when the lock is still held
+    /// by another run. The store commits the run's results only while the lock is its own.
+    pub async fn open_for_run(
+        url: &str,
+        merchant: &str,
+        wait: Option<Duration>,
+    ) -> Result<Option<(Store, LockGuard)>> {
+        let mut store = Store::open(url, merchant).await?;
+        let deadline = wait.map(|w| Instant::now() + w);
+        let guard = loop {
+            if let Some(guard) = store.try_lock(merchant).await? {
+                break guard;
+            }
+            match deadline {
+                Some(deadline) if Instant::now() < deadline => {
+                    tracing::info!("another run holds the lock; waiting");
+                    tokio::time::sleep(LOCK_POLL.min(deadline - Instant::now())).await;
+                }
+                _ => {
+                    store.close().await;
+                    return Ok(None);
+                }
+            }
+        };
+        store.holder = guard.holder();
+        store.lock_file = guard.lock_file();
+        store.migrate().await?;
+        Ok(Some((store, guard)))
+    }
+
+    /// Connects without migrating.
+    async fn open(url: &str, merchant: &str) -> Result<Store> {
+        if merchant.trim().is_empty() {
+            bail!("the merchant is empty: set `merchant` in the config, it names the tenant");
+        }
         sqlx::any::install_default_drivers();
         let (backend, connect_url) = if url.starts_with("sqlite:") {
             let (path, connect_url) = sqlite_target(url)?;
@@ -124,30 +190,48 @@ impl Store {
             Backend::Sqlite { path: Some(path) } => resilience::FileIdentity::of(path),
             _ => None,
         };
-        let store = Store {
+        Ok(Store {
             pool,
             backend,
+            merchant: merchant.to_string(),
+            holder: None,
+            lock_file: None,
             opened,
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
-    /// Applies the pending migrations of this backend (idempotent).
+    /// Applies the pending migrations of this backend (idempotent; one process at a time), then
+    /// gives this merchant the rows stored before the database had merchants, if any.
     pub async fn migrate(&self) -> Result<()> {
         let migrator = match self.backend {
             Backend::Sqlite { .. } => &SQLITE_MIGRATIONS,
             Backend::Postgres { .. } => &POSTGRES_MIGRATIONS,
         };
+        // PostgreSQL: the migrator takes its own advisory lock. SQLite: a lock file.
+        let guard = match &self.backend {
+            Backend::Sqlite { path: Some(db) } => Some(lock::migration_lock(db).await?),
+            _ => None,
+        };
         migrator
             .run(&self.pool)
             .await
-            .with_context(|| format!("migrating the {} database", self.backend.name()))
+            .with_context(|| format!("migrating the {} database", self.backend.name()))?;
+        drop(guard);
+        claim::claim_unowned_rows(self).await
+    }
+
+    /// The merchant this store is scoped to.
+    pub fn merchant(&self) -> &str {
+        &self.merchant
     }
 
     /// Fails when the SQLite file is no longer the one this store opened (deleted or replaced
     /// under the run): what would be committed now would be lost.
+    /// With the run lock, also when the lock file is no longer the one locked.
     fn ensure_same_file(&self) -> Result<()> {
+        if let Some((path, held)) = &self.lock_file {
+            lock::ensure_same_lock_file(path, *held)?;
+        }
         match &self.backend {
             Backend::Sqlite { path: Some(path) } => resilience::ensure_same_file(path, self.opened),
             _ => Ok(()),

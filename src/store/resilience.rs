@@ -23,17 +23,26 @@ pub(super) struct FileIdentity {
 impl FileIdentity {
     /// The identity of `path` now; `None` when it cannot be read (no such file) or off Unix.
     pub(super) fn of(path: &Path) -> Option<FileIdentity> {
+        Self::of_metadata(std::fs::metadata(path).ok()?)
+    }
+
+    /// The identity of an open file (which may no longer have a name).
+    pub(super) fn of_file(file: &std::fs::File) -> Option<FileIdentity> {
+        Self::of_metadata(file.metadata().ok()?)
+    }
+
+    fn of_metadata(m: std::fs::Metadata) -> Option<FileIdentity> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(path).ok().map(|m| FileIdentity {
+            Some(FileIdentity {
                 dev: m.dev(),
                 ino: m.ino(),
             })
         }
         #[cfg(not(unix))]
         {
-            let _ = path;
+            let _ = m;
             None
         }
     }

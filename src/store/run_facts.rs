@@ -27,11 +27,12 @@ impl Store {
     pub async fn latest_runs_covering(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<i64>> {
         let rows = sqlx::query(
             "SELECT id, range_from, range_to FROM runs \
-             WHERE range_from <= $1 AND range_to >= $2 AND status IN ('succeeded', 'partial') \
-             ORDER BY id DESC",
+             WHERE merchant = $3 AND range_from <= $1 AND range_to >= $2 \
+             AND status IN ('succeeded', 'partial') ORDER BY id DESC",
         )
         .bind(to.to_string())
         .bind(from.to_string())
+        .bind(&self.merchant)
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("finding the runs of {from}..{to}"))?;

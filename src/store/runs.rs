@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Connection, Row, Transaction};
 
 use super::{
     Store, StoreError, details, findings, parse_date, parse_ts, resilience, to_i64, to_u64, ts,
@@ -46,8 +46,9 @@ const RUN_COLUMNS: &str = "id, range_from, range_to, triggered_by, status, start
     ledger_sales_cents, ledger_returns_cents";
 
 impl Store {
-    /// Marks every run still `running` as `abandoned` (the caller holds the lock, so such a run
-    /// was interrupted), then records a new `running` run and returns its id.
+    /// Marks every run of this merchant still `running` as `abandoned` (the caller holds the
+    /// merchant's lock, so such a run was interrupted; other merchants' runs are theirs), then
+    /// records a new `running` run and returns its id.
     pub async fn begin_run(
         &self,
         range: DayRange,
@@ -59,8 +60,9 @@ impl Store {
         let abandoned = sqlx::query(
             "UPDATE runs SET status = 'abandoned', \
              error = COALESCE(error, 'interrupted: still running when a later run began') \
-             WHERE status = 'running'",
+             WHERE status = 'running' AND merchant = $1",
         )
+        .bind(&self.merchant)
         .execute(&mut *tx)
         .await
         .context("marking interrupted runs abandoned")?
@@ -70,7 +72,8 @@ impl Store {
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO runs (range_from, range_to, triggered_by, status, started_at, \
-             x_reference_id, version) VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id",
+             x_reference_id, version, merchant) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7) \
+             RETURNING id",
         )
         .bind(range.from.to_string())
         .bind(range.to.to_string())
@@ -78,6 +81,7 @@ impl Store {
         .bind(ts(Utc::now()))
         .bind(x_reference_id)
         .bind(version)
+        .bind(&self.merchant)
         .fetch_one(&mut *tx)
         .await
         .context("inserting the run")?;
@@ -96,39 +100,51 @@ impl Store {
 
     /// [`finish_run`](Store::finish_run) for a run restricted to some stores (`run --store`):
     /// only findings of those stores (the ledger's store, else Flexiti's) can be resolved, since
-    /// the run did not look at the others. An empty slice means every store.
+    /// the run did not look at the others, and only those stores' day totals are replaced. An
+    /// empty slice means every store.
+    ///
+    /// A store opened by [`Store::open_for_run`] on PostgreSQL writes through the run lock's
+    /// connection and commits only if that session still holds the lock.
     pub async fn finish_run_for_stores(
         &self,
         report: &RunReport,
         stores: &[String],
     ) -> Result<ChangeSummary> {
         let run_id = report.run_id;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .context("beginning the run's transaction")?;
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .with_context(|| format!("reading run {run_id}"))?;
-        match status.as_deref() {
-            None => return Err(StoreError::UnknownRun(run_id).into()),
-            Some("running") => {}
-            Some(other) => {
-                bail!("run {run_id} is {other}, not running: its results are not stored")
+        let not_stored = || format!("the results of run {run_id} are not stored");
+        let changes = match &self.holder {
+            Some(holder) => {
+                let mut slot = holder.connection().await;
+                let conn = slot
+                    .as_mut()
+                    .context("the run lock was released before the results were stored")
+                    .with_context(not_stored)?;
+                let mut tx = conn
+                    .begin()
+                    .await
+                    .context("the connection holding the run lock is lost")
+                    .with_context(not_stored)?;
+                holder.ensure_held(&mut tx).await.with_context(not_stored)?;
+                let changes = self.write_results(&mut tx, report, stores).await?;
+                tx.commit()
+                    .await
+                    .with_context(|| format!("committing the results of run {run_id}"))?;
+                changes
             }
-        }
-        let dialect = self.backend.dialect();
-        let changes = findings::upsert_and_resolve(&mut tx, report, stores, dialect).await?;
-        details::insert_details(&mut tx, report, dialect).await?;
-        complete_run(&mut tx, report).await?;
-        self.ensure_same_file()
-            .with_context(|| format!("the results of run {run_id} are not stored"))?;
-        tx.commit()
-            .await
-            .with_context(|| format!("committing the results of run {run_id}"))?;
+            None => {
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .context("beginning the run's transaction")?;
+                let changes = self.write_results(&mut tx, report, stores).await?;
+                self.ensure_same_file().with_context(not_stored)?;
+                tx.commit()
+                    .await
+                    .with_context(|| format!("committing the results of run {run_id}"))?;
+                changes
+            }
+        };
         tracing::info!(
             run_id,
             findings = report.discrepancies.len(),
@@ -140,12 +156,51 @@ impl Store {
         Ok(changes)
     }
 
+    /// Everything [`finish_run_for_stores`](Store::finish_run_for_stores) writes, in `tx`.
+    async fn write_results(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        report: &RunReport,
+        stores: &[String],
+    ) -> Result<ChangeSummary> {
+        let run_id = report.run_id;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND merchant = $2")
+                .bind(run_id)
+                .bind(&self.merchant)
+                .fetch_optional(&mut **tx)
+                .await
+                .with_context(|| format!("reading run {run_id}"))?;
+        match status.as_deref() {
+            None => return Err(StoreError::UnknownRun(run_id).into()),
+            Some("running") => {}
+            Some(other) => {
+                bail!("run {run_id} is {other}, not running: its results are not stored")
+            }
+        }
+        let dialect = self.backend.dialect();
+        let changes =
+            findings::upsert_and_resolve(tx, &self.merchant, report, stores, dialect).await?;
+        details::insert_details(tx, report, dialect).await?;
+        for store in stores {
+            sqlx::query("INSERT INTO run_stores (run_id, store) VALUES ($1, $2)")
+                .bind(run_id)
+                .bind(store.as_str())
+                .execute(&mut **tx)
+                .await
+                .with_context(|| format!("recording that run {run_id} covered store {store}"))?;
+        }
+        complete_run(tx, report).await?;
+        Ok(changes)
+    }
+
     /// Marks a run `failed` with its error (the job failed after `begin_run`).
     pub async fn fail_run(&self, run_id: i64, error: &str) -> Result<()> {
         let now = Utc::now();
         let started: Option<String> =
-            sqlx::query_scalar("SELECT started_at FROM runs WHERE id = $1")
+            sqlx::query_scalar("SELECT started_at FROM runs WHERE id = $1 AND merchant = $2")
                 .bind(run_id)
+                .bind(&self.merchant)
                 .fetch_optional(&self.pool)
                 .await
                 .with_context(|| format!("reading run {run_id}"))?;
@@ -156,12 +211,13 @@ impl Store {
         resilience::retry_while_locked(&what, || {
             sqlx::query(
                 "UPDATE runs SET status = 'failed', error = $2, finished_at = $3, \
-                 duration_ms = $4 WHERE id = $1",
+                 duration_ms = $4 WHERE id = $1 AND merchant = $5",
             )
             .bind(run_id)
             .bind(&redacted)
             .bind(ts(now))
             .bind(duration)
+            .bind(&self.merchant)
             .execute(&self.pool)
         })
         .await?;
@@ -177,10 +233,12 @@ impl Store {
             sqlx::query(
                 "UPDATE runs SET status = 'partial', \
                  email = CASE WHEN email = 'pending' THEN 'failed' ELSE email END, \
-                 error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END WHERE id = $1",
+                 error = CASE WHEN error IS NULL THEN $2 ELSE error || '; ' || $2 END \
+                 WHERE id = $1 AND merchant = $3",
             )
             .bind(run_id)
             .bind(&redacted)
+            .bind(&self.merchant)
             .execute(&self.pool)
         })
         .await?;
@@ -190,9 +248,10 @@ impl Store {
     /// The latest runs, newest first.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<StoredRun>> {
         let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE merchant = $2 ORDER BY id DESC LIMIT $1"
         ))
         .bind(i64::from(limit))
+        .bind(&self.merchant)
         .fetch_all(&self.pool)
         .await
         .context("listing runs")?;
@@ -200,27 +259,32 @@ impl Store {
     }
 
     pub async fn get_run(&self, id: i64) -> Result<Option<StoredRun>> {
-        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .with_context(|| format!("reading run {id}"))?;
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND merchant = $2"
+        ))
+        .bind(id)
+        .bind(&self.merchant)
+        .fetch_optional(&self.pool)
+        .await
+        .with_context(|| format!("reading run {id}"))?;
         row.as_ref().map(run_from_row).transpose()
     }
 
     /// When the last `succeeded` run finished (a `partial` one does not count: some of its
     /// days were not fully checked).
     pub async fn last_successful_run_finished_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let at: Option<String> =
-            sqlx::query_scalar("SELECT MAX(finished_at) FROM runs WHERE status = 'succeeded'")
-                .fetch_one(&self.pool)
-                .await
-                .context("reading the last successful run")?;
+        let at: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(finished_at) FROM runs WHERE status = 'succeeded' AND merchant = $1",
+        )
+        .bind(&self.merchant)
+        .fetch_one(&self.pool)
+        .await
+        .context("reading the last successful run")?;
         at.map(|t| parse_ts(&t, "runs.finished_at")).transpose()
     }
 }
 
-async fn complete_run(tx: &mut Transaction<'static, Any>, report: &RunReport) -> Result<()> {
+async fn complete_run(tx: &mut Transaction<'_, Any>, report: &RunReport) -> Result<()> {
     let (mut flexiti, mut ledger) = (SideTotals::default(), SideTotals::default());
     for t in &report.totals {
         for (sum, part, side) in [

@@ -101,7 +101,7 @@ impl Work {
     /// The SQLite store the runs wrote (the default `data/flexiti-recon.db`).
     pub async fn store(&self) -> Store {
         let url = format!("sqlite://{}", self.path("data/flexiti-recon.db").display());
-        Store::connect(&url).await.expect("store")
+        Store::connect(&url, "Test Merchant").await.expect("store")
     }
 
     /// Each `.eml` of the outbox.
