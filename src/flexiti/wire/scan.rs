@@ -72,13 +72,15 @@ impl<'a> Cursor<'a> {
     /// A string without escapes or control characters, in valid UTF-8; its text.
     pub(super) fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let rest = self.bytes.get(self.pos..)?;
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
-        let text = rest.get(..end)?;
-        if rest.get(end) != Some(&b'"') || text.iter().any(|&b| b < 0x20) {
+        let rest = self.rest();
+        // Keys and values are short: a plain loop beats a vectorised search's setup.
+        let end = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest.get(end) != Some(&b'"') {
             return None;
         }
-        let text = std::str::from_utf8(text).ok()?;
+        let text = std::str::from_utf8(rest.get(..end)?).ok()?;
         self.pos += end + 1;
         Some(text)
     }
