@@ -268,8 +268,19 @@ impl Collected {
             unreferenced,
             ..
         } = self;
-        keep_first_listing(&mut records);
-        let mut auths = Resolved::new(auths);
+        // The two sorts are independent: one on each core when the side is large.
+        let mut auths = if records.len() < 100_000 {
+            keep_first_listing(&mut records);
+            Resolved::new(auths)
+        } else {
+            std::thread::scope(|scope| {
+                let resolving = scope.spawn(|| Resolved::new(auths));
+                keep_first_listing(&mut records);
+                resolving
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        };
         auths.link(&mut records);
 
         // Listed authorizations that no capture refers to.
