@@ -256,7 +256,7 @@ fn fast_wrapped<T: Scan>(body: &[u8], sink: &mut impl FnMut(T)) -> Option<()> {
     let mut c = Cursor::new(body, 0);
     let mut listed = false;
     c.object(|c, key| match key {
-        "authorizations" | "captures" | "data" | "items" if !listed => {
+        b"authorizations" | b"captures" | b"data" | b"items" if !listed => {
             listed = true;
             fast_list(c, sink)
         }

@@ -69,20 +69,31 @@ impl<'a> Cursor<'a> {
         Some(())
     }
 
-    /// A string without escapes or control characters, in valid UTF-8; its text.
-    pub(super) fn string(&mut self) -> Option<&'a str> {
+    /// A string without escapes or control characters, in valid UTF-8; its bytes (checked
+    /// for UTF-8 only when one is not ASCII).
+    pub(super) fn string_bytes(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let rest = self.rest();
         // Keys and values are short: a plain loop beats a vectorised search's setup.
-        let end = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let mut ascii = true;
+        let end = rest.iter().position(|&b| {
+            ascii &= b.is_ascii();
+            b == b'"' || b == b'\\' || b < 0x20
+        })?;
         if rest.get(end) != Some(&b'"') {
             return None;
         }
-        let text = std::str::from_utf8(rest.get(..end)?).ok()?;
+        let text = rest.get(..end)?;
+        if !ascii {
+            std::str::from_utf8(text).ok()?;
+        }
         self.pos += end + 1;
         Some(text)
+    }
+
+    /// A string without escapes or control characters, in valid UTF-8; its text.
+    pub(super) fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string_bytes()?).ok()
     }
 
     /// A string's JSON text, quotes included.
@@ -130,7 +141,7 @@ impl<'a> Cursor<'a> {
     /// Any value, read and dropped (an unknown field's).
     pub(super) fn skip(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string().map(drop),
+            b'"' => self.string_bytes().map(drop),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -164,7 +175,7 @@ impl<'a> Cursor<'a> {
     /// An object, each field handed to `field` with its key (which must read the value).
     pub(super) fn object(
         &mut self,
-        mut field: impl FnMut(&mut Self, &'a str) -> Option<()>,
+        mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
     ) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
@@ -172,7 +183,7 @@ impl<'a> Cursor<'a> {
             return Some(());
         }
         loop {
-            let key = self.string()?;
+            let key = self.string_bytes()?;
             self.eat(b':')?;
             field(self, key)?;
             match self.peek()? {
@@ -264,10 +275,10 @@ impl<'a> Cursor<'a> {
     fn wire_return(&mut self) -> Option<WireReturn> {
         let (mut return_id, mut reference, mut date, mut amount) = (None, None, None, None);
         self.object(|c, key| match key {
-            "return_id" => set(&mut return_id, c.id()?),
-            "reference" => set(&mut reference, c.opt_text()?),
-            "date" => set(&mut date, c.timestamp()?),
-            "amount" => set(&mut amount, c.amount()?),
+            b"return_id" => set(&mut return_id, c.id()?),
+            b"reference" => set(&mut reference, c.opt_text()?),
+            b"date" => set(&mut date, c.timestamp()?),
+            b"amount" => set(&mut amount, c.amount()?),
             _ => c.skip(MAX_DEPTH),
         })?;
         Some(WireReturn {
@@ -294,13 +305,13 @@ impl Scan for WireCapture {
         let (mut capture_id, mut authorization_id, mut reference) = (None, None, None);
         let (mut date, mut amount, mut store, mut returns) = (None, None, None, None);
         c.object(|c, key| match key {
-            "capture_id" => set(&mut capture_id, c.id()?),
-            "authorization_id" => set(&mut authorization_id, c.id()?),
-            "reference" => set(&mut reference, c.opt_text()?),
-            "date" => set(&mut date, c.timestamp()?),
-            "amount" => set(&mut amount, c.amount()?),
-            "external_location_id" => set(&mut store, c.opt_text()?),
-            "returns" => set(&mut returns, c.returns()?),
+            b"capture_id" => set(&mut capture_id, c.id()?),
+            b"authorization_id" => set(&mut authorization_id, c.id()?),
+            b"reference" => set(&mut reference, c.opt_text()?),
+            b"date" => set(&mut date, c.timestamp()?),
+            b"amount" => set(&mut amount, c.amount()?),
+            b"external_location_id" => set(&mut store, c.opt_text()?),
+            b"returns" => set(&mut returns, c.returns()?),
             _ => c.skip(MAX_DEPTH),
         })?;
         let row = WireCapture {
@@ -322,11 +333,11 @@ impl Scan for WireAuthorization {
         let (mut authorization_id, mut reference, mut store) = (None, None, None);
         let (mut creation_date, mut amount) = (None, None);
         c.object(|c, key| match key {
-            "authorization_id" => set(&mut authorization_id, c.id()?),
-            "reference" => set(&mut reference, c.opt_text()?),
-            "creation_date" => set(&mut creation_date, c.opt_timestamp()?),
-            "amount" => set(&mut amount, c.opt_amount()?),
-            "external_location_id" => set(&mut store, c.opt_text()?),
+            b"authorization_id" => set(&mut authorization_id, c.id()?),
+            b"reference" => set(&mut reference, c.opt_text()?),
+            b"creation_date" => set(&mut creation_date, c.opt_timestamp()?),
+            b"amount" => set(&mut amount, c.opt_amount()?),
+            b"external_location_id" => set(&mut store, c.opt_text()?),
             _ => c.skip(MAX_DEPTH),
         })?;
         let row = WireAuthorization {
