@@ -14,16 +14,26 @@
 //! a record (see `docs/RULES-invalid-records.md`). The checks are a sign test and an emptiness
 //! test per row; rows that pass them cost nothing more.
 
+//!
+//! Files: `flawed` (rows that break the contract, and the invalid records made of them),
+//! `auths` (authorizations by id), `order` (duplicates dropped, records ordered by time).
+
+mod auths;
+mod flawed;
+mod order;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::domain::{
-    Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, InvalidRecord, Kind, Label, Text,
+    Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Kind, Label, Text,
 };
 
-use super::wire::{Lenient, WireAuthorization, WireCapture};
+use super::wire::{WireAuthorization, WireCapture};
+use auths::{AuthEntry, Authorizations, Resolved};
+use flawed::{Flawed, FlawedKind, checked_amount, given, invalid_records};
+use order::{keep_first_listing, sort_by_time};
 
 /// Where rows were read: a list call and its page, or a file. Shared by every row of the page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,135 +62,6 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum FlawedKind {
-    Capture,
-    Return,
-    Authorization,
-}
-
-/// A row that breaks the contract, as read (its reference may still come from its
-/// authorization).
-#[derive(Debug, Clone)]
-struct Flawed {
-    source: Arc<Source>,
-    kind: FlawedKind,
-    /// The capture's, return's or authorization's own id.
-    id: u64,
-    capture_id: u64,
-    authorization_id: u64,
-    reference: Text,
-    breach: Breach,
-    value: Box<str>,
-}
-
-impl Flawed {
-    fn key(&self) -> (FlawedKind, u64, Breach) {
-        (self.kind, self.id, self.breach)
-    }
-
-    fn into_invalid(self) -> InvalidRecord {
-        let kind = match self.kind {
-            FlawedKind::Capture => "capture",
-            FlawedKind::Return => "return",
-            FlawedKind::Authorization => "authorization",
-        };
-        InvalidRecord {
-            source: self.source.endpoint.clone(),
-            parameters: self.source.parameters.clone(),
-            utc_date: self.source.utc_date,
-            id: format!("{kind}:{}", self.id),
-            reference: self.reference,
-            breach: self.breach,
-            value: self.value.into(),
-        }
-    }
-}
-
-/// A reference that is absent or blank is no reference.
-fn given(reference: Option<Text>) -> Option<Text> {
-    reference.filter(|r| !r.trim().is_empty())
-}
-
-/// The amount if the contract allows it, else the breach and the value as sent.
-fn checked_amount(amount: Lenient<Amount>) -> Result<Amount, (Breach, Box<str>)> {
-    match amount {
-        Ok(a) if a.is_negative() => Err((Breach::NegativeAmount, a.to_string().into())),
-        Ok(a) => Ok(a),
-        Err(raw) => Err((Breach::BadAmount, raw)),
-    }
-}
-
-/// What the side needs of an authorization, held once per id.
-#[derive(Debug)]
-struct AuthEntry {
-    /// Listed on a fetched date (else only looked up).
-    listed: bool,
-    /// Some record refers to it (set by [`Collected::into_side`]).
-    captured: bool,
-    store: Option<Label>,
-    reference: Option<Text>,
-    created_at: Option<DateTime<Utc>>,
-    amount: Amount,
-}
-
-impl AuthEntry {
-    fn new(a: WireAuthorization, listed: bool) -> Self {
-        AuthEntry {
-            listed,
-            captured: false,
-            store: a.external_location_id.as_deref().map(Label::new),
-            reference: a.reference,
-            created_at: a.creation_date.ok().flatten(),
-            amount: a.amount.ok().flatten().unwrap_or_default(),
-        }
-    }
-}
-
-/// Authorizations by id: the entries in one vector and a small index (hash maps holding the
-/// entries themselves took twice the memory at millions of rows).
-#[derive(Debug, Default)]
-struct Authorizations {
-    entries: Vec<AuthEntry>,
-    index: FxHashMap<u64, u32>,
-}
-
-impl Authorizations {
-    /// The first listing wins, and a listing over a lookup.
-    fn add(&mut self, id: u64, entry: AuthEntry) {
-        match self.index.get(&id).map(|&i| i as usize) {
-            None => {
-                let Ok(i) = u32::try_from(self.entries.len()) else {
-                    return;
-                };
-                self.index.insert(id, i);
-                self.entries.push(entry);
-            }
-            Some(i) => {
-                if let Some(known) = self.entries.get_mut(i)
-                    && entry.listed
-                    && !known.listed
-                {
-                    *known = entry;
-                }
-            }
-        }
-    }
-
-    fn get_mut(&mut self, id: u64) -> Option<&mut AuthEntry> {
-        let i = *self.index.get(&id)? as usize;
-        self.entries.get_mut(i)
-    }
-
-    fn contains(&self, id: u64) -> bool {
-        self.index.contains_key(&id)
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-}
-
 /// Everything read so far. Captures become records as they are read (a large run reads
 /// millions, and holding the wire rows as well doubled the memory); the authorization's part
 /// (its store, and its reference where the capture has none) is filled in by
@@ -205,12 +86,11 @@ impl Collected {
         self.records.reserve(records);
     }
 
-    /// Room for about `authorizations` more authorizations: grown step by step, the table
+    /// Room for about `authorizations` more authorization rows: grown step by step, the vector
     /// would hold its old and new copies at once. A hash table touches all the room it has,
     /// so ask for an estimate, not a bound.
     pub fn reserve_authorizations(&mut self, authorizations: usize) {
-        self.authorizations.entries.reserve(authorizations);
-        self.authorizations.index.reserve(authorizations);
+        self.authorizations.reserve(authorizations);
     }
 
     /// Captures read so far (a capture listed twice counts twice).
@@ -224,7 +104,7 @@ impl Collected {
         self.records.len()
     }
 
-    /// Distinct authorizations read so far, listed or looked up.
+    /// Authorization rows read so far, listed or looked up (one listed twice counts twice).
     pub fn authorizations_read(&self) -> usize {
         self.authorizations.len()
     }
@@ -248,8 +128,7 @@ impl Collected {
     }
 
     fn add_authorization(&mut self, a: WireAuthorization, listed: bool) {
-        let id = a.authorization_id;
-        self.authorizations.add(id, AuthEntry::new(a, listed));
+        self.authorizations.add(AuthEntry::new(a, listed));
     }
 
     /// A listed authorization's amount and creation date (null or absent are allowed: the
@@ -362,13 +241,7 @@ impl Collected {
             *self = other;
             return;
         }
-        // Their entries in index order, so that each can be moved out of their vector.
-        let theirs = other.authorizations;
-        let mut ids: Vec<(u32, u64)> = theirs.index.into_iter().map(|(id, i)| (i, id)).collect();
-        ids.sort_unstable();
-        for ((_, id), entry) in ids.into_iter().zip(theirs.entries) {
-            self.authorizations.add(id, entry);
-        }
+        self.authorizations.append(other.authorizations);
         self.records.extend(other.records);
         self.captures += other.captures;
         self.flawed.extend(other.flawed);
@@ -377,14 +250,11 @@ impl Collected {
 
     /// Authorization ids referenced by a capture but neither listed nor looked up yet, sorted.
     pub fn missing_authorizations(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self
-            .records
-            .iter()
-            .map(|r| r.authorization_id)
-            .filter(|id| !self.authorizations.contains(*id))
-            .collect();
+        let known = self.authorizations.ids();
+        let mut ids: Vec<u64> = self.records.iter().map(|r| r.authorization_id).collect();
         ids.sort_unstable();
         ids.dedup();
+        ids.retain(|id| known.binary_search(id).is_err());
         ids
     }
 
@@ -393,35 +263,30 @@ impl Collected {
     pub fn into_side(self) -> FlexitiSide {
         let Collected {
             mut records,
-            authorizations: mut auths,
+            authorizations: auths,
             flawed,
             unreferenced,
             ..
         } = self;
-        keep_first_listing(&mut records);
-
-        for r in &mut records {
-            let Some(a) = auths.get_mut(r.authorization_id) else {
-                continue;
-            };
-            a.captured = true;
-            if let Some(store) = a.store {
-                r.store = Some(store);
-            }
-            if r.reference.is_empty()
-                && let Some(reference) = &a.reference
-            {
-                r.reference = reference.clone();
-            }
-        }
+        // The two sorts are independent: one on each core when the side is large.
+        let mut auths = if records.len() < 100_000 {
+            keep_first_listing(&mut records);
+            Resolved::new(auths)
+        } else {
+            std::thread::scope(|scope| {
+                let resolving = scope.spawn(|| Resolved::new(auths));
+                keep_first_listing(&mut records);
+                resolving
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        };
+        auths.link(&mut records);
 
         // Listed authorizations that no capture refers to.
         let mut listed_authorizations = 0u64;
         let mut authorizations: Vec<AuthorizationInfo> = Vec::new();
-        for (&id, &i) in &auths.index {
-            let Some(a) = auths.entries.get(i as usize) else {
-                continue;
-            };
+        for a in auths.iter() {
             if !a.listed {
                 continue;
             }
@@ -433,7 +298,7 @@ impl Collected {
                 continue;
             };
             authorizations.push(AuthorizationInfo {
-                authorization_id: id,
+                authorization_id: a.id,
                 reference: reference.clone(),
                 created_at,
                 amount: a.amount,
@@ -450,119 +315,6 @@ impl Collected {
             listed_authorizations,
             incomplete_days: Default::default(),
             invalid,
-        }
-    }
-}
-
-/// The invalid records, once each (by kind, id and breach; the first source in order), in id
-/// order: the flawed rows with their authorization's reference where they have none, and the
-/// records still without a reference after the authorizations', taken out of `records`.
-fn invalid_records(
-    records: &mut Vec<FlexitiRecord>,
-    mut flawed: Vec<Flawed>,
-    unreferenced: Vec<Flawed>,
-    auths: &Authorizations,
-) -> Vec<InvalidRecord> {
-    if !unreferenced.is_empty() {
-        let still: FxHashSet<(u64, Option<u64>)> = records
-            .iter()
-            .filter(|r| r.reference.is_empty())
-            .map(|r| (r.capture_id, r.return_id))
-            .collect();
-        if !still.is_empty() {
-            records.retain(|r| !r.reference.is_empty());
-            flawed.extend(unreferenced.into_iter().filter(|f| {
-                let key = match f.kind {
-                    FlawedKind::Return => (f.capture_id, Some(f.id)),
-                    _ => (f.capture_id, None),
-                };
-                still.contains(&key)
-            }));
-        }
-    }
-    if flawed.is_empty() {
-        return Vec::new();
-    }
-    for f in &mut flawed {
-        if f.reference.is_empty()
-            && let Some(i) = auths.index.get(&f.authorization_id)
-            && let Some(reference) = auths
-                .entries
-                .get(*i as usize)
-                .and_then(|a| given(a.reference.clone()))
-        {
-            f.reference = reference;
-        }
-    }
-    flawed.sort_by(|a, b| {
-        (a.key(), &a.source.endpoint, &a.source.parameters).cmp(&(
-            b.key(),
-            &b.source.endpoint,
-            &b.source.parameters,
-        ))
-    });
-    flawed.dedup_by_key(|f| f.key());
-    flawed.into_iter().map(Flawed::into_invalid).collect()
-}
-
-/// Keeps the first record read of each capture and of each (capture, return): a capture listed
-/// on several dates, pages or files is one sale, and its returns the union of every listing's.
-/// Found by sorting small keys rather than with a table filled while reading, which held as
-/// much memory as the records' ids while the rows were still coming.
-fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
-    let mut keys: Vec<(u64, u64, u32)> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            // Return ids have at most 16 digits, so `u64::MAX` marks the sale.
-            (r.capture_id, r.return_id.unwrap_or(u64::MAX), i)
-        })
-        .collect();
-    keys.sort_unstable();
-    let mut keep = vec![true; records.len()];
-    for pair in keys.windows(2) {
-        if let [a, b] = pair
-            && (a.0, a.1) == (b.0, b.1)
-            && let Some(k) = keep.get_mut(b.2 as usize)
-        {
-            *k = false;
-        }
-    }
-    drop(keys);
-    if keep.iter().all(|k| *k) {
-        return;
-    }
-    let mut flags = keep.into_iter();
-    records.retain(|_| flags.next().unwrap_or(true));
-}
-
-/// Orders records by time, record id and kind (ties keep the order read), in place. The order is found on
-/// small keys and each record then moves once along its cycle of the permutation: sorting the
-/// records themselves moved each of them many times, and a sorted copy doubled the memory.
-fn sort_by_time(records: &mut [FlexitiRecord]) {
-    let mut keys: Vec<(DateTime<Utc>, u64, Kind, u32)> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            (r.at, r.record_id(), r.kind, i)
-        })
-        .collect();
-    // The position makes every key distinct: the order is that of a stable sort.
-    keys.sort_unstable();
-    // `from[i]`: the position whose record belongs at position `i`.
-    let mut from: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
-    for start in 0..from.len() {
-        let mut at = start;
-        loop {
-            let source = from[at] as usize;
-            from[at] = u32::try_from(at).unwrap_or(u32::MAX);
-            if source == start {
-                break;
-            }
-            records.swap(at, source);
-            at = source;
         }
     }
 }

@@ -51,15 +51,21 @@ fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<
     let mut file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut part = Collected::default();
+    // Room for the most rows the file can hold, so the part never grows by copying (room
+    // never written costs address space, not memory).
+    let most = file.metadata().map_or(0, |m| m.len()) / MIN_CAPTURE_BYTES_PER_RECORD;
+    let most = usize::try_from(most).unwrap_or(0);
     let source = Source::file(path);
     match kind {
         FileKind::Authorizations => {
+            part.reserve_authorizations(most);
             for_each_row_from::<WireAuthorization>(&mut file, buf, |a| {
                 part.add_authorizations(&source, [a])
             })
             .with_context(|| format!("{}: not an authorizations page", path.display()))?;
         }
         FileKind::Captures => {
+            part.reserve_records(most);
             for_each_row_from::<WireCapture>(&mut file, buf, |c| part.add_captures(&source, [c]))
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
         }
@@ -67,7 +73,7 @@ fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<
     Ok(part)
 }
 
-/// Bytes of capture JSON per record, at least: sizes the record vector up front.
+/// Bytes of JSON per record or authorization row, at least: sizes the vectors up front.
 const MIN_CAPTURE_BYTES_PER_RECORD: u64 = 64;
 
 /// Reads every `authorizations*.json` and `captures*.json` in `dir`.

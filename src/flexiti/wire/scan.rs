@@ -1,0 +1,360 @@
+//! The fast path of the row readers: a row in the shape nearly every row has (an object of
+//! plain values: strings without escapes, numbers without exponents, `null`, nested lists and
+//! objects of the same) is read straight from the bytes, without serde's visitors.
+//!
+//! It never decides an outcome of its own. Anything else (an escape, an exponent, a duplicate
+//! or missing field, a value the contract does not allow, a row cut by the end of the bytes read
+//! so far) makes it answer `None`, and the general reader (serde) reads the row instead. What it
+//! accepts it reads exactly as the general reader does; property tests (`scan_tests.rs`) check it on
+//! arbitrary rows.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Amount, Text};
+
+use super::values::parse_timestamp;
+use super::{WireAuthorization, WireCapture, WireReturn, parse_amount_text};
+
+/// Nesting accepted inside a skipped value; deeper values go to the general reader.
+pub(super) const MAX_DEPTH: u32 = 16;
+
+/// A row type the fast path reads.
+pub trait Scan: Sized {
+    /// The row at the start of `bytes` (after optional whitespace) and the bytes it used, or
+    /// `None` when the general reader must read it.
+    fn scan(bytes: &[u8]) -> Option<(Self, usize)>;
+}
+
+/// A cursor over the bytes of a page.
+pub(super) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pub(super) pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(super) fn new(bytes: &'a [u8], pos: usize) -> Self {
+        Cursor { bytes, pos }
+    }
+
+    /// The next byte that is not JSON whitespace, not consumed.
+    pub(super) fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// The bytes from the cursor on.
+    pub(super) fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
+    pub(super) fn eat(&mut self, byte: u8) -> Option<()> {
+        if self.peek()? != byte {
+            return None;
+        }
+        self.pos += 1;
+        Some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.peek()?;
+        if !self.bytes.get(self.pos..)?.starts_with(word) {
+            return None;
+        }
+        self.pos += word.len();
+        Some(())
+    }
+
+    /// A string without escapes or control characters, in valid UTF-8; its bytes (checked
+    /// for UTF-8 only when one is not ASCII).
+    pub(super) fn string_bytes(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let rest = self.rest();
+        // Keys and values are short: a plain loop beats a vectorised search's setup.
+        let mut ascii = true;
+        let end = rest.iter().position(|&b| {
+            ascii &= b.is_ascii();
+            b == b'"' || b == b'\\' || b < 0x20
+        })?;
+        if rest.get(end) != Some(&b'"') {
+            return None;
+        }
+        let text = rest.get(..end)?;
+        if !ascii {
+            std::str::from_utf8(text).ok()?;
+        }
+        self.pos += end + 1;
+        Some(text)
+    }
+
+    /// A string without escapes or control characters, in valid UTF-8; its text.
+    pub(super) fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string_bytes()?).ok()
+    }
+
+    /// A string's JSON text, quotes included.
+    fn raw_string(&mut self) -> Option<&'a str> {
+        self.peek()?;
+        let start = self.pos;
+        self.string()?;
+        std::str::from_utf8(self.bytes.get(start..self.pos)?).ok()
+    }
+
+    /// A number without exponent, checked against JSON's grammar; its text. A number that
+    /// reaches the end of the bytes may go on past them, so it is left to the general reader.
+    fn number(&mut self) -> Option<&'a str> {
+        self.peek()?;
+        let (b, start) = (self.bytes, self.pos);
+        let digits_from = |mut i: usize| {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match b.get(i)? {
+            b'0' => i + 1,
+            b'1'..=b'9' => digits_from(i + 1),
+            _ => return None,
+        };
+        if b.get(i) == Some(&b'.') {
+            let end = digits_from(i + 1);
+            if end == i + 1 {
+                return None;
+            }
+            i = end;
+        }
+        if matches!(b.get(i), None | Some(b'e' | b'E')) {
+            return None;
+        }
+        self.pos = i;
+        std::str::from_utf8(b.get(start..i)?).ok()
+    }
+
+    /// Any value, read and dropped (an unknown field's).
+    pub(super) fn skip(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string_bytes().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'[' => {
+                let depth = depth.checked_sub(1)?;
+                self.pos += 1;
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip(depth)?;
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                let depth = depth.checked_sub(1)?;
+                self.object(|c, _| c.skip(depth))
+            }
+            _ => self.number().map(drop),
+        }
+    }
+
+    /// An object, each field handed to `field` with its key (which must read the value).
+    pub(super) fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string_bytes()?;
+            self.eat(b':')?;
+            field(self, key)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An id as the general reader takes it: up to 16 digits, as a number or a string.
+    fn id(&mut self) -> Option<u64> {
+        let text = match self.peek()? {
+            b'"' => self.string()?,
+            _ => self.number()?,
+        };
+        if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    }
+
+    /// A text field sent as a string or null.
+    fn opt_text(&mut self) -> Option<Option<Text>> {
+        match self.peek()? {
+            b'"' => self.string().map(|t| Some(Text::from(t))),
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => None,
+        }
+    }
+
+    /// A timestamp string the contract allows.
+    fn timestamp(&mut self) -> Option<DateTime<Utc>> {
+        parse_timestamp(self.string()?).ok()
+    }
+
+    /// A timestamp or null.
+    fn opt_timestamp(&mut self) -> Option<Option<DateTime<Utc>>> {
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => self.timestamp().map(Some),
+        }
+    }
+
+    /// An amount sent as a number or a string that reads as one.
+    fn amount(&mut self) -> Option<Amount> {
+        let raw = match self.peek()? {
+            b'"' => self.raw_string()?,
+            _ => self.number()?,
+        };
+        parse_amount_text(raw).ok()
+    }
+
+    /// An amount or null.
+    fn opt_amount(&mut self) -> Option<Option<Amount>> {
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => self.amount().map(Some),
+        }
+    }
+
+    fn returns(&mut self) -> Option<Vec<WireReturn>> {
+        match self.peek()? {
+            b'n' => return self.literal(b"null").map(|()| Vec::new()),
+            b'[' => self.pos += 1,
+            _ => return None,
+        }
+        let mut returns = Vec::new();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(returns);
+        }
+        loop {
+            returns.push(self.wire_return()?);
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(returns);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn wire_return(&mut self) -> Option<WireReturn> {
+        let (mut return_id, mut reference, mut date, mut amount) = (None, None, None, None);
+        self.object(|c, key| match key {
+            b"return_id" => set(&mut return_id, c.id()?),
+            b"reference" => set(&mut reference, c.opt_text()?),
+            b"date" => set(&mut date, c.timestamp()?),
+            b"amount" => set(&mut amount, c.amount()?),
+            _ => c.skip(MAX_DEPTH),
+        })?;
+        Some(WireReturn {
+            return_id: return_id?,
+            reference: reference.flatten(),
+            date: Ok(date?),
+            amount: Ok(amount?),
+        })
+    }
+}
+
+/// Fills a field once: a second value for it is a duplicate field, left to the general reader.
+fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+impl Scan for WireCapture {
+    fn scan(bytes: &[u8]) -> Option<(Self, usize)> {
+        let mut c = Cursor::new(bytes, 0);
+        let (mut capture_id, mut authorization_id, mut reference) = (None, None, None);
+        let (mut date, mut amount, mut store, mut returns) = (None, None, None, None);
+        c.object(|c, key| match key {
+            b"capture_id" => set(&mut capture_id, c.id()?),
+            b"authorization_id" => set(&mut authorization_id, c.id()?),
+            b"reference" => set(&mut reference, c.opt_text()?),
+            b"date" => set(&mut date, c.timestamp()?),
+            b"amount" => set(&mut amount, c.amount()?),
+            b"external_location_id" => set(&mut store, c.opt_text()?),
+            b"returns" => set(&mut returns, c.returns()?),
+            _ => c.skip(MAX_DEPTH),
+        })?;
+        let row = WireCapture {
+            capture_id: capture_id?,
+            authorization_id: authorization_id?,
+            reference: reference.flatten(),
+            date: Ok(date?),
+            amount: Ok(amount?),
+            external_location_id: store.flatten(),
+            returns: returns.unwrap_or_default(),
+        };
+        Some((row, c.pos))
+    }
+}
+
+impl Scan for WireAuthorization {
+    fn scan(bytes: &[u8]) -> Option<(Self, usize)> {
+        let mut c = Cursor::new(bytes, 0);
+        let (mut authorization_id, mut reference, mut store) = (None, None, None);
+        let (mut creation_date, mut amount) = (None, None);
+        c.object(|c, key| match key {
+            b"authorization_id" => set(&mut authorization_id, c.id()?),
+            b"reference" => set(&mut reference, c.opt_text()?),
+            b"creation_date" => set(&mut creation_date, c.opt_timestamp()?),
+            b"amount" => set(&mut amount, c.opt_amount()?),
+            b"external_location_id" => set(&mut store, c.opt_text()?),
+            _ => c.skip(MAX_DEPTH),
+        })?;
+        let row = WireAuthorization {
+            authorization_id: authorization_id?,
+            reference: reference.flatten(),
+            creation_date: Ok(creation_date.flatten()),
+            amount: Ok(amount.flatten()),
+            external_location_id: store.flatten(),
+        };
+        Some((row, c.pos))
+    }
+}
+
+impl Scan for WireReturn {
+    fn scan(bytes: &[u8]) -> Option<(Self, usize)> {
+        let mut c = Cursor::new(bytes, 0);
+        let row = c.wire_return()?;
+        Some((row, c.pos))
+    }
+}

@@ -1,0 +1,177 @@
+//! The fast path of the row readers against serde: what it accepts, it reads as serde does.
+
+use proptest::prelude::*;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::scan::Scan;
+use super::{WireAuthorization, WireCapture, WireReturn};
+
+/// The fast path either declines or reads what serde reads, using the same bytes.
+fn agrees<T: Scan + DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) -> bool {
+    let Some((fast, used)) = T::scan(text.as_bytes()) else {
+        return false;
+    };
+    let mut rows = serde_json::Deserializer::from_str(text).into_iter::<T>();
+    let general = rows.next().and_then(Result::ok);
+    assert_eq!(Some(&fast), general.as_ref(), "{text}");
+    assert_eq!(used, rows.byte_offset(), "{text}");
+    true
+}
+
+#[test]
+fn plain_rows_take_the_fast_path_and_read_as_serde_reads_them() {
+    let capture = r#" {"capture_id":346123,"authorization_id":"4821907733105521","reference":"ORD-1",
+        "date":"2026-11-23T18:42:09.123Z","amount":1000.12,"unknown":{"x":[1,-2.5,true,null,"é"]},
+        "external_location_id":"00-12345","returns":[{"return_id":"9000000000123456",
+        "capture_id":346123,"date":"2026-11-24T15:05:44Z","amount":"200.00"}]} ,"#;
+    assert!(agrees::<WireCapture>(capture));
+    let auth = r#"{"authorization_id":7,"account_number":"****6677","creation_date":null,
+        "amount":"5.10","external_location_id":null,"plan_id":12,"term":{}}"#;
+    assert!(agrees::<WireAuthorization>(auth));
+    assert!(agrees::<WireAuthorization>(r#"{"authorization_id":7}"#));
+    assert!(agrees::<WireCapture>(
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":0,"returns":null}"#
+    ));
+}
+
+#[test]
+fn anything_unusual_is_left_to_serde() {
+    for row in [
+        // An escape, an exponent, a duplicate field, a missing or refused value.
+        r#"{"capture_id":1,"authorization_id":2,"reference":"A\"B","date":"2026-11-23T00:00:00Z","amount":1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":1e2}"#,
+        r#"{"capture_id":1,"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"amount":1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":-0.5e1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23","amount":1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":"1.005"}"#,
+        r#"{"capture_id":12345678901234567,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"reference":7,"date":"2026-11-23T00:00:00Z","amount":1}"#,
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":1"#,
+        r#"{"capture_id":1,"authorization_id":2,"date":"2026-11-23T00:00:00Z","amount":12"#,
+        r#"[1,2,"2026-11-23T00:00:00Z"]"#,
+    ] {
+        assert!(WireCapture::scan(row.as_bytes()).is_none(), "{row}");
+    }
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<i64>().prop_map(|n| json!(n)),
+        (0u64..100_000_000, 0u32..3).prop_map(|(n, d)| json!(format!(
+            "{}.{:0w$}",
+            n / 10u64.pow(d),
+            n % 10u64.pow(d),
+            w = d as usize
+        ))),
+        "[0-9]{0,18}".prop_map(Value::String),
+        "-?[0-9]{1,12}(\\.[0-9]{0,3})?".prop_map(Value::String),
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,4})?(Z|[+-][0-9]{2}:[0-9]{2})?"
+            .prop_map(Value::String),
+        any::<String>().prop_map(Value::String),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+const FIELDS: &[&str] = &[
+    "capture_id",
+    "authorization_id",
+    "return_id",
+    "reference",
+    "date",
+    "creation_date",
+    "amount",
+    "external_location_id",
+    "returns",
+    "account_number",
+];
+
+/// An object of the contract's fields (some missing) and others, each a hostile value,
+/// printed compact or pretty, possibly with a field repeated and cut short.
+fn row_text() -> impl Strategy<Value = String> {
+    let field = (
+        0..FIELDS.len() + 1,
+        value(),
+        prop::collection::vec(value(), 0..3),
+        any::<bool>(),
+    );
+    (prop::collection::vec(field, 0..9), any::<bool>(), any::<u8>()).prop_map(
+        |(fields, pretty, cut)| {
+            let mut map = Map::new();
+            let mut extra = String::new();
+            for (i, v, nested, plain) in fields {
+                let key = FIELDS.get(i).map_or("other", |k| k);
+                let v = match key {
+                    "returns" => Value::Array(
+                        nested
+                            .into_iter()
+                            .map(|n| {
+                                let amount = if plain { json!("2.50") } else { n };
+                                json!({"return_id": 1, "amount": amount, "date": "2026-11-23T00:00:00Z"})
+                            })
+                            .collect(),
+                    ),
+                    _ if !plain => v,
+                    "capture_id" | "authorization_id" | "return_id" => json!(4_000_000_123_u64),
+                    "date" | "creation_date" => json!("2026-11-23T18:42:07Z"),
+                    "amount" => json!(12.5),
+                    _ => json!("ORD-1"),
+                };
+                if map.contains_key(key) {
+                    extra = format!(",\"{key}\":{v}");
+                }
+                map.insert(key.to_string(), v);
+            }
+            let text = if pretty {
+                serde_json::to_string_pretty(&Value::Object(map))
+            } else {
+                serde_json::to_string(&Value::Object(map))
+            }
+            .unwrap_or_default();
+            let text = match text.strip_suffix('}') {
+                Some(open) if !extra.is_empty() => format!("{open}{extra}}}"),
+                _ => text,
+            };
+            let keep = text
+                .len()
+                .saturating_sub(usize::from(cut) % 4 * usize::from(cut % 3 == 0));
+            text.get(..keep).unwrap_or(&text).to_string()
+        },
+    )
+}
+
+proptest! {
+    #[test]
+    fn fuzz_the_fast_path_reads_what_serde_reads(text in row_text()) {
+        agrees::<WireCapture>(&text);
+        agrees::<WireAuthorization>(&text);
+        agrees::<WireReturn>(&text);
+    }
+
+    #[test]
+    fn fuzz_plain_rows_take_the_fast_path(
+        id in 0u64..10_000_000_000_000_000,
+        cents in 0u64..1_000_000_000,
+        reference in "[A-Za-z0-9-]{1,30}",
+        quoted in any::<bool>(),
+    ) {
+        let amount = format!("{}.{:02}", cents / 100, cents % 100);
+        let amount = if quoted { format!("\"{amount}\"") } else { amount };
+        let text = format!(r#"{{"capture_id":{id},"authorization_id":"{id}","reference":"{reference}",
+            "date":"2026-11-23T18:42:07Z","amount":{amount},"returns":[]}}"#);
+        prop_assert!(agrees::<WireCapture>(&text), "{}", text);
+    }
+}
