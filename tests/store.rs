@@ -4,9 +4,9 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and drop it afterwards; they fail, not skip,
 //! when the server is unreachable.
 
+#[macro_use]
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -18,48 +18,10 @@ use flexiti_recon::report::{
 };
 use flexiti_recon::store::{DiscrepancyFilter, Store, StoreError};
 
-use common::{PgDatabase, day};
+use common::{day, on_postgres, on_sqlite};
 
 /// The tenant every scenario stores as.
 const MERCHANT: &str = "merchant-1";
-
-/// Runs `scenario` against a fresh PostgreSQL database, dropped afterwards even if it panics.
-async fn on_postgres<F, Fut>(scenario: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let db = PgDatabase::create("flexiti_test").await;
-    scenario(db.url().to_string()).await;
-}
-
-/// Runs `scenario` against a fresh SQLite file in a folder that does not exist yet.
-async fn on_sqlite<F, Fut>(scenario: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data").join("flexiti.db");
-    scenario(format!("sqlite://{}", path.display())).await;
-}
-
-/// One test per backend for each scenario, named `<scenario>::on_sqlite` / `::on_postgres`.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn on_sqlite() {
-                super::on_sqlite(super::scenarios::$name).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::on_postgres(super::scenarios::$name).await;
-            }
-        }
-    )*};
-}
 
 on_both!(
     migrations_run_on_connect_and_are_idempotent,

@@ -6,7 +6,8 @@
 //! PostgreSQL tests create a uniquely named database on `FLEXITI_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and drop it afterwards.
 
-use std::future::Future;
+#[macro_use]
+mod common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, Pass};
@@ -14,77 +15,9 @@ use flexiti_recon::report::{
     ChangeSummary, DayStoreTotals, FindingStatus, RunReport, RunStatus, SideTotals,
 };
 use flexiti_recon::store::{DiscrepancyFilter, Store, StoreError};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, PgConnection};
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn pg_admin_url() -> String {
-    std::env::var("FLEXITI_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
-}
-
-/// The admin URL with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    format!("{}/{name}{query}", &base[..host_end])
-}
-
-/// Runs `scenario` against a fresh PostgreSQL database, dropped afterwards even if it panics.
-async fn on_postgres<F, Fut>(scenario: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let admin_url = pg_admin_url();
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is unreachable ({e}): set FLEXITI_TEST_PG_URL"));
-    let name = format!("flexiti_tenancy_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create the test database");
-    let outcome = tokio::spawn(scenario(with_database(&admin_url, &name))).await;
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop the test database");
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-async fn on_sqlite<F, Fut>(scenario: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data").join("flexiti.db");
-    scenario(format!("sqlite://{}", path.display())).await;
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn on_sqlite() {
-                super::on_sqlite(super::scenarios::$name).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::on_postgres(super::scenarios::$name).await;
-            }
-        }
-    )*};
-}
+use common::{on_postgres, on_sqlite};
 
 on_both!(
     two_merchants_share_a_database_without_seeing_or_abandoning_each_other,

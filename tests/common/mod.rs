@@ -3,8 +3,10 @@
 //!
 //! Each test file that says `mod common;` compiles its own copy and uses only a part of it, so
 //! what one file leaves unused is not dead code.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
+#[macro_use]
+mod backends;
 mod engine;
 mod findings;
 mod pg;
@@ -17,6 +19,7 @@ use std::process::Output;
 
 use chrono::NaiveDate;
 
+pub use backends::{on_postgres, on_sqlite};
 pub use engine::{expected_row, expected_rows, reconcile_dir};
 pub use findings::{finding, side};
 pub use pg::PgDatabase;
