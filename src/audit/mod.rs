@@ -8,8 +8,9 @@
 //! as they are written. Bundles older than `audit.keep_days` are pruned at the end of a run (see
 //! [`prune`]).
 //!
-//! One entry point a use: [`write_bundle`] (a run's bundle), [`Replay::load`] (`--replay`),
-//! [`prune`] (the end of a run).
+//! One entry point a use: [`BundleTarget::of`] then [`write_bundle`] (a run's bundle: the
+//! target takes what it needs of the config, so the writing can run on a blocking thread while
+//! the results are stored), [`Replay::load`] (`--replay`), [`prune`] (the end of a run).
 
 mod config_copy;
 mod findings;
@@ -74,6 +75,23 @@ struct FailedCallFacts {
     utc_date: Option<NaiveDate>,
 }
 
+/// Where a run's bundle goes and its config copy (secrets removed): all a bundle needs of the
+/// config, taken before it is written.
+#[derive(Debug)]
+pub struct BundleTarget {
+    dir: PathBuf,
+    config_copy: String,
+}
+
+impl BundleTarget {
+    pub fn of(config: &Config, run_id: i64) -> anyhow::Result<BundleTarget> {
+        Ok(BundleTarget {
+            dir: bundle_dir(config, run_id),
+            config_copy: config_copy::effective_config(config, run_id)?,
+        })
+    }
+}
+
 fn bundle_dir(config: &Config, run_id: i64) -> PathBuf {
     config.data_dir.join("runs").join(run_id.to_string())
 }
@@ -97,14 +115,14 @@ fn sha256_of(path: &Path) -> anyhow::Result<String> {
 
 /// Writes the bundle of a run and returns its folder.
 pub fn write_bundle(
-    config: &Config,
+    target: BundleTarget,
     report: &RunReport,
     ledger: &LedgerSide,
     pages: &[RawPage],
     flexiti: &FlexitiSide,
     flexiti_files: &[PathBuf],
 ) -> anyhow::Result<PathBuf> {
-    let dir = bundle_dir(config, report.run_id);
+    let BundleTarget { dir, config_copy } = target;
     let pages_dir = dir.join("flexiti");
     std::fs::create_dir_all(&pages_dir)
         .with_context(|| format!("{}: cannot create", pages_dir.display()))?;
@@ -162,11 +180,8 @@ pub fn write_bundle(
     std::fs::write(&run_json, serde_json::to_vec_pretty(&facts)?)
         .with_context(|| format!("{}: cannot write", run_json.display()))?;
     let config_file = dir.join("config.toml");
-    std::fs::write(
-        &config_file,
-        config_copy::effective_config(config, report.run_id)?,
-    )
-    .with_context(|| format!("{}: cannot write the config copy", config_file.display()))?;
+    std::fs::write(&config_file, config_copy)
+        .with_context(|| format!("{}: cannot write the config copy", config_file.display()))?;
     manifest::write(&dir, report.run_id)?;
     tracing::info!(dir = %dir.display(), pages = pages.len(), "wrote the audit bundle");
     Ok(dir)

@@ -10,7 +10,8 @@
 //! - `inputs`: the ledger files read, then the Flexiti side (API, files or a replayed bundle);
 //! - `outcome`: the engine's judgement of the two sides (`src/reconcile/`);
 //! - `report`: the run's report, made once from the above;
-//! - `record`: the audit bundle (`src/audit/`), then the database (`src/store/`);
+//! - `record`: the audit bundle (`src/audit/`) written beside the database's transaction
+//!   (`src/store/`), which commits once the bundle is written;
 //! - `deliver`: the run's CSV (`src/export/`), the summary email (`src/notify/`), old bundles
 //!   pruned, the lock released, the metrics textfile (`src/metrics.rs`).
 //!

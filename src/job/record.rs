@@ -1,13 +1,20 @@
-//! The record stage: the audit bundle (`src/audit/`), then the database, in one transaction per
-//! run (`src/store/`). A dry run records nothing.
+//! The record stage: the audit bundle (`src/audit/`) and the database, in one transaction per
+//! run (`src/store/`). The bundle is written on a blocking thread while the results are stored,
+//! and the results are committed only once the bundle is written: a run is never stored without
+//! its bundle. A dry run records nothing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
 
 use super::Plan;
+use super::inputs::Inputs;
 use super::progress::Stages;
 use super::report::Reported;
 use super::session::Session;
-use crate::audit;
+use crate::audit::{self, BundleTarget};
 use crate::domain::ChangeSummary;
 use crate::report::RunReport;
 
@@ -26,39 +33,59 @@ pub async fn record(
     stages: &Stages,
 ) -> anyhow::Result<Recorded> {
     let Reported { report, inputs } = reported;
-    let audit_dir = if plan.dry_run {
+    let report = Arc::new(report);
+    let target = if plan.dry_run {
         None
     } else {
-        stages.begin("writing the audit bundle");
-        let dir = audit::write_bundle(
-            plan.config,
-            &report,
-            &inputs.ledger,
-            &inputs.pages,
-            &inputs.flexiti,
-            &inputs.flexiti_files,
-        )?;
-        stages.done("bundle");
-        Some(dir)
+        Some(BundleTarget::of(plan.config, report.run_id)?)
     };
-    let changes = match &session.db {
+    let bundle = bundle(target, Arc::clone(&report), inputs);
+    let (changes, (inputs, audit_dir)) = match &session.db {
         Some(db) => {
-            stages.begin("storing the results");
-            let changes = match &plan.request.store {
-                Some(store) => {
-                    db.finish_run_for_stores(&report, std::slice::from_ref(store))
-                        .await?
-                }
-                None => db.finish_run(&report).await?,
-            };
+            stages.begin("storing the results and writing the audit bundle");
+            let stores = plan.request.store.as_slice();
+            let stored = db.finish_run_when(&report, stores, bundle).await?;
             stages.done("store");
-            changes
+            stored
         }
-        None => ChangeSummary::default(),
+        None => (ChangeSummary::default(), bundle.await?),
     };
+    let report = Arc::try_unwrap(report).unwrap_or_else(|shared| (*shared).clone());
     Ok(Recorded {
         report: RunReport { changes, ..report },
         audit_dir,
         ledger_warnings: inputs.ledger.warnings,
     })
+}
+
+/// Starts writing the bundle to `target` (none without one) on a blocking thread at once; the
+/// future hands the inputs back with the bundle's folder.
+fn bundle(
+    target: Option<BundleTarget>,
+    report: Arc<RunReport>,
+    inputs: Inputs,
+) -> impl Future<Output = anyhow::Result<(Inputs, Option<PathBuf>)>> {
+    // Err: no bundle to write, the inputs as they are.
+    let task = match target {
+        None => Err(inputs),
+        Some(target) => Ok(tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let dir = audit::write_bundle(
+                target,
+                &report,
+                &inputs.ledger,
+                &inputs.pages,
+                &inputs.flexiti,
+                &inputs.flexiti_files,
+            )?;
+            Stages::took("bundle", started.elapsed());
+            Ok((inputs, Some(dir)))
+        })),
+    };
+    async move {
+        match task {
+            Ok(task) => task.await.context("writing the audit bundle")?,
+            Err(inputs) => Ok((inputs, None)),
+        }
+    }
 }

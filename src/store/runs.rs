@@ -8,7 +8,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Connection, Row, Transaction};
 
 use super::{
-    Store, StoreError, details, findings, parse_date, parse_ts, resilience, to_i64, to_u64, ts,
+    Backend, Store, StoreError, details, findings, parse_date, parse_ts, resilience, to_i64,
+    to_u64, ts,
 };
 use crate::domain::{Amount, DayRange};
 use crate::report::{ChangeSummary, RunReport, RunStatus, SideTotals};
@@ -110,9 +111,25 @@ impl Store {
         report: &RunReport,
         stores: &[String],
     ) -> Result<ChangeSummary> {
+        let (changes, ()) = self
+            .finish_run_when(report, stores, std::future::ready(Ok(())))
+            .await?;
+        Ok(changes)
+    }
+
+    /// [`finish_run_for_stores`](Store::finish_run_for_stores) that commits only once `ready`
+    /// (work done meanwhile, e.g. the audit bundle) has succeeded: it is awaited after the
+    /// results are written and before the commit, and its error rolls them back.
+    pub async fn finish_run_when<T>(
+        &self,
+        report: &RunReport,
+        stores: &[String],
+        ready: impl Future<Output = Result<T>>,
+    ) -> Result<(ChangeSummary, T)> {
         let run_id = report.run_id;
         let not_stored = || format!("the results of run {run_id} are not stored");
-        let changes = match &self.holder {
+        let mut clock = WriteClock::start();
+        let (changes, done) = match &self.holder {
             Some(holder) => {
                 let mut slot = holder.connection().await;
                 let conn = slot
@@ -126,10 +143,13 @@ impl Store {
                     .with_context(not_stored)?;
                 holder.ensure_held(&mut tx).await.with_context(not_stored)?;
                 let changes = self.write_results(&mut tx, report, stores).await?;
+                clock.written();
+                let done = ready.await.with_context(not_stored)?;
+                clock.ready();
                 tx.commit()
                     .await
                     .with_context(|| format!("committing the results of run {run_id}"))?;
-                changes
+                (changes, done)
             }
             None => {
                 let mut tx = self
@@ -137,12 +157,23 @@ impl Store {
                     .begin()
                     .await
                     .context("beginning the run's transaction")?;
+                if let Backend::Sqlite { .. } = self.backend {
+                    // The default page cache (2 MB) spills a large run's pages to the WAL and
+                    // reads them back; the pages a run writes stay in memory with this one.
+                    sqlx::query(SQLITE_RUN_CACHE)
+                        .execute(&mut *tx)
+                        .await
+                        .context("sizing the sqlite page cache")?;
+                }
                 let changes = self.write_results(&mut tx, report, stores).await?;
+                clock.written();
+                let done = ready.await.with_context(not_stored)?;
+                clock.ready();
                 self.ensure_same_file().with_context(not_stored)?;
                 tx.commit()
                     .await
                     .with_context(|| format!("committing the results of run {run_id}"))?;
-                changes
+                (changes, done)
             }
         };
         tracing::info!(
@@ -151,9 +182,12 @@ impl Store {
             new = changes.new.len(),
             still_open = changes.still_open.len(),
             resolved = changes.resolved.len(),
+            write_ms = clock.write_ms,
+            wait_ms = clock.wait_ms,
+            commit_ms = clock.since_ms(),
             "stored the run's results"
         );
-        Ok(changes)
+        Ok((changes, done))
     }
 
     /// Everything [`finish_run_for_stores`](Store::finish_run_for_stores) writes, in `tx`.
@@ -402,4 +436,44 @@ fn parse_status(text: &str) -> Result<RunStatus> {
     .into_iter()
     .find(|s| s.as_str() == text)
     .with_context(|| format!("column runs.status: unknown status '{text}'"))
+}
+
+/// The page cache of the connection that stores a run: up to 64 MiB (a negative size is KiB).
+const SQLITE_RUN_CACHE: &str = "PRAGMA cache_size = -65536";
+
+/// Where the time of storing a run goes: writing the results, waiting for the work it commits
+/// after (the audit bundle), the commit.
+struct WriteClock {
+    mark: std::time::Instant,
+    write_ms: u64,
+    wait_ms: u64,
+}
+
+impl WriteClock {
+    fn start() -> WriteClock {
+        WriteClock {
+            mark: std::time::Instant::now(),
+            write_ms: 0,
+            wait_ms: 0,
+        }
+    }
+
+    /// Milliseconds since the last mark, and a new mark.
+    fn lap(&mut self) -> u64 {
+        let ms = self.since_ms();
+        self.mark = std::time::Instant::now();
+        ms
+    }
+
+    fn since_ms(&self) -> u64 {
+        u64::try_from(self.mark.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn written(&mut self) {
+        self.write_ms = self.lap();
+    }
+
+    fn ready(&mut self) {
+        self.wait_ms = self.lap();
+    }
 }
