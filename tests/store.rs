@@ -39,6 +39,7 @@ on_both!(
     many_rejected_rows_failed_calls_and_totals_are_stored_in_order,
     only_the_complete_days_between_incomplete_ones_are_resolved,
     a_store_restricted_run_reads_the_flexiti_store_when_the_ledger_has_none,
+    text_that_looks_like_syntax_round_trips_exactly,
 );
 
 fn at(d: u32, hour: u32) -> DateTime<Utc> {
@@ -556,6 +557,57 @@ mod scenarios {
     /// PostgreSQL: 2000), so every boundary is crossed: the first run stores each once, the
     /// rerun updates half, resolves the other half, reopens a resolved one and keeps an
     /// acknowledged one, and reports them in the run's order.
+    /// PostgreSQL receives a run's findings as one array literal a column
+    /// (`src/store/pg_array.rs`): quotes, backslashes, braces, commas, the word NULL, blanks and
+    /// line breaks in a finding's text must come back as they went in, and a missing value
+    /// must stay missing, next to the text "NULL".
+    pub async fn text_that_looks_like_syntax_round_trips_exactly(url: String) {
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let hostile = [
+            r#"ORD "quoted" \ back\slash"#,
+            "{a,b},{c}",
+            "NULL",
+            "",
+            " leading and trailing ",
+            "line\nbreak\ttab\r",
+            "caf\u{e9} \u{1f9fe} \u{202e}",
+            r#"\"},{"x"#,
+        ];
+        let found: Vec<Discrepancy> = hostile
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let mut d = finding(day(23), text, 100 + i as i64);
+                d.explanation = text.to_string();
+                d.ledger_file = Some(format!("C:\\ledgers\\{text}.csv"));
+                d.ledger_register = (i % 2 == 0).then(|| "NULL".to_string());
+                d.ledger_id = Some(format!("{text}#{i}"));
+                d.suggestion = (i % 2 == 1).then(|| Suggestion {
+                    reference: text.to_string(),
+                    id: format!("{{{text}}}"),
+                    why: format!("\"{text}\""),
+                });
+                d
+            })
+            .collect();
+        let changes = run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
+        assert_eq!(changes.new.len(), hostile.len());
+        let mut stored: Vec<Discrepancy> = all(&store)
+            .await
+            .into_iter()
+            .map(|s| s.discrepancy)
+            .collect();
+        let mut expected = found.clone();
+        stored.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
+        expected.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
+        assert_eq!(stored, expected);
+        // Found again: the same rows, known by their fingerprints, nothing new.
+        let again = run(&store, |id| report(id, range, at(25, 6), found.clone())).await;
+        assert!(again.new.is_empty(), "{again:?}");
+        assert_eq!(again.still_open.len(), hostile.len());
+    }
+
     pub async fn thousands_of_findings_span_several_statements_and_rerun_exactly(url: String) {
         const N: usize = 7000;
         let store = Store::connect(&url, MERCHANT).await.expect("connect");

@@ -10,11 +10,12 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row, Transaction};
 
 use super::batch::{Dialect, RowsStatement, add};
 use super::finding_rows::from_row;
+use super::pg_array::ArrayLiteral;
 use super::{Store, StoreError, parse_ts, to_i64, ts};
 use crate::domain::{Amount, Category, DayRange, Discrepancy};
 use crate::report::{ChangeSummary, FindingStatus, RunReport, StoredDiscrepancy};
@@ -100,20 +101,42 @@ impl Store {
     }
 }
 
-/// The upsert of many findings at once: new ones are inserted `open`, known ones take the
-/// run's values; a `resolved` one is reopened, an `acknowledged` one stays so. Each row starts
-/// with the merchant and ends with the run and the time it saw them, twice (first and last
-/// seen), then the suggestion.
-const UPSERT: RowsStatement = RowsStatement {
-    head: "INSERT INTO discrepancies (merchant, fingerprint, business_date, category, severity, reference, \
-         kind, flexiti_amount_cents, ledger_amount_cents, delta_cents, day_delta, pass, \
-         flexiti_id, authorization_id, flexiti_store, flexiti_at, ledger_store, ledger_register, \
-         ledger_at, ledger_file, ledger_line, ledger_id, explanation, status, first_seen_run, \
-         last_seen_run, first_seen_at, last_seen_at, suggested_reference, suggested_id, \
-         suggestion) VALUES ",
-    row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
-          #, #, #)",
-    tail: "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
+/// A finding's own 22 columns (after the merchant), in the order of [`FindingRow::bind`].
+macro_rules! row_columns {
+    () => {
+        "fingerprint, business_date, category, severity, reference, kind, \
+         flexiti_amount_cents, ledger_amount_cents, delta_cents, day_delta, pass, flexiti_id, \
+         authorization_id, flexiti_store, flexiti_at, ledger_store, ledger_register, ledger_at, \
+         ledger_file, ledger_line, ledger_id, explanation"
+    };
+}
+
+/// The suggested counterpart's three columns, in the order of [`FindingRow::bind_suggestion`].
+macro_rules! suggestion_columns {
+    () => {
+        "suggested_reference, suggested_id, suggestion"
+    };
+}
+
+/// The columns an upsert inserts: the merchant, the row's own, the status and the run and the
+/// time that saw it, twice (first and last seen), then the suggestion.
+macro_rules! insert_columns {
+    () => {
+        concat!(
+            "INSERT INTO discrepancies (merchant, ",
+            row_columns!(),
+            ", status, first_seen_run, last_seen_run, first_seen_at, last_seen_at, ",
+            suggestion_columns!(),
+            ") "
+        )
+    };
+}
+
+/// What an upsert does to a known finding: it takes the run's values; a `resolved` one is
+/// reopened, an `acknowledged` one stays so. Returns what tells new from known.
+macro_rules! on_conflict {
+    () => {
+        "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
          severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
          ledger_amount_cents = excluded.ledger_amount_cents, delta_cents = excluded.delta_cents, \
          day_delta = excluded.day_delta, pass = excluded.pass, \
@@ -129,13 +152,46 @@ const UPSERT: RowsStatement = RowsStatement {
                   ELSE discrepancies.status END, \
          resolved_run = CASE WHEN discrepancies.status = 'resolved' THEN NULL \
                         ELSE discrepancies.resolved_run END \
-         RETURNING fingerprint, first_seen_run, first_seen_at, status",
+         RETURNING fingerprint, first_seen_run, first_seen_at, status"
+    };
+}
+
+/// The upsert of many findings at once on SQLite: many rows of values per statement.
+const UPSERT: RowsStatement = RowsStatement {
+    head: concat!(insert_columns!(), "VALUES "),
+    row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
+          #, #, #)",
+    tail: on_conflict!(),
 };
 
+/// The same upsert on PostgreSQL: the merchant (`$1`), the run (`$2`) and the time (`$3`), then
+/// one array a column of [`FindingRow::bind`] and [`FindingRow::bind_suggestion`]
+/// (`src/store/pg_array.rs`).
+const UPSERT_ARRAYS: &str = concat!(
+    insert_columns!(),
+    "SELECT $1, ",
+    row_columns!(),
+    ", 'open', $2, $2, $3, $3, ",
+    suggestion_columns!(),
+    " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+     $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], \
+     $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], \
+     $22::text[], $23::bigint[], $24::text[], $25::text[], $26::text[], $27::text[], \
+     $28::text[]) AS f (",
+    row_columns!(),
+    ", ",
+    suggestion_columns!(),
+    ") ",
+    on_conflict!()
+);
+
+/// Rows per array statement: bounds the arrays held at once (a few MB a column).
+const ROWS_PER_ARRAY_STATEMENT: usize = 5_000;
+
 /// Upserts the run's findings and resolves the open ones of its complete days (and of its
-/// `stores`, when not empty) that it did not find. Set-based: the findings go in
-/// multi-row statements as large as the backend allows, and the resolution is one `UPDATE` per
-/// span of complete days.
+/// `stores`, when not empty) that it did not find. Set-based: the findings go in multi-row
+/// statements as large as SQLite allows, or as arrays a few thousand rows a statement on
+/// PostgreSQL, and the resolution is one `UPDATE` per span of complete days.
 pub(super) async fn upsert_and_resolve(
     tx: &mut Transaction<'_, Any>,
     merchant: &str,
@@ -160,26 +216,31 @@ pub(super) async fn upsert_and_resolve(
         rows.push(FindingRow::of(d, fingerprint)?);
     }
     drop(fingerprints);
+    let started = std::time::Instant::now();
     let seen_at_text = ts(seen_at);
-    let returned = UPSERT
-        .run(
-            tx,
-            dialect,
-            &rows,
-            |row, args| {
-                add(args, merchant)?;
-                row.bind(args)?;
-                for _ in 0..2 {
-                    add(args, run_id)?;
-                }
-                for _ in 0..2 {
-                    add(args, seen_at_text.as_str())?;
-                }
-                row.bind_suggestion(args)
-            },
-            "findings",
-        )
-        .await?;
+    let returned = if dialect.numbered {
+        upsert_arrays(tx, merchant, &rows, run_id, &seen_at_text).await?
+    } else {
+        UPSERT
+            .run(
+                tx,
+                dialect,
+                &rows,
+                |row, args| {
+                    add(args, merchant)?;
+                    row.bind(args)?;
+                    for _ in 0..2 {
+                        add(args, run_id)?;
+                    }
+                    for _ in 0..2 {
+                        add(args, seen_at_text.as_str())?;
+                    }
+                    row.bind_suggestion(args)
+                },
+                "findings",
+            )
+            .await?
+    };
     let mut stored = HashMap::with_capacity(returned.len());
     for row in &returned {
         let fingerprint: String = row.try_get("fingerprint")?;
@@ -207,8 +268,46 @@ pub(super) async fn upsert_and_resolve(
                 .push((row.fingerprint, (seen_at - first_seen).num_days()));
         }
     }
+    let upserted = started.elapsed();
     changes.resolved = resolve_unseen(tx, merchant, report, stores, dialect).await?;
+    tracing::debug!(
+        upsert_ms = upserted.as_millis(),
+        resolve_ms = (started.elapsed() - upserted).as_millis(),
+        "stored the findings"
+    );
     Ok(changes)
+}
+
+/// [`UPSERT_ARRAYS`] over `rows`, [`ROWS_PER_ARRAY_STATEMENT`] at a time.
+async fn upsert_arrays(
+    tx: &mut Transaction<'_, Any>,
+    merchant: &str,
+    rows: &[FindingRow<'_>],
+    run_id: i64,
+    seen_at: &str,
+) -> Result<Vec<AnyRow>> {
+    let mut returned = Vec::with_capacity(rows.len());
+    let mut done = 0;
+    for chunk in rows.chunks(ROWS_PER_ARRAY_STATEMENT) {
+        let mut query = sqlx::query(UPSERT_ARRAYS)
+            .bind(merchant)
+            .bind(run_id)
+            .bind(seen_at);
+        for column in FindingRow::columns(chunk) {
+            query = query.bind(column);
+        }
+        let mut out = query.fetch_all(&mut **tx).await.with_context(|| {
+            format!(
+                "storing findings {} to {} of {}",
+                done + 1,
+                done + chunk.len(),
+                rows.len()
+            )
+        })?;
+        returned.append(&mut out);
+        done += chunk.len();
+    }
+    Ok(returned)
 }
 
 /// Resolves the open findings of the run's complete days (and `stores`, when not empty) that
@@ -334,7 +433,53 @@ impl<'a> FindingRow<'a> {
         })
     }
 
-    /// The row's own 22 values (after the merchant), in the order of [`UPSERT`]'s columns.
+    /// The rows' 25 values as one PostgreSQL array literal a column, in the order of
+    /// [`bind`](FindingRow::bind) then [`bind_suggestion`](FindingRow::bind_suggestion).
+    fn columns(rows: &[FindingRow<'a>]) -> Vec<String> {
+        let text = |f: &dyn for<'r> Fn(&'r FindingRow<'a>) -> Option<&'r str>| {
+            let mut a = ArrayLiteral::with_capacity(rows.len() * 16);
+            for row in rows {
+                a.text(f(row));
+            }
+            a.finish()
+        };
+        let int = |f: &dyn Fn(&FindingRow<'a>) -> Option<i64>| {
+            let mut a = ArrayLiteral::with_capacity(rows.len() * 8);
+            for row in rows {
+                a.int(f(row));
+            }
+            a.finish()
+        };
+        vec![
+            text(&|r| Some(r.fingerprint.as_str())),
+            text(&|r| Some(r.business_date.as_str())),
+            text(&|r| Some(r.d.category.as_str())),
+            text(&|r| Some(r.d.severity.as_str())),
+            text(&|r| Some(r.d.reference.as_str())),
+            text(&|r| Some(r.d.kind.as_str())),
+            int(&|r| r.d.flexiti_amount.map(Amount::cents)),
+            int(&|r| r.d.ledger_amount.map(Amount::cents)),
+            int(&|r| Some(r.d.delta.cents())),
+            int(&|r| r.d.day_delta),
+            text(&|r| Some(r.d.pass.as_str())),
+            text(&|r| r.d.flexiti_id.as_deref()),
+            int(&|r| r.authorization_id),
+            text(&|r| r.d.flexiti_store.as_deref()),
+            text(&|r| r.flexiti_at.as_deref()),
+            text(&|r| r.d.ledger_store.as_deref()),
+            text(&|r| r.d.ledger_register.as_deref()),
+            text(&|r| r.ledger_at.as_deref()),
+            text(&|r| r.d.ledger_file.as_deref()),
+            int(&|r| r.ledger_line),
+            text(&|r| r.d.ledger_id.as_deref()),
+            text(&|r| Some(r.d.explanation.as_str())),
+            text(&|r| r.d.suggestion.as_ref().map(|s| s.reference.as_str())),
+            text(&|r| r.d.suggestion.as_ref().map(|s| s.id.as_str())),
+            text(&|r| r.d.suggestion.as_ref().map(|s| s.why.as_str())),
+        ]
+    }
+
+    /// The row's own 22 values (after the merchant), in the order of [`row_columns!`].
     fn bind<'q>(&'q self, args: &mut AnyArguments<'q>) -> Result<()> {
         let d = self.d;
         add(args, self.fingerprint.as_str())?;

@@ -7,8 +7,10 @@
 //! `discrepancies.merchant`; the per-run details through their run).
 //!
 //! One set of queries serves both backends through `sqlx::Any`, so the schema uses only
-//! integer and text columns (`sql/sqlite/` and `sql/postgres/` differ only in `INTEGER` versus
-//! `BIGINT`/`BIGSERIAL`), and every query binds its values as `$1, $2, …`:
+//! integer and text columns (`sql/sqlite/` and `sql/postgres/` hold the same tables and columns;
+//! `INTEGER` versus `BIGINT`/`BIGSERIAL`, and on PostgreSQL `CHECK`s for the analysts' views and
+//! the storage settings of `0007_finding_write_speed.sql`), and every query binds its values as
+//! `$1, $2, …`; only a run's findings are written differently on each (`findings.rs`):
 //!
 //! - `runs`: one row per run; its `merchant`, its window (`range_from`, `range_to`),
 //!   `triggered_by`, `status` (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
@@ -41,6 +43,7 @@ mod email_state;
 mod finding_rows;
 mod findings;
 mod lock;
+mod pg_array;
 mod resilience;
 mod run_facts;
 mod runs;
