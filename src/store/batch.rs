@@ -116,19 +116,18 @@ impl RowsStatement {
             let mut out = sqlx::query_with(sql, args)
                 .fetch_all(&mut **tx)
                 .await
-                .with_context(|| {
-                    format!(
-                        "storing {what} {} to {} of {}",
-                        done + 1,
-                        done + chunk.len(),
-                        rows.len()
-                    )
-                })?;
+                .with_context(|| storing(what, done, chunk.len(), rows.len()))?;
             returned.append(&mut out);
             done += chunk.len();
         }
         Ok(returned)
     }
+}
+
+/// Names, in an error, the `len` rows after the first `done` of `total` that a statement stored
+/// ("storing findings 2001 to 4000 of 96670").
+pub(super) fn storing(what: &str, done: usize, len: usize, total: usize) -> String {
+    format!("storing {what} {} to {} of {total}", done + 1, done + len)
 }
 
 /// Adds one value to a statement's arguments.

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Row, Transaction};
 
-use super::batch::{Dialect, RowsStatement, add};
+use super::batch::{Dialect, RowsStatement, add, storing};
 use super::finding_rows::from_row;
 use super::pg_array::ArrayLiteral;
 use super::{Store, StoreError, parse_ts, to_i64, ts};
@@ -296,14 +296,10 @@ async fn upsert_arrays(
         for column in FindingRow::columns(chunk) {
             query = query.bind(column);
         }
-        let mut out = query.fetch_all(&mut **tx).await.with_context(|| {
-            format!(
-                "storing findings {} to {} of {}",
-                done + 1,
-                done + chunk.len(),
-                rows.len()
-            )
-        })?;
+        let mut out = query
+            .fetch_all(&mut **tx)
+            .await
+            .with_context(|| storing("findings", done, chunk.len(), rows.len()))?;
         returned.append(&mut out);
         done += chunk.len();
     }
