@@ -3,15 +3,14 @@
 //! must leave the nightly metrics alone. Through the binary, with the sample Flexiti files
 //! (`--flexiti-dir`), the sample ledger, SQLite and the file email transport.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
-const DAY: &str = "2026-11-23";
+use common::{BIN, ledger_folder, samples};
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
+const DAY: &str = "2026-11-23";
 
 /// A temp work dir with the sample ledger and a config; `extra` is appended to the config.
 struct Work {
@@ -21,13 +20,7 @@ struct Work {
 
 impl Work {
     fn new(extra: &str) -> Work {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            dir.path().join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
+        let dir = ledger_folder();
         let config = dir.path().join("config.toml");
         let text = format!(
             "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\

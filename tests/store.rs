@@ -81,25 +81,7 @@ fn report(
     finished: DateTime<Utc>,
     found: Vec<Discrepancy>,
 ) -> RunReport {
-    RunReport {
-        run_id,
-        range,
-        trigger: "test".to_string(),
-        started_at: finished - chrono::Duration::seconds(2),
-        finished_at: finished,
-        x_reference_id: "xref".to_string(),
-        status: RunStatus::Succeeded,
-        discrepancies: found,
-        totals: Vec::new(),
-        failed_calls: Vec::new(),
-        rejects: Vec::new(),
-        ignored_other_tender: 0,
-        incomplete_days: Vec::new(),
-        flexiti_records: 0,
-        ledger_rows: 0,
-        matched_pairs: 0,
-        changes: ChangeSummary::default(),
-    }
+    common::run_report(run_id, range, finished, found)
 }
 
 async fn run(store: &Store, report_of: impl FnOnce(i64) -> RunReport) -> ChangeSummary {

@@ -6,7 +6,7 @@ mod common;
 
 use chrono::Utc;
 use flexiti_recon::domain::DayRange;
-use flexiti_recon::report::{ChangeSummary, RunReport, RunStatus};
+use flexiti_recon::report::RunReport;
 use flexiti_recon::store::Store;
 
 use common::{PgDatabase, sample_day};
@@ -19,26 +19,7 @@ fn night() -> DayRange {
 }
 
 fn report(run_id: i64) -> RunReport {
-    let now = Utc::now();
-    RunReport {
-        run_id,
-        range: night(),
-        trigger: "test".to_string(),
-        started_at: now,
-        finished_at: now,
-        x_reference_id: "xref".to_string(),
-        status: RunStatus::Succeeded,
-        discrepancies: Vec::new(),
-        totals: Vec::new(),
-        failed_calls: Vec::new(),
-        rejects: Vec::new(),
-        ignored_other_tender: 0,
-        incomplete_days: Vec::new(),
-        flexiti_records: 0,
-        ledger_rows: 0,
-        matched_pairs: 0,
-        changes: ChangeSummary::default(),
-    }
+    common::run_report(run_id, night(), Utc::now(), Vec::new())
 }
 
 /// A committed run whose email was marked pending and never sent.

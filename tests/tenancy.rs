@@ -11,9 +11,7 @@ mod common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, Pass};
-use flexiti_recon::report::{
-    ChangeSummary, DayStoreTotals, FindingStatus, RunReport, RunStatus, SideTotals,
-};
+use flexiti_recon::report::{DayStoreTotals, FindingStatus, RunReport, RunStatus, SideTotals};
 use flexiti_recon::store::{DiscrepancyFilter, Store, StoreError};
 use sqlx::{Connection, PgConnection};
 
@@ -77,26 +75,7 @@ fn report(run_id: i64, range: DayRange, found: Vec<Discrepancy>) -> RunReport {
         .succ_opt()
         .and_then(|d| d.and_hms_opt(6, 0, 0))
         .expect("a valid next morning");
-    let finished = Utc.from_utc_datetime(&next_morning);
-    RunReport {
-        run_id,
-        range,
-        trigger: "test".to_string(),
-        started_at: finished - chrono::Duration::seconds(2),
-        finished_at: finished,
-        x_reference_id: "xref".to_string(),
-        status: RunStatus::Succeeded,
-        discrepancies: found,
-        totals: Vec::new(),
-        failed_calls: Vec::new(),
-        rejects: Vec::new(),
-        ignored_other_tender: 0,
-        incomplete_days: Vec::new(),
-        flexiti_records: 0,
-        ledger_rows: 0,
-        matched_pairs: 0,
-        changes: ChangeSummary::default(),
-    }
+    common::run_report(run_id, range, Utc.from_utc_datetime(&next_morning), found)
 }
 
 async fn begin(store: &Store, range: DayRange) -> i64 {

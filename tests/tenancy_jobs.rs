@@ -3,7 +3,9 @@
 //! they run at once without abandoning each other, each stores exactly its findings, and a
 //! merchant's run killed with SIGKILL is abandoned by that merchant's next run only.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
@@ -12,12 +14,9 @@ use flexiti_recon::store::{DiscrepancyFilter, Store};
 use flexiti_sandbox::{self as sandbox, Faults, SandboxHandle, SandboxOptions};
 use sqlx::{Connection, Executor, PgConnection};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");
-const DAY: &str = "2026-11-23";
+use common::{BIN, ledger_folder, samples};
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
-}
+const DAY: &str = "2026-11-23";
 
 fn expected_findings() -> Vec<(String, String, String, String)> {
     let text = std::fs::read_to_string(samples().join("expected.csv")).expect("expected.csv");
@@ -97,13 +96,7 @@ impl Merchant {
         })
         .await
         .expect("sandbox");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            dir.path().join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
+        let dir = ledger_folder();
         let name = format!("Merchant {i}");
         let config = dir.path().join("config.toml");
         std::fs::write(

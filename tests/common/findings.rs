@@ -1,9 +1,9 @@
 //! Findings and totals built by hand for the tests of what is done with them (storing,
 //! rendering).
 
-use chrono::{TimeZone, Utc};
-use flexiti_recon::domain::{Amount, Category, Discrepancy, Kind, Pass};
-use flexiti_recon::report::SideTotals;
+use chrono::{DateTime, TimeZone, Utc};
+use flexiti_recon::domain::{Amount, Category, DayRange, Discrepancy, Kind, Pass};
+use flexiti_recon::report::{ChangeSummary, RunReport, RunStatus, SideTotals};
 
 use super::sample_day;
 
@@ -54,5 +54,34 @@ pub fn side(count: u64, sales: i64, returns: i64) -> SideTotals {
         count,
         sales: Amount::from_cents(sales),
         returns: Amount::from_cents(returns),
+    }
+}
+
+/// A succeeded run's report of `found` over `range`, finished at `finished` (begun 2 s before),
+/// with nothing else in it: what the store tests hand to `finish_run`.
+pub fn run_report(
+    run_id: i64,
+    range: DayRange,
+    finished: DateTime<Utc>,
+    found: Vec<Discrepancy>,
+) -> RunReport {
+    RunReport {
+        run_id,
+        range,
+        trigger: "test".to_string(),
+        started_at: finished - chrono::Duration::seconds(2),
+        finished_at: finished,
+        x_reference_id: "xref".to_string(),
+        status: RunStatus::Succeeded,
+        discrepancies: found,
+        totals: Vec::new(),
+        failed_calls: Vec::new(),
+        rejects: Vec::new(),
+        ignored_other_tender: 0,
+        incomplete_days: Vec::new(),
+        flexiti_records: 0,
+        ledger_rows: 0,
+        matched_pairs: 0,
+        changes: ChangeSummary::default(),
     }
 }

@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 
 pub use backends::{on_postgres, on_sqlite};
 pub use engine::{expected_row, expected_rows, reconcile_dir};
-pub use findings::{finding, side};
+pub use findings::{finding, run_report, side};
 pub use pg::PgDatabase;
 pub use sandbox::{
     CLIENT_ID, XREF, calendar, data_requests, fast_settings, faulty_fetch, fetch, generated,
@@ -30,7 +30,7 @@ pub use sandbox::{
 pub use week::{
     fetch_week, week_authorizations, week_captures, week_dataset, week_settings, week_window,
 };
-pub use work::{Email, FILE_EMAIL, Work, base_config, stored_findings};
+pub use work::{Email, FILE_EMAIL, Work, base_config, ledger_folder, stored_findings};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_flexiti-recon");

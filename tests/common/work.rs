@@ -16,6 +16,18 @@ pub const FILE_EMAIL: &str = "[email]\ntransport = \"file\"\nto = [\"finance@exa
 
 /// The config the harnesses start from: the API at `url` with small pages and quick retries,
 /// the ledger under `ledger/`, everything else under `data/`.
+/// A fresh temp folder holding the sample ledger as `ledger/ledger.csv`.
+pub fn ledger_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
+    std::fs::copy(
+        samples().join("ledger/ledger.csv"),
+        dir.path().join("ledger/ledger.csv"),
+    )
+    .expect("copy ledger");
+    dir
+}
+
 pub fn base_config(url: &str) -> String {
     format!(
         "merchant = \"Test Merchant\"\ndata_dir = \"data\"\n\
@@ -46,13 +58,7 @@ pub struct Email {
 impl Work {
     /// The folder with the sample ledger; no sandbox and no config yet.
     pub fn new(secret: &'static str) -> Work {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("ledger")).expect("ledger dir");
-        std::fs::copy(
-            samples().join("ledger/ledger.csv"),
-            dir.path().join("ledger/ledger.csv"),
-        )
-        .expect("copy ledger");
+        let dir = ledger_folder();
         Work {
             config_path: dir.path().join("config.toml"),
             dir,
