@@ -66,13 +66,19 @@ pub fn register_url_password(url: &str) {
     }
 }
 
-/// `text` with every known secret, secret-shaped value and account number removed.
+/// `text` with every known secret, secret-shaped value and account number removed, and any NUL
+/// (which PostgreSQL cannot store, e.g. in a failed call's excerpt) replaced by U+FFFD.
 pub fn text(text: &str) -> String {
     let mut out = known_secrets(text);
     out = url_passwords(&out);
     out = keyed_values(&out);
     out = bearer_credentials(&out);
-    crate::domain::scrub_accounts(&out)
+    let out = crate::domain::scrub_accounts(&out);
+    if out.contains('\0') {
+        out.replace('\0', "\u{FFFD}")
+    } else {
+        out
+    }
 }
 
 /// A URL without its password, for people to read: `postgres://recon:***@db/recon`.
@@ -262,6 +268,12 @@ fn bearer_credentials(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_is_replaced_so_the_text_can_be_stored_anywhere() {
+        assert_eq!(text("bad\0body"), "bad\u{FFFD}body");
+        assert_eq!(text("clean"), "clean");
+    }
 
     #[test]
     fn a_url_password_holding_an_at_sign_is_removed_whole() {

@@ -232,3 +232,26 @@ fn an_overlong_refused_value_is_cut() {
         "{value}"
     );
 }
+
+/// A text value holding a control character (a NUL here, which PostgreSQL cannot store) fails
+/// its page, naming the character, instead of reaching the findings; a line break does not.
+#[test]
+fn a_control_character_in_a_text_value_fails_the_page() {
+    for (field, value) in [
+        ("reference", r#""ORD-\u0000X""#),
+        ("external_location_id", r#""00-\u00071""#),
+    ] {
+        let page = format!("[{}]", capture(&format!(r#""{field}":{value}"#)));
+        let mut rows: Vec<WireCapture> = Vec::new();
+        let err = for_each_row(page.as_bytes(), |r| rows.push(r)).expect_err(field);
+        assert!(
+            format!("{err:#}").contains("control character U+00"),
+            "{field}: {err:#}"
+        );
+        assert!(rows.is_empty());
+    }
+    let page = format!("[{}]", capture(r#""external_location_id":"store\nnorth""#));
+    let mut rows: Vec<WireCapture> = Vec::new();
+    for_each_row(page.as_bytes(), |r| rows.push(r)).expect("a line break is text");
+    assert_eq!(rows.len(), 1);
+}

@@ -1,6 +1,7 @@
 //! The text of a rejected row as it is kept beside the reason: its fields written back with the
-//! file's delimiter (quoted where needed), invalid UTF-8 replaced, anything that looks like an
-//! account number masked, and at most [`RAW_ROW_MAX_CHARS`] characters.
+//! file's delimiter (quoted where needed), invalid UTF-8 and NUL (which PostgreSQL cannot store)
+//! replaced, anything that looks like an account number masked, and at most
+//! [`RAW_ROW_MAX_CHARS`] characters.
 
 /// Longer rows are cut and end with `…`: a hostile file cannot make the store hold megabytes
 /// per rejected row.
@@ -15,7 +16,7 @@ pub(super) fn raw_row(record: &csv::ByteRecord, delimiter: u8) -> String {
         Ok(()) => writer.into_inner().unwrap_or_default(),
         Err(_) => Vec::new(),
     };
-    let text = String::from_utf8_lossy(&bytes);
+    let text = String::from_utf8_lossy(&bytes).replace('\0', "\u{FFFD}");
     let text = text.trim_end_matches('\n');
     let masked = crate::domain::scrub_accounts(text);
     if masked.chars().count() > RAW_ROW_MAX_CHARS {

@@ -110,7 +110,18 @@ impl<'a> Validator<'a> {
     ) -> Result<Option<LedgerRow>, RowError> {
         let field = |i: usize, what: &str| -> Result<&str, RowError> {
             let bytes = record.get(i).unwrap_or_default();
-            std::str::from_utf8(bytes).map_err(|_| RowError(format!("{what}: not valid UTF-8")))
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| RowError(format!("{what}: not valid UTF-8")))?;
+            // A NUL or another control character (line breaks and tabs aside, which a quoted
+            // cell may hold) is no part of a ledger value, and PostgreSQL cannot store a NUL:
+            // the row is rejected, not the run.
+            match text
+                .chars()
+                .find(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                Some(c) => reject(format!("{what}: control character U+{:04X}", u32::from(c))),
+                None => Ok(text),
+            }
         };
         let optional = |i: Option<usize>, what: &str| -> Result<Option<&str>, RowError> {
             match i {

@@ -134,6 +134,37 @@ fn rows_with_fewer_or_more_cells_than_the_header_are_rejected_whatever_their_ten
     );
 }
 
+/// A NUL or another control character in a value rejects its row (PostgreSQL cannot store a
+/// NUL, so letting it through would fail the whole run when the findings are stored), and the
+/// kept raw text holds no NUL.
+#[test]
+fn control_characters_in_a_value_reject_the_row_and_the_raw_text_holds_no_nul() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = format!(
+        "{HEADER}{}{}2026-11-23 10:00:00,S\u{7}1,R1,ORD-3,SALE,FLEXITI,10.00,CAD\n{}",
+        row("ORD-\0X", "10.00"),
+        row("ORD-2", "10.00"),
+        row("ORD-4", "1\u{1b}0.00"),
+    );
+    let path = write(&dir, "l.csv", body.as_bytes());
+    let side = read_files(&[path], &LedgerSettings::default(), cal()).expect("read");
+    assert_eq!(
+        reasons(&side),
+        vec![
+            (2, "order_id: control character U+0000".to_string()),
+            (4, "store_id: control character U+0007".to_string()),
+            (5, "amount: control character U+001B".to_string()),
+        ]
+    );
+    assert_eq!(side.rows.len(), 1);
+    assert!(
+        side.rejects[0].raw.contains("ORD-\u{FFFD}X"),
+        "{:?}",
+        side.rejects[0].raw
+    );
+    assert!(side.rejects.iter().all(|r| !r.raw.contains('\0')));
+}
+
 /// Every combination of line end, byte order mark and a quoted cell holding line breaks: each
 /// row, rejected or read, points at the physical line where it starts.
 #[test]

@@ -127,8 +127,24 @@ fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     d.deserialize_any(V)
 }
 
+/// Fails on a control character other than a line break or a tab (only an escape such as
+/// `\u0000` can bring one): no reference, store or message holds one, and PostgreSQL cannot
+/// store a NUL, so such a value fails its page (a failed call) instead of the run's commit.
+fn printable<E: de::Error>(v: &str) -> Result<(), E> {
+    match v
+        .chars()
+        .find(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Some(c) => Err(E::custom(format!(
+            "control character U+{:04X} in a text value",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Text that may arrive as a string, a number or null (account numbers, codes, ids used as
-/// labels). Numbers keep their JSON spelling.
+/// labels), without control characters ([`printable`]). Numbers keep their JSON spelling.
 pub(super) fn opt_text<'de, D: Deserializer<'de>, T: From<String> + for<'a> From<&'a str>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
@@ -145,9 +161,11 @@ pub(super) fn opt_text<'de, D: Deserializer<'de>, T: From<String> + for<'a> From
             Ok(None)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            printable(v)?;
             Ok(Some(T::from(v)))
         }
         fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            printable(&v)?;
             Ok(Some(T::from(v)))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
