@@ -116,6 +116,7 @@ fn report() -> RunReport {
         changes: ChangeSummary {
             new: Vec::new(),
             still_open: vec![(discrepancies[1].fingerprint(), 12)],
+            resolved_count: 0,
             resolved: Vec::new(),
         },
         discrepancies,

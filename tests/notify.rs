@@ -89,6 +89,7 @@ fn report() -> RunReport {
             discrepancies[2].fingerprint(),
         ],
         still_open: vec![(discrepancies[1].fingerprint(), 3)],
+        resolved_count: 1,
         resolved: vec![StoredDiscrepancy {
             id: 12,
             fingerprint: resolved_finding.fingerprint(),
@@ -234,6 +235,26 @@ fn both_bodies_carry_totals_categories_changes_and_what_could_not_be_checked() {
         .expect("then the next");
     assert!(first < second, "largest by |delta| first");
     assert!(email.html.contains("Maple &amp; Pine Furniture"));
+}
+
+#[test]
+fn a_run_that_resolves_more_than_it_lists_counts_them_all() {
+    let mut report = report();
+    let listed = report.changes.resolved[0].clone();
+    report.changes.resolved_count = 250;
+    report.changes.resolved = (0..ChangeSummary::RESOLVED_LISTED)
+        .map(|i| StoredDiscrepancy {
+            id: listed.id + i as i64,
+            ..listed.clone()
+        })
+        .collect();
+    let opts = options();
+    let email = render(&report, &opts).expect("render");
+    let more = format!("and {} more", 250 - opts.list_cap);
+    for body in [&email.text, &email.html] {
+        assert!(body.contains("2 new, 1 still open, 250 resolved"), "{body}");
+        assert!(body.contains(&more), "missing {more:?} in:\n{body}");
+    }
 }
 
 #[test]

@@ -179,7 +179,7 @@ mod scenarios {
             .finish_run(&report(a2, night, Vec::new()))
             .await
             .expect("alpha reruns");
-        assert_eq!(changes.resolved.len(), 1);
+        assert_eq!((changes.resolved_count, changes.resolved.len()), (1, 1));
         assert_eq!(findings(&alpha).await[0].status, FindingStatus::Resolved);
         assert_eq!(findings(&beta).await[0].status, FindingStatus::Open);
 

@@ -89,13 +89,12 @@ impl JobOutcome {
             out.push_str(&format!("  rejected ledger rows: {}\n", r.rejects.len()));
         }
         let changes = &r.changes;
-        if !changes.new.is_empty() || !changes.still_open.is_empty() || !changes.resolved.is_empty()
-        {
+        if !changes.new.is_empty() || !changes.still_open.is_empty() || changes.resolved_count > 0 {
             out.push_str(&format!(
                 "  since the last run: {} new, {} still open, {} resolved\n",
                 changes.new.len(),
                 changes.still_open.len(),
-                changes.resolved.len()
+                changes.resolved_count
             ));
         }
         if let Some(db) = &self.database {

@@ -37,7 +37,7 @@ pub fn should_send(policy: EmailPolicy, report: &RunReport) -> bool {
                 || !report.failed_calls.is_empty()
                 || !report.rejects.is_empty()
                 || !report.incomplete_days.is_empty()
-                || !report.changes.resolved.is_empty()
+                || report.changes.resolved_count > 0
         }
     }
 }

@@ -239,7 +239,7 @@ pub(super) fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
         "{} new, {} still open, {} resolved.",
         changes.new.len(),
         changes.still_open.len(),
-        changes.resolved.len()
+        changes.resolved_count
     )));
     // Fingerprints hashed once, not once per still-open finding: a rerun can find 100k again.
     let mut by_fingerprint: HashMap<String, &Discrepancy> = HashMap::new();
@@ -297,7 +297,7 @@ pub(super) fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
         section = section
             .push(Block::Para("Resolved (no longer found):".into()))
             .push(Block::List(items));
-        if let Some(block) = more(shown, changes.resolved.len(), "") {
+        if let Some(block) = more(shown, changes.resolved_count.max(shown), "") {
             section = section.push(block);
         }
     }

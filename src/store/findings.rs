@@ -269,7 +269,8 @@ pub(super) async fn upsert_and_resolve(
         }
     }
     let upserted = started.elapsed();
-    changes.resolved = resolve_unseen(tx, merchant, report, stores, dialect).await?;
+    (changes.resolved_count, changes.resolved) =
+        resolve_unseen(tx, merchant, report, stores, dialect).await?;
     tracing::debug!(
         upsert_ms = upserted.as_millis(),
         resolve_ms = (started.elapsed() - upserted).as_millis(),
@@ -307,17 +308,18 @@ async fn upsert_arrays(
 }
 
 /// Resolves the open findings of the run's complete days (and `stores`, when not empty) that
-/// the run did not see, and returns them as they now are, by id. A finding's store is the
-/// ledger's, else Flexiti's; one with neither is in no store.
+/// the run did not see. Returns how many, and the first [`ChangeSummary::RESOLVED_LISTED`] of
+/// them by id as they now are. A finding's store is the ledger's, else Flexiti's; one with
+/// neither is in no store.
 async fn resolve_unseen(
     tx: &mut Transaction<'_, Any>,
     merchant: &str,
     report: &RunReport,
     stores: &[String],
     dialect: Dialect,
-) -> Result<Vec<StoredDiscrepancy>> {
+) -> Result<(usize, Vec<StoredDiscrepancy>)> {
     let run_id = report.run_id;
-    let mut resolved = Vec::new();
+    let mut count: u64 = 0;
     let store_chunks: Vec<&[String]> = if stores.is_empty() {
         vec![&[]]
     } else {
@@ -340,7 +342,6 @@ async fn resolve_unseen(
                     list.join(", ")
                 ));
             }
-            sql.push_str(&format!(" RETURNING {COLUMNS}"));
             let mut query = sqlx::query(&sql)
                 .bind(run_id)
                 .bind(from.to_string())
@@ -349,17 +350,33 @@ async fn resolve_unseen(
             for store in chunk {
                 query = query.bind(store.as_str());
             }
-            let rows = query
-                .fetch_all(&mut **tx)
+            count += query
+                .execute(&mut **tx)
                 .await
-                .with_context(|| format!("resolving the findings of {from}..{to} not found"))?;
-            for row in &rows {
-                resolved.push(from_row(row)?);
-            }
+                .with_context(|| format!("resolving the findings of {from}..{to} not found"))?
+                .rows_affected();
         }
     }
-    resolved.sort_by_key(|s| s.id);
-    Ok(resolved)
+    let count = usize::try_from(count).context("counting the resolved findings")?;
+    if count == 0 {
+        return Ok((0, Vec::new()));
+    }
+    // Through the day index: only this run's days can hold what it resolved.
+    let listed = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM discrepancies WHERE merchant = $1 AND business_date >= $2 \
+         AND business_date <= $3 AND status = 'resolved' AND resolved_run = $4 \
+         ORDER BY id LIMIT $5"
+    ))
+    .bind(merchant)
+    .bind(report.range.from.to_string())
+    .bind(report.range.to.to_string())
+    .bind(run_id)
+    .bind(i64::try_from(ChangeSummary::RESOLVED_LISTED).unwrap_or(i64::MAX))
+    .fetch_all(&mut **tx)
+    .await
+    .context("reading back the resolved findings the email lists")?;
+    let listed = listed.iter().map(from_row).collect::<Result<_>>()?;
+    Ok((count, listed))
 }
 
 /// The maximal spans of consecutive days of `range` that are not incomplete.

@@ -181,7 +181,7 @@ impl Store {
             findings = report.discrepancies.len(),
             new = changes.new.len(),
             still_open = changes.still_open.len(),
-            resolved = changes.resolved.len(),
+            resolved = changes.resolved_count,
             write_ms = clock.write_ms,
             wait_ms = clock.wait_ms,
             commit_ms = clock.since_ms(),

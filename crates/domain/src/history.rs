@@ -47,6 +47,15 @@ pub struct ChangeSummary {
     pub new: Vec<String>,
     /// Fingerprints seen before and still found, with the age in days since first seen.
     pub still_open: Vec<(String, i64)>,
-    /// Findings open before, not found any more.
+    /// How many findings open before this run it no longer found, and so resolved.
+    pub resolved_count: usize,
+    /// The first [`RESOLVED_LISTED`](ChangeSummary::RESOLVED_LISTED) of those by id, as they now
+    /// are: what the email lists before "and N more". Not all of them: a run that resolves 50k
+    /// findings would otherwise read every one back inside its transaction.
     pub resolved: Vec<StoredDiscrepancy>,
+}
+
+impl ChangeSummary {
+    /// At most this many resolved findings are read back (the email lists 20 by default).
+    pub const RESOLVED_LISTED: usize = 100;
 }
