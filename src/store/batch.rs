@@ -13,7 +13,7 @@
 //! id, the time). Every statement binds its values; nothing is formatted in.
 
 use anyhow::{Context, Result};
-use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Transaction};
 
 /// At most this many rows per statement, whatever the parameter limit: larger statements save
@@ -26,6 +26,18 @@ pub(super) struct Dialect {
     /// `$1, $2, …` (PostgreSQL) rather than `?` (SQLite).
     pub numbered: bool,
     pub max_parameters: usize,
+}
+
+impl Dialect {
+    /// The aggregate that joins text values with a separator: `string_agg` on PostgreSQL,
+    /// `group_concat` on SQLite.
+    pub fn join_text(self) -> &'static str {
+        if self.numbered {
+            "string_agg"
+        } else {
+            "group_concat"
+        }
+    }
 }
 
 /// A statement repeated over rows.
@@ -81,9 +93,9 @@ impl RowsStatement {
     }
 
     /// Runs the statement over `rows`, a chunk per statement, `bind` adding the values of one
-    /// row in the order of the row's `#`. Returns every row the statements return
-    /// (`RETURNING`), chunk after chunk; within a chunk their order is the backend's. `what`
-    /// names the rows in errors (e.g. "findings").
+    /// row in the order of the row's `#`. Returns how many rows the statements affected; they
+    /// return none (a row returned is a round trip through the driver). `what` names the rows
+    /// in errors (e.g. "findings").
     pub async fn run<'q, T>(
         &self,
         tx: &mut Transaction<'_, Any>,
@@ -91,14 +103,14 @@ impl RowsStatement {
         rows: &'q [T],
         bind: impl Fn(&'q T, &mut AnyArguments<'q>) -> Result<()>,
         what: &str,
-    ) -> Result<Vec<AnyRow>> {
+    ) -> Result<u64> {
         let per_statement = self.rows_per_statement(dialect);
         let full = if rows.len() >= per_statement {
             self.sql(per_statement, dialect)
         } else {
             String::new()
         };
-        let mut returned = Vec::new();
+        let mut affected = 0;
         let mut done = 0;
         for chunk in rows.chunks(per_statement) {
             let mut args = AnyArguments::default();
@@ -113,14 +125,14 @@ impl RowsStatement {
                 partial = self.sql(chunk.len(), dialect);
                 partial.as_str()
             };
-            let mut out = sqlx::query_with(sql, args)
-                .fetch_all(&mut **tx)
+            affected += sqlx::query_with(sql, args)
+                .execute(&mut **tx)
                 .await
-                .with_context(|| storing(what, done, chunk.len(), rows.len()))?;
-            returned.append(&mut out);
+                .with_context(|| storing(what, done, chunk.len(), rows.len()))?
+                .rows_affected();
             done += chunk.len();
         }
-        Ok(returned)
+        Ok(affected)
     }
 }
 

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Row, Transaction};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Transaction};
 
 use super::batch::{Dialect, RowsStatement, add, storing};
 use super::finding_rows::from_row;
@@ -133,7 +133,8 @@ macro_rules! insert_columns {
 }
 
 /// What an upsert does to a known finding: it takes the run's values; a `resolved` one is
-/// reopened, an `acknowledged` one stays so. Returns what tells new from known.
+/// reopened, an `acknowledged` one stays so. It returns no rows: [`known_before`] reads what
+/// tells new from known afterwards, in one row.
 macro_rules! on_conflict {
     () => {
         "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
@@ -151,8 +152,7 @@ macro_rules! on_conflict {
          status = CASE WHEN discrepancies.status = 'resolved' THEN 'open' \
                   ELSE discrepancies.status END, \
          resolved_run = CASE WHEN discrepancies.status = 'resolved' THEN NULL \
-                        ELSE discrepancies.resolved_run END \
-         RETURNING fingerprint, first_seen_run, first_seen_at, status"
+                        ELSE discrepancies.resolved_run END"
     };
 }
 
@@ -218,7 +218,7 @@ pub(super) async fn upsert_and_resolve(
     drop(fingerprints);
     let started = std::time::Instant::now();
     let seen_at_text = ts(seen_at);
-    let returned = if dialect.numbered {
+    let stored = if dialect.numbered {
         upsert_arrays(tx, merchant, &rows, run_id, &seen_at_text).await?
     } else {
         UPSERT
@@ -241,31 +241,24 @@ pub(super) async fn upsert_and_resolve(
             )
             .await?
     };
-    let mut stored = HashMap::with_capacity(returned.len());
-    for row in &returned {
-        let fingerprint: String = row.try_get("fingerprint")?;
-        let first_seen_run: i64 = row.try_get("first_seen_run")?;
-        let first_seen_at: String = row.try_get("first_seen_at")?;
-        let status: String = row.try_get("status")?;
-        stored.insert(fingerprint, (first_seen_run, first_seen_at, status));
+    if stored != rows.len() as u64 {
+        bail!(
+            "storing the run's {} findings: the database took {stored}",
+            rows.len()
+        );
     }
+    let known = known_before(tx, merchant, run_id, &rows, dialect).await?;
     let mut changes = ChangeSummary::default();
     for row in rows {
-        let Some((first_seen_run, first_seen_at, status)) = stored.get(&row.fingerprint) else {
-            bail!(
-                "storing finding {} ({} {}): the database returned no row for it",
-                row.fingerprint,
-                row.d.category,
-                row.d.reference
-            );
-        };
-        if *first_seen_run == run_id {
-            changes.new.push(row.fingerprint);
-        } else if status == FindingStatus::Open.as_str() {
-            let first_seen = parse_ts(first_seen_at, "discrepancies.first_seen_at")?;
-            changes
-                .still_open
-                .push((row.fingerprint, (seen_at - first_seen).num_days()));
+        match known.get(row.fingerprint.as_str()) {
+            None => changes.new.push(row.fingerprint),
+            Some((first_seen, status)) if status == FindingStatus::Open.as_str() => {
+                let first_seen = parse_ts(first_seen, "discrepancies.first_seen_at")?;
+                changes
+                    .still_open
+                    .push((row.fingerprint, (seen_at - first_seen).num_days()));
+            }
+            Some(_) => {}
         }
     }
     let upserted = started.elapsed();
@@ -286,8 +279,8 @@ async fn upsert_arrays(
     rows: &[FindingRow<'_>],
     run_id: i64,
     seen_at: &str,
-) -> Result<Vec<AnyRow>> {
-    let mut returned = Vec::with_capacity(rows.len());
+) -> Result<u64> {
+    let mut stored = 0;
     let mut done = 0;
     for chunk in rows.chunks(ROWS_PER_ARRAY_STATEMENT) {
         let mut query = sqlx::query(UPSERT_ARRAYS)
@@ -297,14 +290,63 @@ async fn upsert_arrays(
         for column in FindingRow::columns(chunk) {
             query = query.bind(column);
         }
-        let mut out = query
-            .fetch_all(&mut **tx)
+        stored += query
+            .execute(&mut **tx)
             .await
-            .with_context(|| storing("findings", done, chunk.len(), rows.len()))?;
-        returned.append(&mut out);
+            .with_context(|| storing("findings", done, chunk.len(), rows.len()))?
+            .rows_affected();
         done += chunk.len();
     }
-    Ok(returned)
+    Ok(stored)
+}
+
+/// The run's findings that an earlier run had stored, read after the upsert: fingerprint →
+/// (`first_seen_at`, `status`). The database joins them into one text and returns one row,
+/// not a row a finding: a row returned costs a trip through the driver, and a rerun finds
+/// 100k findings again. Through the day index: a finding's day is part of its fingerprint.
+async fn known_before(
+    tx: &mut Transaction<'_, Any>,
+    merchant: &str,
+    run_id: i64,
+    rows: &[FindingRow<'_>],
+    dialect: Dialect,
+) -> Result<HashMap<String, (String, String)>> {
+    let days = rows.iter().map(|r| r.business_date.as_str());
+    let (Some(first), Some(last)) = (days.clone().min(), days.max()) else {
+        return Ok(HashMap::new());
+    };
+    // Fingerprints are hex, instants RFC 3339 and statuses words: a space and a comma
+    // separate them.
+    let joined: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT {}(fingerprint || ' ' || first_seen_at || ' ' || status, ',') \
+         FROM discrepancies WHERE merchant = $1 AND business_date >= $2 \
+         AND business_date <= $3 AND last_seen_run = $4 AND first_seen_run <> $4",
+        dialect.join_text()
+    ))
+    .bind(merchant)
+    .bind(first)
+    .bind(last)
+    .bind(run_id)
+    .fetch_one(&mut **tx)
+    .await
+    .context("reading which of the run's findings were known")?;
+    let Some(joined) = joined else {
+        return Ok(HashMap::new());
+    };
+    let mut known = HashMap::new();
+    for entry in joined.split(',') {
+        let mut parts = entry.split(' ');
+        let (Some(fingerprint), Some(first_seen), Some(status), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            bail!("reading which of the run's findings were known: unexpected entry {entry:?}");
+        };
+        known.insert(
+            fingerprint.to_string(),
+            (first_seen.to_string(), status.to_string()),
+        );
+    }
+    Ok(known)
 }
 
 /// Resolves the open findings of the run's complete days (and `stores`, when not empty) that
