@@ -636,21 +636,37 @@ mod scenarios {
             "the acknowledged one is not open"
         );
 
-        // The rerun: even findings again (amount changed), odd ones gone, plus the one resolved.
-        let again: Vec<Discrepancy> = found
+        // The rerun: even findings again (amount changed), odd ones gone, plus the one resolved
+        // and the acknowledged one, and three new ones among them.
+        let mut again: Vec<Discrepancy> = found
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % 2 == 0 || *i == 1)
+            .filter(|(i, _)| i % 2 == 0 || *i == 1 || *i == N - 1)
             .map(|(i, d)| {
                 let mut d = d.clone();
                 d.ledger_amount = Some(Amount::from_cents(10_000 + i as i64));
                 d
             })
             .collect();
+        let brand_new: Vec<Discrepancy> = (0..3)
+            .map(|k| finding(day(23), &format!("ORD-NEW-{k}"), 7))
+            .collect();
+        for (k, d) in brand_new.iter().enumerate() {
+            again.insert(k * 1000, d.clone());
+        }
         let changes = run(&store, |id| report(id, range, at(27, 6), again.clone())).await;
-        assert!(changes.new.is_empty());
-        let expected_open: Vec<(String, i64)> =
-            again.iter().map(|d| (d.fingerprint(), 3)).collect();
+        let new_fingerprints: Vec<String> =
+            brand_new.iter().map(Discrepancy::fingerprint).collect();
+        assert_eq!(
+            changes.new, new_fingerprints,
+            "only the new ones, in the run's order"
+        );
+        let expected_open: Vec<(String, i64)> = again
+            .iter()
+            .map(Discrepancy::fingerprint)
+            .filter(|f| !new_fingerprints.contains(f) && *f != fingerprints[N - 1])
+            .map(|f| (f, 3))
+            .collect();
         assert_eq!(
             changes.still_open, expected_open,
             "in the run's order, reopened included"
@@ -686,10 +702,14 @@ mod scenarios {
         );
 
         let stored = all(&store).await;
-        assert_eq!(stored.len(), N, "a rerun never duplicates a finding");
-        for (i, s) in stored.iter().enumerate() {
+        assert_eq!(stored.len(), N + 3, "a rerun never duplicates a finding");
+        for (s, d) in stored[N..].iter().zip(&brand_new) {
+            assert_eq!((&s.discrepancy, s.status), (d, FindingStatus::Open));
+            assert_eq!(s.first_seen_run, third_run);
+        }
+        for (i, s) in stored[..N].iter().enumerate() {
             let (status, amount) = if i == N - 1 {
-                (FindingStatus::Acknowledged, 100 + i as i64)
+                (FindingStatus::Acknowledged, 10_000 + i as i64)
             } else if i % 2 == 0 || i == 1 {
                 (FindingStatus::Open, 10_000 + i as i64)
             } else {

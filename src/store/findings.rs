@@ -132,13 +132,12 @@ macro_rules! insert_columns {
     };
 }
 
-/// What an upsert does to a known finding: it takes the run's values; a `resolved` one is
-/// reopened, an `acknowledged` one stays so. It returns no rows: [`known_before`] reads what
-/// tells new from known afterwards, in one row.
-macro_rules! on_conflict {
+/// What a known finding takes from a run that finds it again: the run's values; a `resolved`
+/// one is reopened, an `acknowledged` one stays so. The run's values are `excluded`'s, as in
+/// an upsert; `last_seen_*` follow, set by each statement.
+macro_rules! takes_the_runs_values {
     () => {
-        "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
-         severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
+        "severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
          ledger_amount_cents = excluded.ledger_amount_cents, delta_cents = excluded.delta_cents, \
          day_delta = excluded.day_delta, pass = excluded.pass, \
          authorization_id = excluded.authorization_id, flexiti_store = excluded.flexiti_store, \
@@ -148,50 +147,76 @@ macro_rules! on_conflict {
          explanation = excluded.explanation, \
          suggested_reference = excluded.suggested_reference, \
          suggested_id = excluded.suggested_id, suggestion = excluded.suggestion, \
-         last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at, \
          status = CASE WHEN discrepancies.status = 'resolved' THEN 'open' \
                   ELSE discrepancies.status END, \
          resolved_run = CASE WHEN discrepancies.status = 'resolved' THEN NULL \
-                        ELSE discrepancies.resolved_run END"
+                        ELSE discrepancies.resolved_run END, "
     };
 }
 
-/// The upsert of many findings at once on SQLite: many rows of values per statement.
+/// The upsert of many findings at once on SQLite: many rows of values per statement, new and
+/// known findings alike. It returns no rows.
 const UPSERT: RowsStatement = RowsStatement {
     head: concat!(insert_columns!(), "VALUES "),
     row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
           #, #, #)",
-    tail: on_conflict!(),
+    tail: concat!(
+        "ON CONFLICT (merchant, fingerprint) DO UPDATE SET ",
+        takes_the_runs_values!(),
+        "last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at"
+    ),
 };
 
-/// The same upsert on PostgreSQL: the merchant (`$1`), the run (`$2`) and the time (`$3`), then
-/// one array a column of [`FindingRow::bind`] and [`FindingRow::bind_suggestion`]
-/// (`src/store/pg_array.rs`).
-const UPSERT_ARRAYS: &str = concat!(
+/// On PostgreSQL, the findings as rows: one array a column of [`FindingRow::bind`] and
+/// [`FindingRow::bind_suggestion`] (`src/store/pg_array.rs`) from `$4` on, unnested.
+macro_rules! unnested {
+    ($alias:literal) => {
+        concat!(
+            "unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+             $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], \
+             $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], \
+             $22::text[], $23::bigint[], $24::text[], $25::text[], $26::text[], $27::text[], \
+             $28::text[]) AS ",
+            $alias,
+            " (",
+            row_columns!(),
+            ", ",
+            suggestion_columns!(),
+            ")"
+        )
+    };
+}
+
+/// The run's new findings on PostgreSQL: the merchant (`$1`), the run (`$2`) and the time
+/// (`$3`), then the arrays. A plain insert: PostgreSQL's upsert (`ON CONFLICT … DO UPDATE`)
+/// costs more than twice an insert or an update a row, so known findings are updated apart.
+const INSERT_ARRAYS: &str = concat!(
     insert_columns!(),
     "SELECT $1, ",
     row_columns!(),
     ", 'open', $2, $2, $3, $3, ",
     suggestion_columns!(),
-    " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
-     $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], \
-     $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], \
-     $22::text[], $23::bigint[], $24::text[], $25::text[], $26::text[], $27::text[], \
-     $28::text[]) AS f (",
-    row_columns!(),
-    ", ",
-    suggestion_columns!(),
-    ") ",
-    on_conflict!()
+    " FROM ",
+    unnested!("f")
+);
+
+/// The run's known findings on PostgreSQL, the same parameters: each takes the run's values.
+const UPDATE_ARRAYS: &str = concat!(
+    "UPDATE discrepancies SET ",
+    takes_the_runs_values!(),
+    "last_seen_run = $2, last_seen_at = $3 FROM ",
+    unnested!("excluded"),
+    " WHERE discrepancies.merchant = $1 AND discrepancies.fingerprint = excluded.fingerprint"
 );
 
 /// Rows per array statement: bounds the arrays held at once (a few MB a column).
 const ROWS_PER_ARRAY_STATEMENT: usize = 5_000;
 
-/// Upserts the run's findings and resolves the open ones of its complete days (and of its
-/// `stores`, when not empty) that it did not find. Set-based: the findings go in multi-row
-/// statements as large as SQLite allows, or as arrays a few thousand rows a statement on
-/// PostgreSQL, and the resolution is one `UPDATE` per span of complete days.
+/// Stores the run's findings and resolves the open ones of its complete days (and of its
+/// `stores`, when not empty) that it did not find. Set-based: one query first reads which of
+/// them are known; then the findings go in multi-row upserts as large as SQLite allows, or on
+/// PostgreSQL as arrays a few thousand rows a statement, inserted when new and updated when
+/// known; the resolution is one `UPDATE` per span of complete days.
 pub(super) async fn upsert_and_resolve(
     tx: &mut Transaction<'_, Any>,
     merchant: &str,
@@ -217,9 +242,22 @@ pub(super) async fn upsert_and_resolve(
     }
     drop(fingerprints);
     let started = std::time::Instant::now();
+    let known = known_before(tx, merchant, &rows, dialect).await?;
     let seen_at_text = ts(seen_at);
     let stored = if dialect.numbered {
-        upsert_arrays(tx, merchant, &rows, run_id, &seen_at_text).await?
+        let (new, found_again): (Vec<&FindingRow>, Vec<&FindingRow>) = rows
+            .iter()
+            .partition(|r| !known.contains_key(r.fingerprint.as_str()));
+        let args = (merchant, run_id, seen_at_text.as_str());
+        arrays(tx, INSERT_ARRAYS, args, &new, "new findings").await?
+            + arrays(
+                tx,
+                UPDATE_ARRAYS,
+                args,
+                &found_again,
+                "findings found again",
+            )
+            .await?
     } else {
         UPSERT
             .run(
@@ -247,12 +285,12 @@ pub(super) async fn upsert_and_resolve(
             rows.len()
         );
     }
-    let known = known_before(tx, merchant, run_id, &rows, dialect).await?;
     let mut changes = ChangeSummary::default();
     for row in rows {
         match known.get(row.fingerprint.as_str()) {
             None => changes.new.push(row.fingerprint),
-            Some((first_seen, status)) if status == FindingStatus::Open.as_str() => {
+            // Found again: an open one stays open, a resolved one is reopened.
+            Some((first_seen, status)) if status != FindingStatus::Acknowledged.as_str() => {
                 let first_seen = parse_ts(first_seen, "discrepancies.first_seen_at")?;
                 changes
                     .still_open
@@ -272,42 +310,42 @@ pub(super) async fn upsert_and_resolve(
     Ok(changes)
 }
 
-/// [`UPSERT_ARRAYS`] over `rows`, [`ROWS_PER_ARRAY_STATEMENT`] at a time.
-async fn upsert_arrays(
+/// One of the array statements ([`INSERT_ARRAYS`], [`UPDATE_ARRAYS`]) over `rows`,
+/// [`ROWS_PER_ARRAY_STATEMENT`] at a time, with the merchant, the run and the time. Returns
+/// how many rows it stored; `what` names them in errors.
+async fn arrays(
     tx: &mut Transaction<'_, Any>,
-    merchant: &str,
-    rows: &[FindingRow<'_>],
-    run_id: i64,
-    seen_at: &str,
+    sql: &str,
+    (merchant, run_id, seen_at): (&str, i64, &str),
+    rows: &[&FindingRow<'_>],
+    what: &str,
 ) -> Result<u64> {
     let mut stored = 0;
     let mut done = 0;
     for chunk in rows.chunks(ROWS_PER_ARRAY_STATEMENT) {
-        let mut query = sqlx::query(UPSERT_ARRAYS)
-            .bind(merchant)
-            .bind(run_id)
-            .bind(seen_at);
+        let mut query = sqlx::query(sql).bind(merchant).bind(run_id).bind(seen_at);
         for column in FindingRow::columns(chunk) {
             query = query.bind(column);
         }
         stored += query
             .execute(&mut **tx)
             .await
-            .with_context(|| storing("findings", done, chunk.len(), rows.len()))?
+            .with_context(|| storing(what, done, chunk.len(), rows.len()))?
             .rows_affected();
         done += chunk.len();
     }
     Ok(stored)
 }
 
-/// The run's findings that an earlier run had stored, read after the upsert: fingerprint →
-/// (`first_seen_at`, `status`). The database joins them into one text and returns one row,
-/// not a row a finding: a row returned costs a trip through the driver, and a rerun finds
-/// 100k findings again. Through the day index: a finding's day is part of its fingerprint.
+/// The stored findings of the days of the run's findings, read before the run writes:
+/// fingerprint → (`first_seen_at`, `status`). A run's finding among them is known (found
+/// again), any other is new; a finding's day is part of its fingerprint, so no known one is
+/// missed. The database joins them into one text and returns one row, not a row a finding: a
+/// row returned costs a trip through the driver, and a rerun finds 100k findings again. The
+/// run holds its merchant's lock, so no other run adds findings meanwhile.
 async fn known_before(
     tx: &mut Transaction<'_, Any>,
     merchant: &str,
-    run_id: i64,
     rows: &[FindingRow<'_>],
     dialect: Dialect,
 ) -> Result<HashMap<String, (String, String)>> {
@@ -320,16 +358,15 @@ async fn known_before(
     let joined: Option<String> = sqlx::query_scalar(&format!(
         "SELECT {}(fingerprint || ' ' || first_seen_at || ' ' || status, ',') \
          FROM discrepancies WHERE merchant = $1 AND business_date >= $2 \
-         AND business_date <= $3 AND last_seen_run = $4 AND first_seen_run <> $4",
+         AND business_date <= $3",
         dialect.join_text()
     ))
     .bind(merchant)
     .bind(first)
     .bind(last)
-    .bind(run_id)
     .fetch_one(&mut **tx)
     .await
-    .context("reading which of the run's findings were known")?;
+    .context("reading which of the run's findings are known")?;
     let Some(joined) = joined else {
         return Ok(HashMap::new());
     };
@@ -339,7 +376,7 @@ async fn known_before(
         let (Some(fingerprint), Some(first_seen), Some(status), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            bail!("reading which of the run's findings were known: unexpected entry {entry:?}");
+            bail!("reading which of the run's findings are known: unexpected entry {entry:?}");
         };
         known.insert(
             fingerprint.to_string(),
@@ -490,7 +527,7 @@ impl<'a> FindingRow<'a> {
 
     /// The rows' 25 values as one PostgreSQL array literal a column, in the order of
     /// [`bind`](FindingRow::bind) then [`bind_suggestion`](FindingRow::bind_suggestion).
-    fn columns(rows: &[FindingRow<'a>]) -> Vec<String> {
+    fn columns(rows: &[&FindingRow<'a>]) -> Vec<String> {
         let text = |f: &dyn for<'r> Fn(&'r FindingRow<'a>) -> Option<&'r str>| {
             let mut a = ArrayLiteral::with_capacity(rows.len() * 16);
             for row in rows {
