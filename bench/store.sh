@@ -154,10 +154,12 @@ findings_of() {
     echo $(($(wc -l <"$out/$1.csv") - 1))
 }
 
-# Median and spread of a list of milliseconds: "1.23 s (1.10 to 1.40)".
+# Median and spread of a list of milliseconds: "1.23 s (1.10 to 1.40)". The median of an even
+# count is the mean of the middle two.
 summary() {
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
-        printf "%.2f s (%.2f to %.2f)", v[int((NR + 1) / 2)] / 1000, v[1] / 1000, v[NR] / 1000 }'
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2f s (%.2f to %.2f)", m / 1000, v[1] / 1000, v[NR] / 1000 }'
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

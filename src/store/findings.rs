@@ -6,7 +6,7 @@
 //! holds its day → `resolved`, unless that day is incomplete (never judge on an incomplete
 //! fetch) or the finding is acknowledged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
@@ -340,48 +340,44 @@ async fn arrays(
 /// The stored findings of the days of the run's findings, read before the run writes:
 /// fingerprint → (`first_seen_at`, `status`). A run's finding among them is known (found
 /// again), any other is new; a finding's day is part of its fingerprint, so no known one is
-/// missed. The database joins them into one text and returns one row, not a row a finding: a
-/// row returned costs a trip through the driver, and a rerun finds 100k findings again. The
-/// run holds its merchant's lock, so no other run adds findings meanwhile.
+/// missed. For each day the database joins them into one text and returns one row, not a row
+/// a finding: a row returned costs a trip through the driver, and a rerun finds 100k findings
+/// again. A day at a time bounds that text by one day's findings. The run holds its
+/// merchant's lock, so no other run adds findings meanwhile.
 async fn known_before(
     tx: &mut Transaction<'_, Any>,
     merchant: &str,
     rows: &[FindingRow<'_>],
     dialect: Dialect,
 ) -> Result<HashMap<String, (String, String)>> {
-    let days = rows.iter().map(|r| r.business_date.as_str());
-    let (Some(first), Some(last)) = (days.clone().min(), days.max()) else {
-        return Ok(HashMap::new());
-    };
+    let days: BTreeSet<&str> = rows.iter().map(|r| r.business_date.as_str()).collect();
     // Fingerprints are hex, instants RFC 3339 and statuses words: a space and a comma
     // separate them.
-    let joined: Option<String> = sqlx::query_scalar(&format!(
+    let sql = format!(
         "SELECT {}(fingerprint || ' ' || first_seen_at || ' ' || status, ',') \
-         FROM discrepancies WHERE merchant = $1 AND business_date >= $2 \
-         AND business_date <= $3",
+         FROM discrepancies WHERE merchant = $1 AND business_date = $2",
         dialect.join_text()
-    ))
-    .bind(merchant)
-    .bind(first)
-    .bind(last)
-    .fetch_one(&mut **tx)
-    .await
-    .context("reading which of the run's findings are known")?;
-    let Some(joined) = joined else {
-        return Ok(HashMap::new());
-    };
+    );
     let mut known = HashMap::new();
-    for entry in joined.split(',') {
-        let mut parts = entry.split(' ');
-        let (Some(fingerprint), Some(first_seen), Some(status), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            bail!("reading which of the run's findings are known: unexpected entry {entry:?}");
-        };
-        known.insert(
-            fingerprint.to_string(),
-            (first_seen.to_string(), status.to_string()),
-        );
+    for day in days {
+        let joined: Option<String> = sqlx::query_scalar(&sql)
+            .bind(merchant)
+            .bind(day)
+            .fetch_one(&mut **tx)
+            .await
+            .with_context(|| format!("reading which of the run's findings of {day} are known"))?;
+        for entry in joined.as_deref().unwrap_or_default().split_terminator(',') {
+            let mut parts = entry.split(' ');
+            let (Some(fingerprint), Some(first_seen), Some(status), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                bail!("reading the known findings of {day}: unexpected entry {entry:?}");
+            };
+            known.insert(
+                fingerprint.to_string(),
+                (first_seen.to_string(), status.to_string()),
+            );
+        }
     }
     Ok(known)
 }
