@@ -550,7 +550,15 @@ async fn the_job_runs_the_same_on_postgresql() {
         }
     };
     let first = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
-    let second = run(&["run", "--date", "2026-11-23", "--no-email"]).await;
+    // Found again with the same values, each finding's stored values read the same as the
+    // run's (src/store/digest.rs): only its `last_seen_*` is written, none is rewritten.
+    let second = h
+        .command(&["run", "--date", "2026-11-23", "--no-email"])
+        .env("FLEXITI_DATABASE_URL", &db_url)
+        .env("RUST_LOG", "flexiti_recon::store=debug")
+        .output()
+        .await
+        .expect("run the binary");
     let listed = run(&["discrepancies", "list"]).await;
     let store = Store::connect(&db_url, "Test Merchant")
         .await
@@ -566,6 +574,11 @@ async fn the_job_runs_the_same_on_postgresql() {
         stdout(&second).contains("0 new, 8 still open"),
         "{}",
         stdout(&second)
+    );
+    let log = stderr(&second);
+    assert!(
+        log.contains("inserted=0 rewritten=0 seen_again_unchanged=8"),
+        "{log}"
     );
     assert_eq!(stored.len(), 8);
     assert_eq!(runs.len(), 2);

@@ -637,14 +637,17 @@ mod scenarios {
         );
 
         // The rerun: even findings again (amount changed), odd ones gone, plus the one resolved
-        // and the acknowledged one, and three new ones among them.
+        // (unchanged: reopened without its values rewritten) and the acknowledged one, and
+        // three new ones among them.
         let mut again: Vec<Discrepancy> = found
             .iter()
             .enumerate()
             .filter(|(i, _)| i % 2 == 0 || *i == 1 || *i == N - 1)
             .map(|(i, d)| {
                 let mut d = d.clone();
-                d.ledger_amount = Some(Amount::from_cents(10_000 + i as i64));
+                if i != 1 {
+                    d.ledger_amount = Some(Amount::from_cents(10_000 + i as i64));
+                }
                 d
             })
             .collect();
@@ -710,7 +713,9 @@ mod scenarios {
         for (i, s) in stored[..N].iter().enumerate() {
             let (status, amount) = if i == N - 1 {
                 (FindingStatus::Acknowledged, 10_000 + i as i64)
-            } else if i % 2 == 0 || i == 1 {
+            } else if i == 1 {
+                (FindingStatus::Open, 100 + i as i64)
+            } else if i % 2 == 0 {
                 (FindingStatus::Open, 10_000 + i as i64)
             } else {
                 (FindingStatus::Resolved, 100 + i as i64)

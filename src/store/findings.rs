@@ -15,6 +15,7 @@ use sqlx::any::AnyArguments;
 use sqlx::{Any, Transaction};
 
 use super::batch::{Dialect, RowsStatement, add, storing};
+use super::digest::{self, Kind, ValuesDigest};
 use super::finding_rows::from_row;
 use super::pg_array::ArrayLiteral;
 use super::{Store, StoreError, parse_ts, to_i64, ts};
@@ -133,28 +134,61 @@ macro_rules! insert_columns {
     };
 }
 
-/// What an upsert does to a known finding, found again: it takes the run's values; a
-/// `resolved` one is reopened, an `acknowledged` one stays so.
-macro_rules! on_conflict {
+/// What finding a known finding again does to its status: a `resolved` one is reopened, an
+/// `acknowledged` one stays so.
+macro_rules! reopens {
     () => {
-        "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
-         severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
-         ledger_amount_cents = excluded.ledger_amount_cents, delta_cents = excluded.delta_cents, \
-         day_delta = excluded.day_delta, pass = excluded.pass, \
-         authorization_id = excluded.authorization_id, flexiti_store = excluded.flexiti_store, \
-         flexiti_at = excluded.flexiti_at, ledger_store = excluded.ledger_store, \
-         ledger_register = excluded.ledger_register, ledger_at = excluded.ledger_at, \
-         ledger_file = excluded.ledger_file, ledger_line = excluded.ledger_line, \
-         explanation = excluded.explanation, \
-         suggested_reference = excluded.suggested_reference, \
-         suggested_id = excluded.suggested_id, suggestion = excluded.suggestion, \
-         status = CASE WHEN discrepancies.status = 'resolved' THEN 'open' \
-                  ELSE discrepancies.status END, \
+        "status = CASE WHEN discrepancies.status = 'resolved' THEN 'open' \
+         ELSE discrepancies.status END, \
          resolved_run = CASE WHEN discrepancies.status = 'resolved' THEN NULL \
-                        ELSE discrepancies.resolved_run END, \
-         last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at"
+         ELSE discrepancies.resolved_run END"
     };
 }
+
+/// What an upsert does to a known finding, found again: it takes the run's values (those of
+/// [`VALUE_COLUMNS`]) and is seen by the run, and [`reopens!`].
+macro_rules! on_conflict {
+    () => {
+        concat!(
+            "ON CONFLICT (merchant, fingerprint) DO UPDATE SET \
+             severity = excluded.severity, flexiti_amount_cents = excluded.flexiti_amount_cents, \
+             ledger_amount_cents = excluded.ledger_amount_cents, \
+             delta_cents = excluded.delta_cents, day_delta = excluded.day_delta, \
+             pass = excluded.pass, authorization_id = excluded.authorization_id, \
+             flexiti_store = excluded.flexiti_store, flexiti_at = excluded.flexiti_at, \
+             ledger_store = excluded.ledger_store, ledger_register = excluded.ledger_register, \
+             ledger_at = excluded.ledger_at, ledger_file = excluded.ledger_file, \
+             ledger_line = excluded.ledger_line, explanation = excluded.explanation, \
+             suggested_reference = excluded.suggested_reference, \
+             suggested_id = excluded.suggested_id, suggestion = excluded.suggestion, \
+             last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at, ",
+            reopens!()
+        )
+    };
+}
+
+/// The values a known finding takes from a run that finds it again, in the order of
+/// [`on_conflict!`] and of [`FindingRow::digest`].
+const VALUE_COLUMNS: [(&str, Kind); 18] = [
+    ("severity", Kind::Text),
+    ("flexiti_amount_cents", Kind::Int),
+    ("ledger_amount_cents", Kind::Int),
+    ("delta_cents", Kind::Int),
+    ("day_delta", Kind::Int),
+    ("pass", Kind::Text),
+    ("authorization_id", Kind::Int),
+    ("flexiti_store", Kind::Text),
+    ("flexiti_at", Kind::Text),
+    ("ledger_store", Kind::Text),
+    ("ledger_register", Kind::Text),
+    ("ledger_at", Kind::Text),
+    ("ledger_file", Kind::Text),
+    ("ledger_line", Kind::Int),
+    ("explanation", Kind::Text),
+    ("suggested_reference", Kind::Text),
+    ("suggested_id", Kind::Text),
+    ("suggestion", Kind::Text),
+];
 
 /// The upsert of many findings at once on SQLite: many rows of values per statement, new and
 /// known findings alike. It returns no rows.
@@ -208,8 +242,23 @@ const INSERT_ARRAYS: &str = insert_arrays!();
 /// `UPDATE … FROM unnest(…)` of the same rows, and cannot miss a row.
 const UPSERT_ARRAYS: &str = concat!(insert_arrays!(), " ", on_conflict!());
 
+/// The run's findings found again with the values they have on PostgreSQL: the merchant
+/// (`$1`), the run (`$2`), the time (`$3`) and an array of their fingerprints (`$4`). Only
+/// `last_seen_*` and the status change: no value to unnest. A join, not `= ANY($4)`: on a
+/// table the planner has no statistics for yet, that became a scan comparing every row with
+/// every fingerprint.
+const SEEN_AGAIN: &str = concat!(
+    "UPDATE discrepancies SET last_seen_run = $2, last_seen_at = $3, ",
+    reopens!(),
+    " FROM unnest($4::text[]) AS seen (fingerprint) \
+     WHERE discrepancies.merchant = $1 AND discrepancies.fingerprint = seen.fingerprint"
+);
+
 /// Rows per array statement: bounds the arrays held at once (a few MB a column).
 const ROWS_PER_ARRAY_STATEMENT: usize = 5_000;
+
+/// Fingerprints per [`SEEN_AGAIN`] statement (33 bytes each in the array).
+const FINGERPRINTS_PER_STATEMENT: usize = 20_000;
 
 /// Stores the run's findings and resolves the open ones of its complete days (and of its
 /// `stores`, when not empty) that it did not find. Set-based: one query first reads which of
@@ -243,20 +292,25 @@ pub(super) async fn upsert_and_resolve(
     let started = std::time::Instant::now();
     let known = known_before(tx, merchant, &rows, dialect).await?;
     let seen_at_text = ts(seen_at);
+    // How the findings went in: new, found again with other values, found again unchanged
+    // (told apart on PostgreSQL only; SQLite upserts them all).
+    let mut split = (0, rows.len(), 0);
     let stored = if dialect.numbered {
-        let (new, found_again): (Vec<&FindingRow>, Vec<&FindingRow>) = rows
-            .iter()
-            .partition(|r| !known.contains_key(r.fingerprint.as_str()));
+        let (mut new, mut changed, mut same) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            match known.get(row.fingerprint.as_str()) {
+                None => new.push(row),
+                Some(k) if k.digest.as_deref() == Some(row.digest().as_str()) => {
+                    same.push(row.fingerprint.as_str());
+                }
+                Some(_) => changed.push(row),
+            }
+        }
+        split = (new.len(), changed.len(), same.len());
         let args = (merchant, run_id, seen_at_text.as_str());
         arrays(tx, INSERT_ARRAYS, args, &new, "new findings").await?
-            + arrays(
-                tx,
-                UPSERT_ARRAYS,
-                args,
-                &found_again,
-                "findings found again",
-            )
-            .await?
+            + arrays(tx, UPSERT_ARRAYS, args, &changed, "changed findings").await?
+            + seen_again(tx, args, &same).await?
     } else {
         UPSERT
             .run(
@@ -289,8 +343,8 @@ pub(super) async fn upsert_and_resolve(
         match known.get(row.fingerprint.as_str()) {
             None => changes.new.push(row.fingerprint),
             // Found again: an open one stays open, a resolved one is reopened.
-            Some((first_seen, status)) if status != FindingStatus::Acknowledged.as_str() => {
-                let first_seen = parse_ts(first_seen, "discrepancies.first_seen_at")?;
+            Some(k) if k.status != FindingStatus::Acknowledged.as_str() => {
+                let first_seen = parse_ts(&k.first_seen_at, "discrepancies.first_seen_at")?;
                 changes
                     .still_open
                     .push((row.fingerprint, (seen_at - first_seen).num_days()));
@@ -302,6 +356,9 @@ pub(super) async fn upsert_and_resolve(
     (changes.resolved_count, changes.resolved) =
         resolve_unseen(tx, merchant, report, stores, dialect).await?;
     tracing::debug!(
+        inserted = split.0,
+        rewritten = split.1,
+        seen_again_unchanged = split.2,
         upsert_ms = upserted.as_millis(),
         resolve_ms = (started.elapsed() - upserted).as_millis(),
         "stored the findings"
@@ -336,6 +393,42 @@ async fn arrays(
     Ok(stored)
 }
 
+/// [`SEEN_AGAIN`] over `fingerprints`, [`FINGERPRINTS_PER_STATEMENT`] at a time. Returns how
+/// many findings it updated.
+async fn seen_again(
+    tx: &mut Transaction<'_, Any>,
+    (merchant, run_id, seen_at): (&str, i64, &str),
+    fingerprints: &[&str],
+) -> Result<u64> {
+    let mut stored = 0;
+    let mut done = 0;
+    for chunk in fingerprints.chunks(FINGERPRINTS_PER_STATEMENT) {
+        let mut list = ArrayLiteral::with_capacity(chunk.len() * 35);
+        for fingerprint in chunk {
+            list.text(Some(fingerprint));
+        }
+        stored += sqlx::query(SEEN_AGAIN)
+            .bind(merchant)
+            .bind(run_id)
+            .bind(seen_at)
+            .bind(list.finish())
+            .execute(&mut **tx)
+            .await
+            .with_context(|| storing("unchanged findings", done, chunk.len(), fingerprints.len()))?
+            .rows_affected();
+        done += chunk.len();
+    }
+    Ok(stored)
+}
+
+/// A stored finding as [`known_before`] reads it.
+struct Known {
+    first_seen_at: String,
+    status: String,
+    /// The [`ValuesDigest`] of its stored values, on PostgreSQL.
+    digest: Option<String>,
+}
+
 /// The stored findings of the days of the run's findings, read before the run writes:
 /// fingerprint → (`first_seen_at`, `status`). A run's finding among them is known (found
 /// again), any other is new; a finding's day is part of its fingerprint, so no known one is
@@ -348,12 +441,17 @@ async fn known_before(
     merchant: &str,
     rows: &[FindingRow<'_>],
     dialect: Dialect,
-) -> Result<HashMap<String, (String, String)>> {
+) -> Result<HashMap<String, Known>> {
     let days: BTreeSet<&str> = rows.iter().map(|r| r.business_date.as_str()).collect();
-    // Fingerprints are hex, instants RFC 3339 and statuses words: a space and a comma
-    // separate them.
+    // Fingerprints and digests are hex, instants RFC 3339 and statuses words: a space and a
+    // comma separate them. PostgreSQL adds the digest of the values.
+    let digest = if dialect.numbered {
+        format!(" || ' ' || {}", digest::sql(&VALUE_COLUMNS))
+    } else {
+        String::new()
+    };
     let sql = format!(
-        "SELECT {}(fingerprint || ' ' || first_seen_at || ' ' || status, ',') \
+        "SELECT {}(fingerprint || ' ' || first_seen_at || ' ' || status{digest}, ',') \
          FROM discrepancies WHERE merchant = $1 AND business_date = $2",
         dialect.join_text()
     );
@@ -367,14 +465,22 @@ async fn known_before(
             .with_context(|| format!("reading which of the run's findings of {day} are known"))?;
         for entry in joined.as_deref().unwrap_or_default().split_terminator(',') {
             let mut parts = entry.split(' ');
-            let (Some(fingerprint), Some(first_seen), Some(status), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(fingerprint), Some(first_seen), Some(status), digest, None) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) else {
                 bail!("reading the known findings of {day}: unexpected entry {entry:?}");
             };
             known.insert(
                 fingerprint.to_string(),
-                (first_seen.to_string(), status.to_string()),
+                Known {
+                    first_seen_at: first_seen.to_string(),
+                    status: status.to_string(),
+                    digest: digest.map(str::to_string),
+                },
             );
         }
     }
@@ -566,6 +672,32 @@ impl<'a> FindingRow<'a> {
         ]
     }
 
+    /// The [`ValuesDigest`] of the values of [`VALUE_COLUMNS`], as the run gives them.
+    fn digest(&self) -> String {
+        let d = self.d;
+        let s = d.suggestion.as_ref();
+        let mut digest = ValuesDigest::default();
+        digest.text(Some(d.severity.as_str()));
+        digest.int(d.flexiti_amount.map(Amount::cents));
+        digest.int(d.ledger_amount.map(Amount::cents));
+        digest.int(Some(d.delta.cents()));
+        digest.int(d.day_delta);
+        digest.text(Some(d.pass.as_str()));
+        digest.int(self.authorization_id);
+        digest.text(d.flexiti_store.as_deref());
+        digest.text(self.flexiti_at.as_deref());
+        digest.text(d.ledger_store.as_deref());
+        digest.text(d.ledger_register.as_deref());
+        digest.text(self.ledger_at.as_deref());
+        digest.text(d.ledger_file.as_deref());
+        digest.int(self.ledger_line);
+        digest.text(Some(d.explanation.as_str()));
+        digest.text(s.map(|s| s.reference.as_str()));
+        digest.text(s.map(|s| s.id.as_str()));
+        digest.text(s.map(|s| s.why.as_str()));
+        digest.finish()
+    }
+
     /// The row's own 22 values (after the merchant), in the order of [`row_columns!`].
     fn bind<'q>(&'q self, args: &mut AnyArguments<'q>) -> Result<()> {
         let d = self.d;
@@ -608,6 +740,18 @@ mod tests {
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, day).expect("valid day")
+    }
+
+    #[test]
+    fn the_digested_columns_are_those_an_upsert_takes_from_the_run_in_order() {
+        let taken: Vec<&str> = on_conflict!()
+            .split(" = excluded.")
+            .skip(1)
+            .filter_map(|rest| rest.split(&[',', ' '][..]).next())
+            .filter(|column| !column.starts_with("last_seen_"))
+            .collect();
+        let digested: Vec<&str> = VALUE_COLUMNS.iter().map(|(column, _)| *column).collect();
+        assert_eq!(taken, digested);
     }
 
     #[test]

@@ -39,6 +39,7 @@
 mod batch;
 mod claim;
 mod details;
+mod digest;
 mod email_state;
 mod finding_rows;
 mod findings;
