@@ -246,7 +246,7 @@ const UPSERT_ARRAYS: &str = concat!(insert_arrays!(), " ", on_conflict!());
 /// (`$1`), the run (`$2`), the time (`$3`) and an array of their fingerprints (`$4`). Only
 /// `last_seen_*` and the status change: no value to unnest. A join, not `= ANY($4)`: on a
 /// table the planner has no statistics for yet, that became a scan comparing every row with
-/// every fingerprint.
+/// every fingerprint. The join runs with [`ONE_LOOKUP_A_FINGERPRINT`].
 const SEEN_AGAIN: &str = concat!(
     "UPDATE discrepancies SET last_seen_run = $2, last_seen_at = $3, ",
     reopens!(),
@@ -256,6 +256,14 @@ const SEEN_AGAIN: &str = concat!(
 
 /// Rows per array statement: bounds the arrays held at once (a few MB a column).
 const ROWS_PER_ARRAY_STATEMENT: usize = 5_000;
+
+/// The planner settings of [`SEEN_AGAIN`], for the rest of the transaction: a nested loop, one
+/// lookup of the `(merchant, fingerprint)` key per fingerprint. With statistics from before
+/// the last run's findings, PostgreSQL chose to hash every finding of the merchant for each
+/// statement instead (940 ms against 180 ms for 20,000 fingerprints of 96,670, measured with
+/// `EXPLAIN ANALYZE`). Nothing after it in the transaction joins.
+const ONE_LOOKUP_A_FINGERPRINT: &str = "SELECT set_config('enable_hashjoin', 'off', true), \
+     set_config('enable_mergejoin', 'off', true)";
 
 /// Fingerprints per [`SEEN_AGAIN`] statement (33 bytes each in the array).
 const FINGERPRINTS_PER_STATEMENT: usize = 20_000;
@@ -400,6 +408,13 @@ async fn seen_again(
     (merchant, run_id, seen_at): (&str, i64, &str),
     fingerprints: &[&str],
 ) -> Result<u64> {
+    if fingerprints.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(ONE_LOOKUP_A_FINGERPRINT)
+        .execute(&mut **tx)
+        .await
+        .context("setting the planner for the findings found again")?;
     let mut stored = 0;
     let mut done = 0;
     for chunk in fingerprints.chunks(FINGERPRINTS_PER_STATEMENT) {
