@@ -14,6 +14,7 @@
 
 use anyhow::{Context, Result};
 use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 use sqlx::{Any, Arguments, Transaction};
 
 /// At most this many rows per statement, whatever the parameter limit: larger statements save
@@ -125,20 +126,31 @@ impl RowsStatement {
                 partial = self.sql(chunk.len(), dialect);
                 partial.as_str()
             };
-            affected += sqlx::query_with(sql, args)
-                .execute(&mut **tx)
-                .await
-                .with_context(|| storing(what, done, chunk.len(), rows.len()))?
-                .rows_affected();
+            let query = sqlx::query_with(sql, args);
+            affected += execute_chunk(tx, query, what, (done, chunk.len(), rows.len())).await?;
             done += chunk.len();
         }
         Ok(affected)
     }
 }
 
-/// Names, in an error, the `len` rows after the first `done` of `total` that a statement stored
-/// ("storing findings 2001 to 4000 of 96670").
-pub(super) fn storing(what: &str, done: usize, len: usize, total: usize) -> String {
+/// Runs one statement of a write done a chunk at a time and returns how many rows it affected.
+/// An error names the chunk's rows: `(done, len, total)`, the `len` rows after the first `done`
+/// of `total` ("storing findings 2001 to 4000 of 96670").
+pub(super) async fn execute_chunk<'q>(
+    tx: &mut Transaction<'_, Any>,
+    query: Query<'q, Any, AnyArguments<'q>>,
+    what: &str,
+    (done, len, total): (usize, usize, usize),
+) -> Result<u64> {
+    Ok(query
+        .execute(&mut **tx)
+        .await
+        .with_context(|| storing(what, done, len, total))?
+        .rows_affected())
+}
+
+fn storing(what: &str, done: usize, len: usize, total: usize) -> String {
     format!("storing {what} {} to {} of {total}", done + 1, done + len)
 }
 

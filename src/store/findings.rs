@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Transaction};
 
-use super::batch::{Dialect, RowsStatement, add, storing};
+use super::batch::{Dialect, RowsStatement, add, execute_chunk};
 use super::digest::{self, Kind, ValuesDigest};
 use super::finding_rows::from_row;
 use super::pg_array::ArrayLiteral;
@@ -300,9 +300,13 @@ pub(super) async fn upsert_and_resolve(
     let started = std::time::Instant::now();
     let known = known_before(tx, merchant, &rows, dialect).await?;
     let seen_at_text = ts(seen_at);
-    // How the findings went in: new, found again with other values, found again unchanged
-    // (told apart on PostgreSQL only; SQLite upserts them all).
-    let mut split = (0, rows.len(), 0);
+    // How the findings went in: new, rewritten (found again; on PostgreSQL only those whose
+    // values changed), found again unchanged (told apart on PostgreSQL only).
+    let known_count = rows
+        .iter()
+        .filter(|r| known.contains_key(r.fingerprint.as_str()))
+        .count();
+    let mut split = (rows.len() - known_count, known_count, 0);
     let stored = if dialect.numbered {
         let (mut new, mut changed, mut same) = (Vec::new(), Vec::new(), Vec::new());
         for row in &rows {
@@ -391,11 +395,7 @@ async fn arrays(
         for column in FindingRow::columns(chunk) {
             query = query.bind(column);
         }
-        stored += query
-            .execute(&mut **tx)
-            .await
-            .with_context(|| storing(what, done, chunk.len(), rows.len()))?
-            .rows_affected();
+        stored += execute_chunk(tx, query, what, (done, chunk.len(), rows.len())).await?;
         done += chunk.len();
     }
     Ok(stored)
@@ -422,15 +422,13 @@ async fn seen_again(
         for fingerprint in chunk {
             list.text(Some(fingerprint));
         }
-        stored += sqlx::query(SEEN_AGAIN)
+        let query = sqlx::query(SEEN_AGAIN)
             .bind(merchant)
             .bind(run_id)
             .bind(seen_at)
-            .bind(list.finish())
-            .execute(&mut **tx)
-            .await
-            .with_context(|| storing("unchanged findings", done, chunk.len(), fingerprints.len()))?
-            .rows_affected();
+            .bind(list.finish());
+        let progress = (done, chunk.len(), fingerprints.len());
+        stored += execute_chunk(tx, query, "unchanged findings", progress).await?;
         done += chunk.len();
     }
     Ok(stored)
