@@ -40,6 +40,7 @@ on_both!(
     only_the_complete_days_between_incomplete_ones_are_resolved,
     a_store_restricted_run_reads_the_flexiti_store_when_the_ledger_has_none,
     text_that_looks_like_syntax_round_trips_exactly,
+    a_finding_whose_stored_digest_is_missing_or_stale_is_rewritten,
 );
 
 fn at(d: u32, hour: u32) -> DateTime<Utc> {
@@ -98,6 +99,16 @@ async fn all(store: &Store) -> Vec<flexiti_recon::report::StoredDiscrepancy> {
         .list_discrepancies(&DiscrepancyFilter::default())
         .await
         .expect("list discrepancies")
+}
+
+/// Runs `sql` on the database at `url` outside any store, as an older release or a person at
+/// a SQL prompt would.
+async fn execute_raw(url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    conn.close().await.expect("close");
 }
 
 mod scenarios {
@@ -901,5 +912,78 @@ mod scenarios {
             .map(|r| r.discrepancy.reference.as_str())
             .collect();
         assert_eq!(resolved, ["ORD-FLEXITI-MINE", "ORD-SECOND-STORE"]);
+    }
+
+    /// The store tells a finding found again unchanged by the digest of its values stored
+    /// with it. A row without one (written before migration 0008) or with a digest that no
+    /// longer matches its values is rewritten with the run's values and digest, never kept.
+    pub async fn a_finding_whose_stored_digest_is_missing_or_stale_is_rewritten(url: String) {
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
+        let range = DayRange::single(day(23));
+        let found = vec![
+            finding(day(23), "ORD-1", 1000),
+            finding(day(23), "ORD-2", 2000),
+        ];
+        run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
+        let stored = all(&store).await;
+        // ORD-1 as an older release left it; ORD-2 edited by hand, its digest left behind.
+        execute_raw(
+            &url,
+            "UPDATE discrepancies SET value_digest = NULL WHERE reference = 'ORD-1'",
+        )
+        .await;
+        execute_raw(
+            &url,
+            "UPDATE discrepancies SET explanation = 'edited', ledger_amount_cents = 1 \
+             WHERE reference = 'ORD-2'",
+        )
+        .await;
+        execute_raw(
+            &url,
+            "UPDATE discrepancies SET value_digest = 'not a digest' WHERE reference = 'ORD-2'",
+        )
+        .await;
+        let again = run(&store, |id| report(id, range, at(25, 6), found.clone())).await;
+        assert!(again.new.is_empty());
+        assert_eq!(again.still_open.len(), 2);
+        let rewritten = all(&store).await;
+        assert_eq!(rewritten.len(), 2);
+        for (before, after) in stored.iter().zip(&rewritten) {
+            assert_eq!(after.id, before.id);
+            assert_eq!(
+                after.discrepancy, before.discrepancy,
+                "the run's values again"
+            );
+            assert_eq!(after.last_seen_at, at(25, 6));
+        }
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        let digests: Vec<Option<String>> =
+            sqlx::query_scalar("SELECT value_digest FROM discrepancies ORDER BY reference")
+                .fetch_all(&mut conn)
+                .await
+                .expect("digests");
+        assert_eq!(digests.len(), 2);
+        for digest in &digests {
+            let digest = digest.as_deref().expect("a digest written again");
+            assert_eq!(digest.len(), 32);
+            assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()), "{digest}");
+        }
+        // Unchanged now: a third run finds both again with the same values and digests.
+        run(&store, |id| report(id, range, at(26, 6), found.clone())).await;
+        let third: Vec<Option<String>> =
+            sqlx::query_scalar("SELECT value_digest FROM discrepancies ORDER BY reference")
+                .fetch_all(&mut conn)
+                .await
+                .expect("digests");
+        assert_eq!(third, digests);
+        assert!(
+            all(&store)
+                .await
+                .iter()
+                .all(|f| f.last_seen_at == at(26, 6))
+        );
     }
 }

@@ -15,7 +15,7 @@ use sqlx::any::AnyArguments;
 use sqlx::{Any, Transaction};
 
 use super::batch::{Dialect, RowsStatement, add, execute_chunk};
-use super::digest::{self, Kind, ValuesDigest};
+use super::digest::ValuesDigest;
 use super::finding_rows::from_row;
 use super::pg_array::ArrayLiteral;
 use super::{Store, StoreError, parse_ts, to_i64, ts};
@@ -121,7 +121,8 @@ macro_rules! suggestion_columns {
 }
 
 /// The columns an upsert inserts: the merchant, the row's own, the status and the run and the
-/// time that saw it, twice (first and last seen), then the suggestion.
+/// time that saw it, twice (first and last seen), the suggestion, then the digest of the values
+/// (`src/store/digest.rs`).
 macro_rules! insert_columns {
     () => {
         concat!(
@@ -129,7 +130,7 @@ macro_rules! insert_columns {
             row_columns!(),
             ", status, first_seen_run, last_seen_run, first_seen_at, last_seen_at, ",
             suggestion_columns!(),
-            ") "
+            ", value_digest) "
         )
     };
 }
@@ -161,6 +162,7 @@ macro_rules! on_conflict {
              ledger_line = excluded.ledger_line, explanation = excluded.explanation, \
              suggested_reference = excluded.suggested_reference, \
              suggested_id = excluded.suggested_id, suggestion = excluded.suggestion, \
+             value_digest = excluded.value_digest, \
              last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at, ",
             reopens!()
         )
@@ -168,26 +170,27 @@ macro_rules! on_conflict {
 }
 
 /// The values a known finding takes from a run that finds it again, in the order of
-/// [`on_conflict!`] and of [`FindingRow::digest`].
-const VALUE_COLUMNS: [(&str, Kind); 18] = [
-    ("severity", Kind::Text),
-    ("flexiti_amount_cents", Kind::Int),
-    ("ledger_amount_cents", Kind::Int),
-    ("delta_cents", Kind::Int),
-    ("day_delta", Kind::Int),
-    ("pass", Kind::Text),
-    ("authorization_id", Kind::Int),
-    ("flexiti_store", Kind::Text),
-    ("flexiti_at", Kind::Text),
-    ("ledger_store", Kind::Text),
-    ("ledger_register", Kind::Text),
-    ("ledger_at", Kind::Text),
-    ("ledger_file", Kind::Text),
-    ("ledger_line", Kind::Int),
-    ("explanation", Kind::Text),
-    ("suggested_reference", Kind::Text),
-    ("suggested_id", Kind::Text),
-    ("suggestion", Kind::Text),
+/// [`on_conflict!`] and of [`FindingRow::values_digest`] (tests hold them together).
+#[cfg(test)]
+const VALUE_COLUMNS: [&str; 18] = [
+    "severity",
+    "flexiti_amount_cents",
+    "ledger_amount_cents",
+    "delta_cents",
+    "day_delta",
+    "pass",
+    "authorization_id",
+    "flexiti_store",
+    "flexiti_at",
+    "ledger_store",
+    "ledger_register",
+    "ledger_at",
+    "ledger_file",
+    "ledger_line",
+    "explanation",
+    "suggested_reference",
+    "suggested_id",
+    "suggestion",
 ];
 
 /// The upsert of many findings at once on SQLite: many rows of values per statement, new and
@@ -195,41 +198,29 @@ const VALUE_COLUMNS: [(&str, Kind); 18] = [
 const UPSERT: RowsStatement = RowsStatement {
     head: concat!(insert_columns!(), "VALUES "),
     row: "(#, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, #, 'open', #, #, #, #, \
-          #, #, #)",
+          #, #, #, #)",
     tail: on_conflict!(),
 };
 
-/// On PostgreSQL, the findings as rows: one array a column of [`FindingRow::bind`] and
-/// [`FindingRow::bind_suggestion`] (`src/store/pg_array.rs`) from `$4` on, unnested.
-macro_rules! unnested {
-    () => {
-        concat!(
-            "unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
-             $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], \
-             $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], \
-             $22::text[], $23::bigint[], $24::text[], $25::text[], $26::text[], $27::text[], \
-             $28::text[]) AS f (",
-            row_columns!(),
-            ", ",
-            suggestion_columns!(),
-            ")"
-        )
-    };
-}
-
 /// The run's new findings on PostgreSQL: the merchant (`$1`), the run (`$2`) and the time
-/// (`$3`), then the arrays. A plain insert, cheaper than an upsert: the run has read which
-/// of its findings are known ([`known_before`]).
+/// (`$3`), then one array a column of [`FindingRow::columns`] (`src/store/pg_array.rs`), all of
+/// one length, unnested side by side into rows. A plain insert, cheaper than an upsert: the run
+/// has read which of its findings are known ([`known_before`]). The arrays are unnested in the
+/// select list, which PostgreSQL steps through in lockstep, not in `FROM unnest(…)`, which
+/// first copies every array into a table of its own (measured: 1.35 s against 1.65 s to insert
+/// 100,000 rows in `psql`).
 macro_rules! insert_arrays {
     () => {
         concat!(
             insert_columns!(),
-            "SELECT $1, ",
-            row_columns!(),
-            ", 'open', $2, $2, $3, $3, ",
-            suggestion_columns!(),
-            " FROM ",
-            unnested!()
+            "SELECT $1, unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), \
+             unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::bigint[]), \
+             unnest($11::bigint[]), unnest($12::bigint[]), unnest($13::bigint[]), \
+             unnest($14::text[]), unnest($15::text[]), unnest($16::bigint[]), \
+             unnest($17::text[]), unnest($18::text[]), unnest($19::text[]), unnest($20::text[]), \
+             unnest($21::text[]), unnest($22::text[]), unnest($23::bigint[]), \
+             unnest($24::text[]), unnest($25::text[]), 'open', $2, $2, $3, $3, \
+             unnest($26::text[]), unnest($27::text[]), unnest($28::text[]), unnest($29::text[])"
         )
     };
 }
@@ -312,7 +303,7 @@ pub(super) async fn upsert_and_resolve(
         for row in &rows {
             match known.get(row.fingerprint.as_str()) {
                 None => new.push(row),
-                Some(k) if k.digest.as_deref() == Some(row.digest().as_str()) => {
+                Some(k) if k.digest == row.digest => {
                     same.push(row.fingerprint.as_str());
                 }
                 Some(_) => changed.push(row),
@@ -338,7 +329,8 @@ pub(super) async fn upsert_and_resolve(
                     for _ in 0..2 {
                         add(args, seen_at_text.as_str())?;
                     }
-                    row.bind_suggestion(args)
+                    row.bind_suggestion(args)?;
+                    add(args, row.digest.as_str())
                 },
                 "findings",
             )
@@ -438,8 +430,8 @@ async fn seen_again(
 struct Known {
     first_seen_at: String,
     status: String,
-    /// The [`ValuesDigest`] of its stored values, on PostgreSQL.
-    digest: Option<String>,
+    /// Its stored `value_digest`, on PostgreSQL; `-` for none.
+    digest: String,
 }
 
 /// The stored findings of the days of the run's findings, read before the run writes:
@@ -457,11 +449,12 @@ async fn known_before(
 ) -> Result<HashMap<String, Known>> {
     let days: BTreeSet<&str> = rows.iter().map(|r| r.business_date.as_str()).collect();
     // Fingerprints and digests are hex, instants RFC 3339 and statuses words: a space and a
-    // comma separate them. PostgreSQL adds the digest of the values.
+    // comma separate them. PostgreSQL adds the digest of the stored values; one edited by hand
+    // into anything else still reads as one word, which matches no run's digest.
     let digest = if dialect.numbered {
-        format!(" || ' ' || {}", digest::sql(&VALUE_COLUMNS))
+        " || ' ' || coalesce(translate(value_digest, ' ,', '..'), '-')"
     } else {
-        String::new()
+        ""
     };
     let sql = format!(
         "SELECT {}(fingerprint || ' ' || first_seen_at || ' ' || status{digest}, ',') \
@@ -492,7 +485,7 @@ async fn known_before(
                 Known {
                     first_seen_at: first_seen.to_string(),
                     status: status.to_string(),
-                    digest: digest.map(str::to_string),
+                    digest: digest.unwrap_or("-").to_string(),
                 },
             );
         }
@@ -610,6 +603,8 @@ struct FindingRow<'a> {
     flexiti_at: Option<String>,
     ledger_at: Option<String>,
     ledger_line: Option<i64>,
+    /// The [`ValuesDigest`] of the values the row writes into a known finding.
+    digest: String,
 }
 
 impl<'a> FindingRow<'a> {
@@ -620,7 +615,7 @@ impl<'a> FindingRow<'a> {
                 d.category, d.reference
             )
         };
-        Ok(FindingRow {
+        let mut row = FindingRow {
             d,
             business_date: d.business_date.to_string(),
             authorization_id: d
@@ -636,11 +631,15 @@ impl<'a> FindingRow<'a> {
                 .transpose()
                 .with_context(context)?,
             fingerprint,
-        })
+            digest: String::new(),
+        };
+        row.digest = row.values_digest();
+        Ok(row)
     }
 
-    /// The rows' 25 values as one PostgreSQL array literal a column, in the order of
-    /// [`bind`](FindingRow::bind) then [`bind_suggestion`](FindingRow::bind_suggestion).
+    /// The rows' 26 values as one PostgreSQL array literal a column, in the order of
+    /// [`bind`](FindingRow::bind), [`bind_suggestion`](FindingRow::bind_suggestion), then the
+    /// digest: the arrays `$4` to `$29` of [`insert_arrays!`].
     fn columns(rows: &[&FindingRow<'a>]) -> Vec<String> {
         let text = |f: &dyn for<'r> Fn(&'r FindingRow<'a>) -> Option<&'r str>| {
             let mut a = ArrayLiteral::with_capacity(rows.len() * 16);
@@ -682,11 +681,12 @@ impl<'a> FindingRow<'a> {
             text(&|r| r.d.suggestion.as_ref().map(|s| s.reference.as_str())),
             text(&|r| r.d.suggestion.as_ref().map(|s| s.id.as_str())),
             text(&|r| r.d.suggestion.as_ref().map(|s| s.why.as_str())),
+            text(&|r| Some(r.digest.as_str())),
         ]
     }
 
-    /// The [`ValuesDigest`] of the values of [`VALUE_COLUMNS`], as the run gives them.
-    fn digest(&self) -> String {
+    /// The [`ValuesDigest`] of the values of `VALUE_COLUMNS`, as the run gives them.
+    fn values_digest(&self) -> String {
         let d = self.d;
         let s = d.suggestion.as_ref();
         let mut digest = ValuesDigest::default();
@@ -755,16 +755,104 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, day).expect("valid day")
     }
 
+    fn finding() -> Discrepancy {
+        use crate::domain::{Kind, Pass, Severity};
+        use chrono::{TimeZone, Utc};
+        Discrepancy {
+            business_date: d(23),
+            category: Category::AmountMismatch,
+            severity: Severity::Error,
+            reference: "INV-1".into(),
+            kind: Kind::Sale,
+            flexiti_amount: Some(Amount::from_cents(129_999)),
+            ledger_amount: Some(Amount::from_cents(128_799)),
+            delta: Amount::from_cents(-1_200),
+            day_delta: Some(0),
+            pass: Pass::Amount,
+            flexiti_id: Some("capture:1".into()),
+            authorization_id: Some(7),
+            flexiti_store: Some("00-1".into()),
+            flexiti_at: Utc.with_ymd_and_hms(2026, 11, 23, 18, 42, 9).single(),
+            ledger_store: Some("00-1".into()),
+            ledger_register: Some("R1".into()),
+            ledger_at: Utc.with_ymd_and_hms(2026, 11, 23, 19, 5, 11).single(),
+            ledger_file: Some("ledger.csv".into()),
+            ledger_line: Some(17),
+            ledger_id: Some("l1".into()),
+            explanation: "ledger 1287.99, flexiti 1299.99".into(),
+            suggestion: Some(crate::domain::Suggestion {
+                reference: "INV-2".into(),
+                id: "capture:2".into(),
+                why: "one digit apart".into(),
+            }),
+        }
+    }
+
+    fn digest_of(d: &Discrepancy) -> String {
+        FindingRow::of(d, d.fingerprint()).expect("row").digest
+    }
+
+    /// A value the upsert would change that the digest missed would leave a finding found
+    /// again with its old value: every one of them moves the digest.
+    #[test]
+    fn every_value_a_rerun_writes_moves_the_digest() {
+        use crate::domain::{Pass, Severity};
+        let base = finding();
+        type Change = (&'static str, fn(&mut Discrepancy));
+        let changes: [Change; 18] = [
+            ("severity", |d| d.severity = Severity::Warning),
+            ("flexiti_amount_cents", |d| d.flexiti_amount = None),
+            ("ledger_amount_cents", |d| {
+                d.ledger_amount = Some(Amount::from_cents(1))
+            }),
+            ("delta_cents", |d| d.delta = Amount::from_cents(-1_201)),
+            ("day_delta", |d| d.day_delta = Some(1)),
+            ("pass", |d| d.pass = Pass::Leftover),
+            ("authorization_id", |d| d.authorization_id = Some(8)),
+            ("flexiti_store", |d| d.flexiti_store = None),
+            ("flexiti_at", |d| d.flexiti_at = d.ledger_at),
+            ("ledger_store", |d| d.ledger_store = Some("00-2".into())),
+            ("ledger_register", |d| d.ledger_register = Some("R".into())),
+            ("ledger_at", |d| d.ledger_at = None),
+            ("ledger_file", |d| {
+                d.ledger_file = Some("ledger2.csv".into())
+            }),
+            ("ledger_line", |d| d.ledger_line = Some(18)),
+            ("explanation", |d| d.explanation.push('.')),
+            ("suggested_reference", |d| {
+                d.suggestion.as_mut().expect("suggestion").reference = "INV-3".into()
+            }),
+            ("suggested_id", |d| {
+                d.suggestion.as_mut().expect("suggestion").id.push('0')
+            }),
+            ("suggestion", |d| {
+                d.suggestion.as_mut().expect("suggestion").why.clear()
+            }),
+        ];
+        let columns: Vec<&str> = changes.iter().map(|(column, _)| *column).collect();
+        assert_eq!(columns, VALUE_COLUMNS);
+        let before = digest_of(&base);
+        assert_eq!(before.len(), 32);
+        assert_eq!(before, digest_of(&base.clone()));
+        for (column, change) in changes {
+            let mut moved = base.clone();
+            change(&mut moved);
+            assert_ne!(digest_of(&moved), before, "{column}");
+        }
+        let mut no_suggestion = base.clone();
+        no_suggestion.suggestion = None;
+        assert_ne!(digest_of(&no_suggestion), before);
+    }
+
     #[test]
     fn the_digested_columns_are_those_an_upsert_takes_from_the_run_in_order() {
         let taken: Vec<&str> = on_conflict!()
             .split(" = excluded.")
             .skip(1)
             .filter_map(|rest| rest.split(&[',', ' '][..]).next())
-            .filter(|column| !column.starts_with("last_seen_"))
+            .filter(|column| !column.starts_with("last_seen_") && *column != "value_digest")
             .collect();
-        let digested: Vec<&str> = VALUE_COLUMNS.iter().map(|(column, _)| *column).collect();
-        assert_eq!(taken, digested);
+        assert_eq!(taken, VALUE_COLUMNS);
     }
 
     #[test]
