@@ -20,7 +20,8 @@
 //!   once a later run found it still pending; `NULL` when none is due).
 //! - `discrepancies`: one row per finding identity (`merchant`, `fingerprint`, unique), every
 //!   field of a [`Discrepancy`](crate::domain::Discrepancy), `status` (`open`, `resolved`,
-//!   `acknowledged`), `first_seen_run`/`_at`, `last_seen_run`/`_at`, `resolved_run`, `note`.
+//!   `acknowledged`), `first_seen_run`/`_at`, `last_seen_run`/`_at`, `resolved_run`, `note`,
+//!   and `value_digest`, the digest of its values as last written (`digest.rs`).
 //! - `api_failures` (every field of a [`FailedCall`](crate::report::FailedCall)),
 //!   `ledger_rejects` (file, line, reason), `day_totals` (per run, day and store) and
 //!   `run_stores` (the stores a `run --store` run was restricted to), keyed by `run_id`.
