@@ -31,8 +31,8 @@ fn keep_freed_memory() {
 
 /// Asks Linux for no transparent huge pages in this process (`prctl(PR_SET_THP_DISABLE)`).
 /// mimalloc maps its memory for them, and the kernel zeroes each 2 MiB page as a whole on its
-/// first touch: measured on the 1M-row reconciliation on a virtual machine, that took 1.4 to
-/// 2.3 s of kernel time against 0.7 s with ordinary pages, and 0.2 to 0.8 s of wall time
+/// first touch: measured on the 1M-row reconciliation on a virtual machine, that took 0.7 to
+/// 2.3 s of kernel time against 0.4 to 0.55 s with ordinary pages, and 0.15 to 1 s of wall time
 /// (README, "Performance"). `MIMALLOC_ALLOW_THP=1` in the environment keeps them.
 fn no_transparent_huge_pages() {
     let keep = std::env::var("MIMALLOC_ALLOW_THP").is_ok_and(|v| {
