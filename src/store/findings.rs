@@ -303,7 +303,7 @@ pub(super) async fn upsert_and_resolve(
         for row in &rows {
             match known.get(row.fingerprint.as_str()) {
                 None => new.push(row),
-                Some(k) if k.digest == row.digest => {
+                Some(k) if k.digest.as_deref() == Some(row.digest.as_str()) => {
                     same.push(row.fingerprint.as_str());
                 }
                 Some(_) => changed.push(row),
@@ -430,8 +430,8 @@ async fn seen_again(
 struct Known {
     first_seen_at: String,
     status: String,
-    /// Its stored `value_digest`, on PostgreSQL; `-` for none.
-    digest: String,
+    /// Its stored `value_digest`, on PostgreSQL, when it has one.
+    digest: Option<String>,
 }
 
 /// The stored findings of the days of the run's findings, read before the run writes:
@@ -485,7 +485,7 @@ async fn known_before(
                 Known {
                     first_seen_at: first_seen.to_string(),
                     status: status.to_string(),
-                    digest: digest.unwrap_or("-").to_string(),
+                    digest: digest.filter(|d| *d != "-").map(str::to_string),
                 },
             );
         }
