@@ -8,6 +8,7 @@ pub mod config;
 pub mod exit;
 pub mod export;
 pub mod flexiti;
+pub mod hashed;
 pub mod job;
 pub mod ledger;
 pub mod metrics;

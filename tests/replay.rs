@@ -195,3 +195,100 @@ async fn a_file_added_to_the_folder_since_the_run_stops_the_replay() {
         "{out}"
     );
 }
+
+/// `path` made a named pipe that hands out `body` once, to the first reader.
+fn pipe_once(path: &std::path::Path, body: Vec<u8>) {
+    let _ = std::fs::remove_file(path);
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
+    let path = path.to_path_buf();
+    // Opening a pipe to write waits for its reader; a thread left waiting ends with the test.
+    std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok(mut pipe) = std::fs::OpenOptions::new().write(true).open(&path) {
+            let _ = pipe.write_all(&body);
+        }
+    });
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A ledger streamed through a pipe (`--ledger <(gunzip -c day.csv.gz)`) and a Flexiti file
+/// likewise can be read only once: the bundle records the SHA-256 of the bytes the run read
+/// (a file's hash taken after the run could differ from what was reconciled, or, on a pipe,
+/// never come).
+#[tokio::test]
+async fn the_bundle_records_the_hash_of_the_bytes_the_run_read_even_through_a_pipe() {
+    let h = start().await;
+    let dir = copy_flexiti(&h, "exports");
+    let captures = std::fs::read(dir.join("captures.json")).expect("captures");
+    let ledger = std::fs::read(samples().join("ledger/ledger.csv")).expect("ledger");
+    pipe_once(&dir.join("captures.json"), captures.clone());
+    std::fs::create_dir_all(h.path("pipes")).expect("mkdir");
+    pipe_once(&h.path("pipes/ledger.csv"), ledger.clone());
+
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        h.command(&[
+            "run",
+            "--date",
+            "2026-11-23",
+            "--flexiti-dir",
+            "exports",
+            "--ledger",
+            "pipes/ledger.csv",
+            "--no-email",
+        ])
+        .kill_on_drop(true)
+        .output(),
+    )
+    .await
+    .expect("the run ends: nothing reads a pipe twice")
+    .expect("run the binary");
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        text(&run).contains("since the last run: 8 new"),
+        "{}",
+        text(&run)
+    );
+
+    let facts: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path("data/runs/1/run.json")).expect("run.json"),
+    )
+    .expect("json");
+    let ledger_files = facts["ledger"].as_array().expect("ledger files");
+    assert_eq!(ledger_files.len(), 1, "{facts}");
+    assert!(
+        ledger_files[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("pipes/ledger.csv")),
+        "{facts}"
+    );
+    assert_eq!(ledger_files[0]["sha256"], sha256_hex(&ledger), "{facts}");
+    let flexiti_files = facts["flexiti_files"].as_array().expect("flexiti files");
+    let recorded = flexiti_files
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("captures.json"))
+        })
+        .expect("captures.json recorded");
+    assert_eq!(recorded["sha256"], sha256_hex(&captures), "{facts}");
+    let authorizations = flexiti_files
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("authorizations.json"))
+        })
+        .expect("authorizations.json recorded");
+    let on_disk = std::fs::read(dir.join("authorizations.json")).expect("authorizations");
+    assert_eq!(authorizations["sha256"], sha256_hex(&on_disk), "{facts}");
+}

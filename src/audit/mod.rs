@@ -120,7 +120,7 @@ pub fn write_bundle(
     ledger: &LedgerSide,
     pages: &[RawPage],
     flexiti: &FlexitiSide,
-    flexiti_files: &[PathBuf],
+    flexiti_files: &[(PathBuf, String)],
 ) -> anyhow::Result<PathBuf> {
     let BundleTarget { dir, config_copy } = target;
     let pages_dir = dir.join("flexiti");
@@ -131,24 +131,32 @@ pub fn write_bundle(
         std::fs::write(&path, page.replay_body())
             .with_context(|| format!("{}: cannot write", path.display()))?;
     }
+    // Each input file's hash is of the bytes the run read (`src/hashed.rs`), not of the file
+    // as it is now.
+    if ledger.sha256.len() != ledger.files.len() {
+        anyhow::bail!(
+            "the ledger side holds {} hashes for {} files",
+            ledger.sha256.len(),
+            ledger.files.len()
+        );
+    }
     let ledger_files = ledger
         .files
         .iter()
-        .map(|p| {
-            Ok(LedgerFile {
-                path: p.display().to_string(),
-                sha256: sha256_of(p)?,
-            })
+        .zip(&ledger.sha256)
+        .map(|(p, sha256)| LedgerFile {
+            path: p.display().to_string(),
+            sha256: sha256.clone(),
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect();
     let flexiti_source = flexiti_files
         .iter()
-        .map(|p| {
+        .map(|(p, sha256)| {
             let absolute = std::fs::canonicalize(p)
                 .with_context(|| format!("{}: cannot resolve", p.display()))?;
             Ok(LedgerFile {
                 path: absolute.display().to_string(),
-                sha256: sha256_of(&absolute)?,
+                sha256: sha256.clone(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use anyhow::{Context, bail};
 
 use crate::domain::FlexitiSide;
+use crate::hashed::Hashed;
 
 use super::map::{Collected, Source};
 use super::wire::{WireAuthorization, WireCapture, for_each_row_from};
@@ -23,6 +24,8 @@ use super::wire::{WireAuthorization, WireCapture, for_each_row_from};
 pub struct OfflineInput {
     pub side: FlexitiSide,
     pub files: Vec<PathBuf>,
+    /// The SHA-256 (hex) of each file's bytes as they were read, in the order of `files`.
+    pub sha256: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,14 +49,19 @@ fn kind_of(path: &Path) -> Option<FileKind> {
 }
 
 /// One file's rows, read a chunk at a time into `buf` (kept between files) and turned into
-/// records as they are parsed.
-fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<Collected> {
-    let mut file =
+/// records as they are parsed, and the SHA-256 of the bytes read.
+fn parse_file(
+    path: &Path,
+    kind: FileKind,
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<(Collected, String)> {
+    let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut part = Collected::default();
     // Room for the most rows the file can hold, so the part never grows by copying (room
     // never written costs address space, not memory).
     let most = file.metadata().map_or(0, |m| m.len()) / MIN_CAPTURE_BYTES_PER_RECORD;
+    let mut file = Hashed::new(file);
     let most = usize::try_from(most).unwrap_or(0);
     let source = Source::file(path);
     match kind {
@@ -70,7 +78,10 @@ fn parse_file(path: &Path, kind: FileKind, buf: &mut Vec<u8>) -> anyhow::Result<
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
         }
     }
-    Ok(part)
+    let (sha256, _) = file
+        .finish()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok((part, sha256))
 }
 
 /// Bytes of JSON per record or authorization row, at least: sizes the vectors up front.
@@ -114,6 +125,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
     // Rows per byte of the first authorizations file, to size the authorization table.
     let mut auths_estimated = false;
     let mut all = Collected::default();
+    let mut sha256 = Vec::with_capacity(files.len());
     all.reserve_records(
         usize::try_from(capture_bytes / MIN_CAPTURE_BYTES_PER_RECORD).unwrap_or(usize::MAX),
     );
@@ -123,7 +135,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
         .min(files.len());
     let next = AtomicUsize::new(0);
     // Parts wait in the channel only briefly: each holds a file's rows.
-    let (sender, parts) = mpsc::sync_channel::<(usize, anyhow::Result<Collected>)>(1);
+    let (sender, parts) = mpsc::sync_channel::<(usize, anyhow::Result<(Collected, String)>)>(1);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for _ in 0..workers {
             let (sender, files, next) = (sender.clone(), &files, &next);
@@ -144,11 +156,12 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
             });
         }
         drop(sender);
-        let mut waiting: BTreeMap<usize, Collected> = BTreeMap::new();
+        let mut waiting: BTreeMap<usize, (Collected, String)> = BTreeMap::new();
         let mut turn = 0;
         for (i, part) in parts {
             waiting.insert(i, part?);
-            while let Some(part) = waiting.remove(&turn) {
+            while let Some((part, hash)) = waiting.remove(&turn) {
+                sha256.push(hash);
                 let (kind, size) = (files[turn].1, sizes[turn].max(1));
                 if kind == FileKind::Authorizations && !auths_estimated {
                     auths_estimated = true;
@@ -180,5 +193,6 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
     Ok(OfflineInput {
         side: all.into_side(),
         files: files.into_iter().map(|(p, _)| p).collect(),
+        sha256,
     })
 }

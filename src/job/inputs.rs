@@ -18,8 +18,8 @@ pub struct Inputs {
     pub failed_calls: Vec<FailedCall>,
     /// The pages as fetched (empty unless read from the API).
     pub pages: Vec<RawPage>,
-    /// The JSON files read with `--flexiti-dir`.
-    pub flexiti_files: Vec<PathBuf>,
+    /// The JSON files read with `--flexiti-dir`, each with the SHA-256 of its bytes as read.
+    pub flexiti_files: Vec<(PathBuf, String)>,
 }
 
 /// Reads the ledger, then the Flexiti side.
@@ -54,7 +54,7 @@ struct Side {
     flexiti: FlexitiSide,
     failed_calls: Vec<FailedCall>,
     pages: Vec<RawPage>,
-    files: Vec<PathBuf>,
+    files: Vec<(PathBuf, String)>,
 }
 
 fn from_replay(replay: &Replay) -> anyhow::Result<Side> {
@@ -95,7 +95,7 @@ fn from_files(dir: &std::path::Path) -> anyhow::Result<Side> {
     );
     Ok(Side {
         flexiti: input.side,
-        files: input.files,
+        files: input.files.into_iter().zip(input.sha256).collect(),
         ..Side::default()
     })
 }

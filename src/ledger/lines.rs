@@ -92,6 +92,12 @@ pub(crate) fn track<R: Read>(inner: R) -> (Tracked<R>, LineFinder) {
     )
 }
 
+impl<R> Tracked<R> {
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
 impl<R: Read> Read for Tracked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;

@@ -19,6 +19,7 @@ use std::sync::mpsc;
 use anyhow::{Context, bail};
 
 use crate::domain::{BusinessCalendar, LedgerReject, LedgerRow, LedgerSide};
+use crate::hashed::Hashed;
 pub use mapping::{AmountSign, ColumnNames, LedgerSettings};
 pub use raw::RAW_ROW_MAX_CHARS;
 use row::{Positions, RowError};
@@ -146,6 +147,7 @@ pub fn read_files(
             ))
         })?;
         side.rejects.extend(part.rejects);
+        side.sha256.extend(part.sha256);
         side.ignored_other_tender += part.ignored_other_tender;
     }
     tracing::info!(
@@ -169,6 +171,7 @@ fn read_one(
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
+    let file = Hashed::new(file);
     let delimiter = settings.delimiter_byte()?;
     let (tracked, lines) = lines::track(std::io::BufReader::with_capacity(1 << 20, file));
     let mut reader = csv::ReaderBuilder::new()
@@ -250,6 +253,13 @@ fn read_one(
     if !batch.is_empty() {
         flush(&mut batch)?;
     }
+    let (sha256, _) = reader
+        .into_inner()
+        .into_inner()
+        .into_inner()
+        .finish()
+        .with_context(|| format!("ledger file {name}: read failed at its end"))?;
+    side.sha256.push(sha256);
     Ok(())
 }
 

@@ -137,6 +137,8 @@ pub struct LedgerReject {
 #[derive(Debug, Clone, Default)]
 pub struct LedgerSide {
     pub files: Vec<PathBuf>,
+    /// The SHA-256 (hex) of each file's bytes as the run read them, in the order of `files`.
+    pub sha256: Vec<String>,
     pub rows: Vec<LedgerRow>,
     pub rejects: Vec<LedgerReject>,
     /// Rows of other tenders: counted, not reconciled, not rejected.
