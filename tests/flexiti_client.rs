@@ -266,10 +266,24 @@ async fn fetched_pages_replay_offline_into_the_same_records() {
         .expect("write");
     }
     std::fs::write(dir.path().join("notes.txt"), "ignored").expect("write");
-    let offline = flexiti::load_dir(dir.path()).expect("loads");
+    let offline = flexiti::load_dir(dir.path(), true).expect("loads");
     assert_eq!(offline.side.records, out.side.records);
     assert!(offline.side.incomplete_days.is_empty());
     assert_eq!(offline.files.len(), out.pages.len());
+    // Each file's hash, taken as it was read, is of its bytes.
+    assert_eq!(offline.sha256.len(), offline.files.len());
+    for (file, sha256) in offline.files.iter().zip(&offline.sha256) {
+        use sha2::Digest;
+        let bytes = std::fs::read(file).expect("read");
+        assert_eq!(
+            sha256.as_deref(),
+            Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str()),
+            "{}",
+            file.display()
+        );
+    }
+    let unhashed = flexiti::load_dir(dir.path(), false).expect("loads");
+    assert!(unhashed.sha256.iter().all(Option::is_none));
 
     std::fs::write(
         dir.path().join("captures-broken.json"),
@@ -278,7 +292,7 @@ async fn fetched_pages_replay_offline_into_the_same_records() {
     .expect("write");
     let err = format!(
         "{:#}",
-        flexiti::load_dir(dir.path()).expect_err("broken file")
+        flexiti::load_dir(dir.path(), false).expect_err("broken file")
     );
     assert!(err.contains("captures-broken.json"), "{err}");
 }

@@ -120,7 +120,7 @@ pub fn write_bundle(
     ledger: &LedgerSide,
     pages: &[RawPage],
     flexiti: &FlexitiSide,
-    flexiti_files: &[(PathBuf, String)],
+    flexiti_files: &[(PathBuf, Option<String>)],
 ) -> anyhow::Result<PathBuf> {
     let BundleTarget { dir, config_copy } = target;
     let pages_dir = dir.join("flexiti");
@@ -132,7 +132,8 @@ pub fn write_bundle(
             .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     // Each input file's hash is of the bytes the run read (`src/hashed.rs`), not of the file
-    // as it is now.
+    // as it is now; a Flexiti file read without a hash (none is, when a bundle is written) is
+    // hashed now.
     if ledger.sha256.len() != ledger.files.len() {
         anyhow::bail!(
             "the ledger side holds {} hashes for {} files",
@@ -154,9 +155,13 @@ pub fn write_bundle(
         .map(|(p, sha256)| {
             let absolute = std::fs::canonicalize(p)
                 .with_context(|| format!("{}: cannot resolve", p.display()))?;
+            let sha256 = match sha256 {
+                Some(sha256) => sha256.clone(),
+                None => sha256_of(&absolute)?,
+            };
             Ok(LedgerFile {
                 path: absolute.display().to_string(),
-                sha256: sha256.clone(),
+                sha256,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

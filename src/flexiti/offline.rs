@@ -24,8 +24,9 @@ use super::wire::{WireAuthorization, WireCapture, for_each_row_from};
 pub struct OfflineInput {
     pub side: FlexitiSide,
     pub files: Vec<PathBuf>,
-    /// The SHA-256 (hex) of each file's bytes as they were read, in the order of `files`.
-    pub sha256: Vec<String>,
+    /// The SHA-256 (hex) of each file's bytes as they were read, in the order of `files`;
+    /// `None` when [`load_dir`] was asked not to hash.
+    pub sha256: Vec<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,19 +50,24 @@ fn kind_of(path: &Path) -> Option<FileKind> {
 }
 
 /// One file's rows, read a chunk at a time into `buf` (kept between files) and turned into
-/// records as they are parsed, and the SHA-256 of the bytes read.
+/// records as they are parsed, and the SHA-256 of the bytes read when `hash`.
 fn parse_file(
     path: &Path,
     kind: FileKind,
     buf: &mut Vec<u8>,
-) -> anyhow::Result<(Collected, String)> {
+    hash: bool,
+) -> anyhow::Result<(Collected, Option<String>)> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut part = Collected::default();
     // Room for the most rows the file can hold, so the part never grows by copying (room
     // never written costs address space, not memory).
     let most = file.metadata().map_or(0, |m| m.len()) / MIN_CAPTURE_BYTES_PER_RECORD;
-    let mut file = Hashed::new(file);
+    let mut file = if hash {
+        Hashed::new(file)
+    } else {
+        Hashed::unhashed(file)
+    };
     let most = usize::try_from(most).unwrap_or(0);
     let source = Source::file(path);
     match kind {
@@ -78,7 +84,7 @@ fn parse_file(
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
         }
     }
-    let (sha256, _) = file
+    let sha256 = file
         .finish()
         .with_context(|| format!("{}: cannot read", path.display()))?;
     Ok((part, sha256))
@@ -90,8 +96,9 @@ const MIN_CAPTURE_BYTES_PER_RECORD: u64 = 64;
 /// Reads every `authorizations*.json` and `captures*.json` in `dir`.
 ///
 /// Files are parsed in parallel, each into its own part, and the parts are merged in file-name
-/// order, so the first listing of a capture read twice is always the same one.
-pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
+/// order, so the first listing of a capture read twice is always the same one. With `hash`,
+/// each file's SHA-256 is taken as it is read (for the audit bundle).
+pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
     let mut files: Vec<(PathBuf, FileKind)> = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot read the flexiti folder", dir.display()))?
         .map(|entry| entry.map(|e| e.path()))
@@ -135,7 +142,8 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
         .min(files.len());
     let next = AtomicUsize::new(0);
     // Parts wait in the channel only briefly: each holds a file's rows.
-    let (sender, parts) = mpsc::sync_channel::<(usize, anyhow::Result<(Collected, String)>)>(1);
+    let (sender, parts) =
+        mpsc::sync_channel::<(usize, anyhow::Result<(Collected, Option<String>)>)>(1);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for _ in 0..workers {
             let (sender, files, next) = (sender.clone(), &files, &next);
@@ -146,7 +154,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
                     let Some((path, kind)) = files.get(i) else {
                         break;
                     };
-                    let part = parse_file(path, *kind, &mut buf);
+                    let part = parse_file(path, *kind, &mut buf, hash);
                     let failed = part.is_err();
                     // The receiver is gone only when the merge stopped on an error.
                     if sender.send((i, part)).is_err() || failed {
@@ -156,7 +164,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
             });
         }
         drop(sender);
-        let mut waiting: BTreeMap<usize, (Collected, String)> = BTreeMap::new();
+        let mut waiting: BTreeMap<usize, (Collected, Option<String>)> = BTreeMap::new();
         let mut turn = 0;
         for (i, part) in parts {
             waiting.insert(i, part?);

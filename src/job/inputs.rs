@@ -18,8 +18,9 @@ pub struct Inputs {
     pub failed_calls: Vec<FailedCall>,
     /// The pages as fetched (empty unless read from the API).
     pub pages: Vec<RawPage>,
-    /// The JSON files read with `--flexiti-dir`, each with the SHA-256 of its bytes as read.
-    pub flexiti_files: Vec<(PathBuf, String)>,
+    /// The JSON files read with `--flexiti-dir`, each with the SHA-256 of its bytes as read
+    /// (taken only when the run writes a bundle).
+    pub flexiti_files: Vec<(PathBuf, Option<String>)>,
 }
 
 /// Reads the ledger, then the Flexiti side.
@@ -32,7 +33,8 @@ pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> 
     let side = match &plan.replay {
         Some(replay) => from_replay(replay)?,
         None => match &plan.request.flexiti_dir {
-            Some(dir) => from_files(dir)?,
+            // A dry run writes no bundle: its files need no hash.
+            Some(dir) => from_files(dir, !plan.dry_run)?,
             None => from_api(plan, stages).await?,
         },
     };
@@ -54,11 +56,11 @@ struct Side {
     flexiti: FlexitiSide,
     failed_calls: Vec<FailedCall>,
     pages: Vec<RawPage>,
-    files: Vec<(PathBuf, String)>,
+    files: Vec<(PathBuf, Option<String>)>,
 }
 
 fn from_replay(replay: &Replay) -> anyhow::Result<Side> {
-    let mut input = flexiti::load_dir(&replay.flexiti_dir)?;
+    let mut input = flexiti::load_dir(&replay.flexiti_dir, false)?;
     if !replay.flexiti_files.is_empty() {
         // The recorded files were checked on loading; a file added since would change the
         // input without changing any recorded hash.
@@ -86,8 +88,8 @@ fn from_replay(replay: &Replay) -> anyhow::Result<Side> {
     })
 }
 
-fn from_files(dir: &std::path::Path) -> anyhow::Result<Side> {
-    let input = flexiti::load_dir(dir)?;
+fn from_files(dir: &std::path::Path, hash: bool) -> anyhow::Result<Side> {
+    let input = flexiti::load_dir(dir, hash)?;
     tracing::info!(
         records = input.side.records.len(),
         files = input.files.len(),

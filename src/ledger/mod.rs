@@ -253,13 +253,13 @@ fn read_one(
     if !batch.is_empty() {
         flush(&mut batch)?;
     }
-    let (sha256, _) = reader
+    let sha256 = reader
         .into_inner()
         .into_inner()
         .into_inner()
         .finish()
         .with_context(|| format!("ledger file {name}: read failed at its end"))?;
-    side.sha256.push(sha256);
+    side.sha256.extend(sha256);
     Ok(())
 }
 
