@@ -76,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(125_000);
     let quick = std::env::var_os("FLEXITI_BENCH_QUICK").is_some();
     let data = data_set(orders)?;
-    let offline = flexiti::load_dir(&data.join("flexiti"), false)?;
+    let offline = flexiti::load_dir(&data.join("flexiti"))?;
     let calendar = BusinessCalendar::new(chrono_tz::America::Toronto);
     let days = offline.side.records.iter().map(|r| calendar.day_of(r.at));
     let (first, last) = days.fold((NaiveDate::MAX, NaiveDate::MIN), |(lo, hi), d| {

@@ -111,7 +111,7 @@ async fn faulty_fetch(
 async fn a_fault_free_fetch_gets_exactly_the_records_of_the_files() {
     let data = dataset();
     let (outcome, stats) = truth(data.path(), window().widen(1)).await;
-    let offline = flexiti::load_dir(&data.path().join("flexiti"), false).expect("load_dir");
+    let offline = flexiti::load_dir(&data.path().join("flexiti")).expect("load_dir");
     let mut expected = offline.side.records.clone();
     expected.sort_by_key(FlexitiRecord::identity);
     // Returns dated after the generated days are still listed with their captures.

@@ -266,24 +266,26 @@ async fn fetched_pages_replay_offline_into_the_same_records() {
         .expect("write");
     }
     std::fs::write(dir.path().join("notes.txt"), "ignored").expect("write");
-    let offline = flexiti::load_dir(dir.path(), true).expect("loads");
+    let offline = flexiti::load_dir(dir.path()).expect("loads");
     assert_eq!(offline.side.records, out.side.records);
     assert!(offline.side.incomplete_days.is_empty());
     assert_eq!(offline.files.len(), out.pages.len());
-    // Each file's hash, taken as it was read, is of its bytes.
-    assert_eq!(offline.sha256.len(), offline.files.len());
-    for (file, sha256) in offline.files.iter().zip(&offline.sha256) {
+    // Regular files are stamped as read, to be hashed for the bundle once the run is over.
+    assert_eq!(offline.as_read.len(), offline.files.len());
+    for (file, as_read) in offline.files.iter().zip(&offline.as_read) {
         use sha2::Digest;
         let bytes = std::fs::read(file).expect("read");
+        assert!(
+            matches!(as_read, flexiti_recon::domain::AsRead::Stamp(_)),
+            "{as_read:?}"
+        );
         assert_eq!(
-            sha256.as_deref(),
-            Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str()),
+            flexiti_recon::hashed::sha256_of_read(file, as_read, "Flexiti file").expect("same"),
+            hex::encode(sha2::Sha256::digest(&bytes)),
             "{}",
             file.display()
         );
     }
-    let unhashed = flexiti::load_dir(dir.path(), false).expect("loads");
-    assert!(unhashed.sha256.iter().all(Option::is_none));
 
     std::fs::write(
         dir.path().join("captures-broken.json"),
@@ -292,7 +294,7 @@ async fn fetched_pages_replay_offline_into_the_same_records() {
     .expect("write");
     let err = format!(
         "{:#}",
-        flexiti::load_dir(dir.path(), false).expect_err("broken file")
+        flexiti::load_dir(dir.path()).expect_err("broken file")
     );
     assert!(err.contains("captures-broken.json"), "{err}");
 }

@@ -292,3 +292,58 @@ async fn the_bundle_records_the_hash_of_the_bytes_the_run_read_even_through_a_pi
     let on_disk = std::fs::read(dir.join("authorizations.json")).expect("authorizations");
     assert_eq!(authorizations["sha256"], sha256_hex(&on_disk), "{facts}");
 }
+
+/// A ledger file rewritten after the run read it (an export landing late, over the file): the
+/// run may have read it half-written, so the bundle refuses to vouch for it and the run stores
+/// nothing, naming the file.
+#[tokio::test]
+async fn a_ledger_file_changed_while_the_run_reads_it_fails_the_run_and_stores_nothing() {
+    use tokio::io::AsyncBufReadExt;
+    // Slow answers from the API keep the run busy after it read the ledger.
+    let faults = Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    };
+    let h = Work::start(SECRET, faults, "").await;
+    let mut child = h
+        .command(&["run", "--date", "2026-11-23", "--no-email"])
+        .env("RUST_LOG", "flexiti_recon=info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stderr") {
+            let done = line.contains("read the ledger");
+            seen.push(line);
+            if done {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the run reads the ledger");
+    assert!(read, "{}", seen.join("\n"));
+    let ledger = h.path("ledger/ledger.csv");
+    let body = std::fs::read_to_string(&ledger).expect("ledger");
+    std::fs::write(&ledger, body.replace("4705.16", "4705.17")).expect("rewrite");
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.expect("stderr") {
+        rest.push(line);
+    }
+    let status = child.wait().await.expect("wait");
+    let out = rest.join("\n");
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("ledger file") && out.contains("changed while the run read it"),
+        "{out}"
+    );
+    let store = h.store().await;
+    assert!(
+        common::stored_findings(&store).await.is_empty(),
+        "nothing is stored"
+    );
+}

@@ -32,8 +32,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::domain::{FailedCall, FlexitiSide, LedgerSide};
+use crate::domain::{AsRead, FailedCall, FlexitiSide, LedgerSide};
 use crate::flexiti::RawPage;
+use crate::hashed;
 use crate::report::RunReport;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,7 +121,7 @@ pub fn write_bundle(
     ledger: &LedgerSide,
     pages: &[RawPage],
     flexiti: &FlexitiSide,
-    flexiti_files: &[(PathBuf, Option<String>)],
+    flexiti_files: &[(PathBuf, AsRead)],
 ) -> anyhow::Result<PathBuf> {
     let BundleTarget { dir, config_copy } = target;
     let pages_dir = dir.join("flexiti");
@@ -131,37 +132,34 @@ pub fn write_bundle(
         std::fs::write(&path, page.replay_body())
             .with_context(|| format!("{}: cannot write", path.display()))?;
     }
-    // Each input file's hash is of the bytes the run read (`src/hashed.rs`), not of the file
-    // as it is now; a Flexiti file read without a hash (none is, when a bundle is written) is
-    // hashed now.
-    if ledger.sha256.len() != ledger.files.len() {
+    // Each input file's hash is of the bytes the run read (`src/hashed.rs`): a file changed
+    // since the run opened it fails the bundle, and the run stores nothing.
+    if ledger.as_read.len() != ledger.files.len() {
         anyhow::bail!(
-            "the ledger side holds {} hashes for {} files",
-            ledger.sha256.len(),
+            "the ledger side knows how {} of its {} files were read",
+            ledger.as_read.len(),
             ledger.files.len()
         );
     }
     let ledger_files = ledger
         .files
         .iter()
-        .zip(&ledger.sha256)
-        .map(|(p, sha256)| LedgerFile {
-            path: p.display().to_string(),
-            sha256: sha256.clone(),
+        .zip(&ledger.as_read)
+        .map(|(p, as_read)| {
+            Ok(LedgerFile {
+                path: p.display().to_string(),
+                sha256: hashed::sha256_of_read(p, as_read, "ledger file")?,
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let flexiti_source = flexiti_files
         .iter()
-        .map(|(p, sha256)| {
+        .map(|(p, as_read)| {
             let absolute = std::fs::canonicalize(p)
                 .with_context(|| format!("{}: cannot resolve", p.display()))?;
-            let sha256 = match sha256 {
-                Some(sha256) => sha256.clone(),
-                None => sha256_of(&absolute)?,
-            };
             Ok(LedgerFile {
+                sha256: hashed::sha256_of_read(&absolute, as_read, "Flexiti file")?,
                 path: absolute.display().to_string(),
-                sha256,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use anyhow::{Context, bail};
 
-use crate::domain::FlexitiSide;
+use crate::domain::{AsRead, FlexitiSide};
 use crate::hashed::Hashed;
 
 use super::map::{Collected, Source};
@@ -24,9 +24,8 @@ use super::wire::{WireAuthorization, WireCapture, for_each_row_from};
 pub struct OfflineInput {
     pub side: FlexitiSide,
     pub files: Vec<PathBuf>,
-    /// The SHA-256 (hex) of each file's bytes as they were read, in the order of `files`;
-    /// `None` when [`load_dir`] was asked not to hash.
-    pub sha256: Vec<Option<String>>,
+    /// Each file's bytes as they were read, in the order of `files` (`src/hashed.rs`).
+    pub as_read: Vec<AsRead>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,24 +49,20 @@ fn kind_of(path: &Path) -> Option<FileKind> {
 }
 
 /// One file's rows, read a chunk at a time into `buf` (kept between files) and turned into
-/// records as they are parsed, and the SHA-256 of the bytes read when `hash`.
+/// records as they are parsed, and what the bundle needs to hash the bytes read.
 fn parse_file(
     path: &Path,
     kind: FileKind,
     buf: &mut Vec<u8>,
-    hash: bool,
-) -> anyhow::Result<(Collected, Option<String>)> {
+) -> anyhow::Result<(Collected, AsRead)> {
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut part = Collected::default();
     // Room for the most rows the file can hold, so the part never grows by copying (room
     // never written costs address space, not memory).
     let most = file.metadata().map_or(0, |m| m.len()) / MIN_CAPTURE_BYTES_PER_RECORD;
-    let mut file = if hash {
-        Hashed::new(file)
-    } else {
-        Hashed::unhashed(file)
-    };
+    let mut file =
+        Hashed::open(file).with_context(|| format!("{}: cannot stat", path.display()))?;
     let most = usize::try_from(most).unwrap_or(0);
     let source = Source::file(path);
     match kind {
@@ -84,10 +79,10 @@ fn parse_file(
                 .with_context(|| format!("{}: not a captures page", path.display()))?;
         }
     }
-    let sha256 = file
+    let as_read = file
         .finish()
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok((part, sha256))
+    Ok((part, as_read))
 }
 
 /// Bytes of JSON per record or authorization row, at least: sizes the vectors up front.
@@ -96,9 +91,8 @@ const MIN_CAPTURE_BYTES_PER_RECORD: u64 = 64;
 /// Reads every `authorizations*.json` and `captures*.json` in `dir`.
 ///
 /// Files are parsed in parallel, each into its own part, and the parts are merged in file-name
-/// order, so the first listing of a capture read twice is always the same one. With `hash`,
-/// each file's SHA-256 is taken as it is read (for the audit bundle).
-pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
+/// order, so the first listing of a capture read twice is always the same one.
+pub fn load_dir(dir: &Path) -> anyhow::Result<OfflineInput> {
     let mut files: Vec<(PathBuf, FileKind)> = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot read the flexiti folder", dir.display()))?
         .map(|entry| entry.map(|e| e.path()))
@@ -132,7 +126,7 @@ pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
     // Rows per byte of the first authorizations file, to size the authorization table.
     let mut auths_estimated = false;
     let mut all = Collected::default();
-    let mut sha256 = Vec::with_capacity(files.len());
+    let mut as_read = Vec::with_capacity(files.len());
     all.reserve_records(
         usize::try_from(capture_bytes / MIN_CAPTURE_BYTES_PER_RECORD).unwrap_or(usize::MAX),
     );
@@ -142,8 +136,7 @@ pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
         .min(files.len());
     let next = AtomicUsize::new(0);
     // Parts wait in the channel only briefly: each holds a file's rows.
-    let (sender, parts) =
-        mpsc::sync_channel::<(usize, anyhow::Result<(Collected, Option<String>)>)>(1);
+    let (sender, parts) = mpsc::sync_channel::<(usize, anyhow::Result<(Collected, AsRead)>)>(1);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for _ in 0..workers {
             let (sender, files, next) = (sender.clone(), &files, &next);
@@ -154,7 +147,7 @@ pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
                     let Some((path, kind)) = files.get(i) else {
                         break;
                     };
-                    let part = parse_file(path, *kind, &mut buf, hash);
+                    let part = parse_file(path, *kind, &mut buf);
                     let failed = part.is_err();
                     // The receiver is gone only when the merge stopped on an error.
                     if sender.send((i, part)).is_err() || failed {
@@ -164,12 +157,12 @@ pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
             });
         }
         drop(sender);
-        let mut waiting: BTreeMap<usize, (Collected, Option<String>)> = BTreeMap::new();
+        let mut waiting: BTreeMap<usize, (Collected, AsRead)> = BTreeMap::new();
         let mut turn = 0;
         for (i, part) in parts {
             waiting.insert(i, part?);
-            while let Some((part, hash)) = waiting.remove(&turn) {
-                sha256.push(hash);
+            while let Some((part, read)) = waiting.remove(&turn) {
+                as_read.push(read);
                 let (kind, size) = (files[turn].1, sizes[turn].max(1));
                 if kind == FileKind::Authorizations && !auths_estimated {
                     auths_estimated = true;
@@ -201,6 +194,6 @@ pub fn load_dir(dir: &Path, hash: bool) -> anyhow::Result<OfflineInput> {
     Ok(OfflineInput {
         side: all.into_side(),
         files: files.into_iter().map(|(p, _)| p).collect(),
-        sha256,
+        as_read,
     })
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::Plan;
 use super::progress::Stages;
 use crate::audit::Replay;
-use crate::domain::{FailedCall, FlexitiSide, LedgerSide};
+use crate::domain::{AsRead, FailedCall, FlexitiSide, LedgerSide};
 use crate::flexiti::{self, RawPage};
 use crate::ledger;
 
@@ -18,9 +18,9 @@ pub struct Inputs {
     pub failed_calls: Vec<FailedCall>,
     /// The pages as fetched (empty unless read from the API).
     pub pages: Vec<RawPage>,
-    /// The JSON files read with `--flexiti-dir`, each with the SHA-256 of its bytes as read
-    /// (taken only when the run writes a bundle).
-    pub flexiti_files: Vec<(PathBuf, Option<String>)>,
+    /// The JSON files read with `--flexiti-dir`, each with what the bundle needs to hash the
+    /// bytes read (`src/hashed.rs`).
+    pub flexiti_files: Vec<(PathBuf, AsRead)>,
 }
 
 /// Reads the ledger, then the Flexiti side.
@@ -33,8 +33,7 @@ pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> 
     let side = match &plan.replay {
         Some(replay) => from_replay(replay)?,
         None => match &plan.request.flexiti_dir {
-            // A dry run writes no bundle: its files need no hash.
-            Some(dir) => from_files(dir, !plan.dry_run)?,
+            Some(dir) => from_files(dir)?,
             None => from_api(plan, stages).await?,
         },
     };
@@ -56,11 +55,11 @@ struct Side {
     flexiti: FlexitiSide,
     failed_calls: Vec<FailedCall>,
     pages: Vec<RawPage>,
-    files: Vec<(PathBuf, Option<String>)>,
+    files: Vec<(PathBuf, AsRead)>,
 }
 
 fn from_replay(replay: &Replay) -> anyhow::Result<Side> {
-    let mut input = flexiti::load_dir(&replay.flexiti_dir, false)?;
+    let mut input = flexiti::load_dir(&replay.flexiti_dir)?;
     if !replay.flexiti_files.is_empty() {
         // The recorded files were checked on loading; a file added since would change the
         // input without changing any recorded hash.
@@ -88,8 +87,8 @@ fn from_replay(replay: &Replay) -> anyhow::Result<Side> {
     })
 }
 
-fn from_files(dir: &std::path::Path, hash: bool) -> anyhow::Result<Side> {
-    let input = flexiti::load_dir(dir, hash)?;
+fn from_files(dir: &std::path::Path) -> anyhow::Result<Side> {
+    let input = flexiti::load_dir(dir)?;
     tracing::info!(
         records = input.side.records.len(),
         files = input.files.len(),
@@ -97,7 +96,7 @@ fn from_files(dir: &std::path::Path, hash: bool) -> anyhow::Result<Side> {
     );
     Ok(Side {
         flexiti: input.side,
-        files: input.files.into_iter().zip(input.sha256).collect(),
+        files: input.files.into_iter().zip(input.as_read).collect(),
         ..Side::default()
     })
 }

@@ -147,7 +147,7 @@ pub fn read_files(
             ))
         })?;
         side.rejects.extend(part.rejects);
-        side.sha256.extend(part.sha256);
+        side.as_read.extend(part.as_read);
         side.ignored_other_tender += part.ignored_other_tender;
     }
     tracing::info!(
@@ -171,7 +171,7 @@ fn read_one(
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
-    let file = Hashed::new(file);
+    let file = Hashed::open(file).with_context(|| format!("ledger file {name}: cannot stat"))?;
     let delimiter = settings.delimiter_byte()?;
     let (tracked, lines) = lines::track(std::io::BufReader::with_capacity(1 << 20, file));
     let mut reader = csv::ReaderBuilder::new()
@@ -253,13 +253,13 @@ fn read_one(
     if !batch.is_empty() {
         flush(&mut batch)?;
     }
-    let sha256 = reader
+    let as_read = reader
         .into_inner()
         .into_inner()
         .into_inner()
         .finish()
         .with_context(|| format!("ledger file {name}: read failed at its end"))?;
-    side.sha256.extend(sha256);
+    side.as_read.push(as_read);
     Ok(())
 }
 

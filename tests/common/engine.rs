@@ -12,7 +12,7 @@ use super::calendar;
 /// The findings of `range` over `<dir>/flexiti/` and `<dir>/ledger/*.csv`: a window of one
 /// day, no tolerance, a Toronto merchant.
 pub fn reconcile_dir(dir: &Path, range: DayRange) -> Vec<Discrepancy> {
-    let flexiti = flexiti_recon::flexiti::load_dir(&dir.join("flexiti"), false).expect("flexiti");
+    let flexiti = flexiti_recon::flexiti::load_dir(&dir.join("flexiti")).expect("flexiti");
     let files = resolve_files(&["ledger/*.csv".to_string()], dir).expect("ledger files");
     let ledger = read_files(&files, &LedgerSettings::default(), calendar()).expect("ledger");
     let params = ReconcileParams {

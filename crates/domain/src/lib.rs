@@ -23,8 +23,8 @@ pub use history::{ChangeSummary, FindingStatus, StoredDiscrepancy};
 pub use invalid::{Breach, INVALID_RECORD_CODE, InvalidRecord};
 pub use label::Label;
 pub use records::{
-    AuthorizationInfo, FlexitiRecord, FlexitiSide, Kind, LedgerReject, LedgerRow, LedgerSide, Text,
-    mask_account,
+    AsRead, AuthorizationInfo, FileStamp, FlexitiRecord, FlexitiSide, Kind, LedgerReject,
+    LedgerRow, LedgerSide, Text, mask_account,
 };
 pub use run::{DayStoreTotals, FailedCall, RunStatus, SideTotals};
 pub use time::{BusinessCalendar, DayRange, plain_date_time};

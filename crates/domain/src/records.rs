@@ -133,12 +133,35 @@ pub struct LedgerReject {
     pub raw: String,
 }
 
+/// What the run knows of an input file's bytes as it read them, for the audit bundle's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsRead {
+    /// The SHA-256 (hex) of the bytes, taken as they were read: a pipe or anything else that
+    /// cannot be read twice.
+    Sha256(String),
+    /// A regular file as it was when opened: hashed once the run is over, if it is still the
+    /// same file with the same size and times.
+    Stamp(FileStamp),
+}
+
+/// A regular file's identity and last change, from `fstat` of the open file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    pub device: u64,
+    pub inode: u64,
+    pub len: u64,
+    /// Last modification and last status change, in nanoseconds since 1970 (a write moves
+    /// both; setting the modification time back moves the status change).
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+}
+
 /// Everything the ingest stage read from the ledger files.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerSide {
     pub files: Vec<PathBuf>,
-    /// The SHA-256 (hex) of each file's bytes as the run read them, in the order of `files`.
-    pub sha256: Vec<String>,
+    /// Each file's bytes as the run read them, in the order of `files`.
+    pub as_read: Vec<AsRead>,
     pub rows: Vec<LedgerRow>,
     pub rejects: Vec<LedgerReject>,
     /// Rows of other tenders: counted, not reconciled, not rejected.
