@@ -273,19 +273,23 @@ pub(super) async fn upsert_and_resolve(
 ) -> Result<ChangeSummary> {
     let run_id = report.run_id;
     let seen_at = report.finished_at;
-    let mut fingerprints = HashSet::with_capacity(report.discrepancies.len());
-    let mut rows = Vec::with_capacity(report.discrepancies.len());
-    for d in &report.discrepancies {
-        let fingerprint = d.fingerprint();
-        if !fingerprints.insert(fingerprint.clone()) {
+    // A finding's fingerprint and digest are two hashes of its values: taken on every core.
+    let rows = in_parallel(&report.discrepancies, |d| {
+        FindingRow::of(d, d.fingerprint())
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
+    let mut fingerprints = HashSet::with_capacity(rows.len());
+    for row in &rows {
+        if !fingerprints.insert(row.fingerprint.as_str()) {
             bail!(
-                "run {run_id} holds finding {fingerprint} ({} {} on {}) twice",
-                d.category,
-                d.reference,
-                d.business_date
+                "run {run_id} holds finding {} ({} {} on {}) twice",
+                row.fingerprint,
+                row.d.category,
+                row.d.reference,
+                row.d.business_date
             );
         }
-        rows.push(FindingRow::of(d, fingerprint)?);
     }
     drop(fingerprints);
     let started = std::time::Instant::now();
@@ -607,6 +611,72 @@ struct FindingRow<'a> {
     digest: String,
 }
 
+/// One column of [`FindingRow::columns`]: how a row gives its value.
+enum Column {
+    Text(for<'r, 'x> fn(&'r FindingRow<'x>) -> Option<&'r str>),
+    Int(fn(&FindingRow<'_>) -> Option<i64>),
+}
+
+/// The 26 columns of [`FindingRow::columns`], in order.
+const ARRAY_COLUMNS: [Column; 26] = [
+    Column::Text(|r| Some(r.fingerprint.as_str())),
+    Column::Text(|r| Some(r.business_date.as_str())),
+    Column::Text(|r| Some(r.d.category.as_str())),
+    Column::Text(|r| Some(r.d.severity.as_str())),
+    Column::Text(|r| Some(r.d.reference.as_str())),
+    Column::Text(|r| Some(r.d.kind.as_str())),
+    Column::Int(|r| r.d.flexiti_amount.map(Amount::cents)),
+    Column::Int(|r| r.d.ledger_amount.map(Amount::cents)),
+    Column::Int(|r| Some(r.d.delta.cents())),
+    Column::Int(|r| r.d.day_delta),
+    Column::Text(|r| Some(r.d.pass.as_str())),
+    Column::Text(|r| r.d.flexiti_id.as_deref()),
+    Column::Int(|r| r.authorization_id),
+    Column::Text(|r| r.d.flexiti_store.as_deref()),
+    Column::Text(|r| r.flexiti_at.as_deref()),
+    Column::Text(|r| r.d.ledger_store.as_deref()),
+    Column::Text(|r| r.d.ledger_register.as_deref()),
+    Column::Text(|r| r.ledger_at.as_deref()),
+    Column::Text(|r| r.d.ledger_file.as_deref()),
+    Column::Int(|r| r.ledger_line),
+    Column::Text(|r| r.d.ledger_id.as_deref()),
+    Column::Text(|r| Some(r.d.explanation.as_str())),
+    Column::Text(|r| r.d.suggestion.as_ref().map(|s| s.reference.as_str())),
+    Column::Text(|r| r.d.suggestion.as_ref().map(|s| s.id.as_str())),
+    Column::Text(|r| r.d.suggestion.as_ref().map(|s| s.why.as_str())),
+    Column::Text(|r| Some(r.digest.as_str())),
+];
+
+/// `f` over `items`, in order, dealt across the machine's cores (at most four; item `i` to
+/// core `i % cores`, so that unequal items, such as short and long columns, share out evenly):
+/// the CPU work of storing a run's findings (fingerprints, digests, array literals), which
+/// awaits nothing and holds no lock of its own.
+fn in_parallel<'t, T: Sync, U: Send>(items: &'t [T], f: impl Fn(&'t T) -> U + Sync) -> Vec<U> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if cores < 2 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    let dealt: Vec<Vec<U>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cores)
+            .map(|core| {
+                scope.spawn(move || items.iter().skip(core).step_by(cores).map(f).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut dealt: Vec<_> = dealt.into_iter().map(Vec::into_iter).collect();
+    (0..items.len())
+        .filter_map(|i| dealt.get_mut(i % cores).and_then(Iterator::next))
+        .collect()
+}
+
 impl<'a> FindingRow<'a> {
     fn of(d: &'a Discrepancy, fingerprint: String) -> Result<Self> {
         let context = || {
@@ -639,50 +709,25 @@ impl<'a> FindingRow<'a> {
 
     /// The rows' 26 values as one PostgreSQL array literal a column, in the order of
     /// [`bind`](FindingRow::bind), [`bind_suggestion`](FindingRow::bind_suggestion), then the
-    /// digest: the arrays `$4` to `$29` of [`insert_arrays!`].
+    /// digest: the arrays `$4` to `$29` of [`insert_arrays!`]. The columns are written on the
+    /// machine's cores side by side ([`in_parallel`]).
     fn columns(rows: &[&FindingRow<'a>]) -> Vec<String> {
-        let text = |f: &dyn for<'r> Fn(&'r FindingRow<'a>) -> Option<&'r str>| {
-            let mut a = ArrayLiteral::with_capacity(rows.len() * 16);
-            for row in rows {
-                a.text(f(row));
+        in_parallel(&ARRAY_COLUMNS, |column| match column {
+            Column::Text(value) => {
+                let mut a = ArrayLiteral::with_capacity(rows.len() * 16);
+                for row in rows {
+                    a.text(value(row));
+                }
+                a.finish()
             }
-            a.finish()
-        };
-        let int = |f: &dyn Fn(&FindingRow<'a>) -> Option<i64>| {
-            let mut a = ArrayLiteral::with_capacity(rows.len() * 8);
-            for row in rows {
-                a.int(f(row));
+            Column::Int(value) => {
+                let mut a = ArrayLiteral::with_capacity(rows.len() * 8);
+                for row in rows {
+                    a.int(value(row));
+                }
+                a.finish()
             }
-            a.finish()
-        };
-        vec![
-            text(&|r| Some(r.fingerprint.as_str())),
-            text(&|r| Some(r.business_date.as_str())),
-            text(&|r| Some(r.d.category.as_str())),
-            text(&|r| Some(r.d.severity.as_str())),
-            text(&|r| Some(r.d.reference.as_str())),
-            text(&|r| Some(r.d.kind.as_str())),
-            int(&|r| r.d.flexiti_amount.map(Amount::cents)),
-            int(&|r| r.d.ledger_amount.map(Amount::cents)),
-            int(&|r| Some(r.d.delta.cents())),
-            int(&|r| r.d.day_delta),
-            text(&|r| Some(r.d.pass.as_str())),
-            text(&|r| r.d.flexiti_id.as_deref()),
-            int(&|r| r.authorization_id),
-            text(&|r| r.d.flexiti_store.as_deref()),
-            text(&|r| r.flexiti_at.as_deref()),
-            text(&|r| r.d.ledger_store.as_deref()),
-            text(&|r| r.d.ledger_register.as_deref()),
-            text(&|r| r.ledger_at.as_deref()),
-            text(&|r| r.d.ledger_file.as_deref()),
-            int(&|r| r.ledger_line),
-            text(&|r| r.d.ledger_id.as_deref()),
-            text(&|r| Some(r.d.explanation.as_str())),
-            text(&|r| r.d.suggestion.as_ref().map(|s| s.reference.as_str())),
-            text(&|r| r.d.suggestion.as_ref().map(|s| s.id.as_str())),
-            text(&|r| r.d.suggestion.as_ref().map(|s| s.why.as_str())),
-            text(&|r| Some(r.digest.as_str())),
-        ]
+        })
     }
 
     /// The [`ValuesDigest`] of the values of `VALUE_COLUMNS`, as the run gives them.
@@ -842,6 +887,19 @@ mod tests {
         let mut no_suggestion = base.clone();
         no_suggestion.suggestion = None;
         assert_ne!(digest_of(&no_suggestion), before);
+    }
+
+    #[test]
+    fn in_parallel_keeps_the_order_of_its_items() {
+        for n in [0usize, 1, 2, 3, 26, 1001] {
+            let items: Vec<usize> = (0..n).collect();
+            let doubled = in_parallel(&items, |i| i * 2);
+            assert_eq!(
+                doubled,
+                items.iter().map(|i| i * 2).collect::<Vec<_>>(),
+                "{n}"
+            );
+        }
     }
 
     #[test]
