@@ -19,7 +19,7 @@
 #
 # Each scenario's stored run is compared with a dry run of the same config taken just before,
 # so the difference is the database (connect, migrate, lock, the run's transaction) plus the
-# audit bundle (the ledger files' SHA-256). The `store` and `bundle` columns are the job's own
+# audit bundle (the input files' SHA-256). The `store` and `bundle` columns are the job's own
 # stage times from its JSON log. PostgreSQL: ${FLEXITI_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # (the server's admin URL); the benchmark creates and drops the database flexiti_bench_store.
 set -euo pipefail

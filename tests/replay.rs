@@ -271,26 +271,18 @@ async fn the_bundle_records_the_hash_of_the_bytes_the_run_read_even_through_a_pi
         "{facts}"
     );
     assert_eq!(ledger_files[0]["sha256"], sha256_hex(&ledger), "{facts}");
-    let flexiti_files = facts["flexiti_files"].as_array().expect("flexiti files");
-    let recorded = flexiti_files
-        .iter()
-        .find(|f| {
-            f["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with("captures.json"))
-        })
-        .expect("captures.json recorded");
-    assert_eq!(recorded["sha256"], sha256_hex(&captures), "{facts}");
-    let authorizations = flexiti_files
-        .iter()
-        .find(|f| {
-            f["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with("authorizations.json"))
-        })
-        .expect("authorizations.json recorded");
+    let recorded = |name: &str| {
+        facts["flexiti_files"]
+            .as_array()
+            .expect("flexiti files")
+            .iter()
+            .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|f| f["sha256"].clone())
+            .unwrap_or_else(|| panic!("{name} not recorded: {facts}"))
+    };
+    assert_eq!(recorded("captures.json"), sha256_hex(&captures));
     let on_disk = std::fs::read(dir.join("authorizations.json")).expect("authorizations");
-    assert_eq!(authorizations["sha256"], sha256_hex(&on_disk), "{facts}");
+    assert_eq!(recorded("authorizations.json"), sha256_hex(&on_disk));
 }
 
 /// A ledger file rewritten after the run read it (an export landing late, over the file): the
