@@ -987,3 +987,62 @@ mod scenarios {
         );
     }
 }
+
+/// Staging tables in the database (`finding_stage_<run id>`).
+async fn staging_tables(url: &str) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 'finding\\_stage\\_%' \
+         ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list tables")
+}
+
+/// Many new findings on PostgreSQL are copied in (`COPY`) through a staging table of the run's,
+/// text that would break a `COPY` line or field included, and the run's transaction drops the
+/// table; a table left by a failed run is dropped by the next copy.
+#[tokio::test]
+async fn many_new_findings_on_postgres_are_copied_in_exactly_and_leave_no_staging_table() {
+    on_postgres(|url| async move {
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
+        execute_raw(&url, "CREATE UNLOGGED TABLE finding_stage_999999 (x text)").await;
+        assert_eq!(staging_tables(&url).await, ["finding_stage_999999"]);
+        let range = DayRange::single(day(23));
+        let found: Vec<Discrepancy> = (0..2_500i64)
+            .map(|i| {
+                let mut d = finding(day(23), &format!("ORD\t{i}\\N\n"), 100 + i);
+                d.explanation = format!("line\nbreak\ttab\r back\\slash \\N {i}");
+                d.ledger_register = (i % 3 == 0).then(|| "\\N".to_string());
+                d.suggestion = (i % 2 == 1).then(|| Suggestion {
+                    reference: format!("{{{i}}}"),
+                    id: "NULL".to_string(),
+                    why: "\"quoted\"\t".to_string(),
+                });
+                d
+            })
+            .collect();
+        let changes = run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
+        assert_eq!(changes.new.len(), found.len());
+        let mut stored: Vec<Discrepancy> = all(&store)
+            .await
+            .into_iter()
+            .map(|s| s.discrepancy)
+            .collect();
+        let mut expected = found.clone();
+        stored.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
+        expected.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
+        assert_eq!(stored, expected);
+        assert!(
+            staging_tables(&url).await.is_empty(),
+            "the run's table and the failed run's are dropped"
+        );
+        // Found again: known by their fingerprints, nothing new.
+        let again = run(&store, |id| report(id, range, at(25, 6), found.clone())).await;
+        assert!(again.new.is_empty(), "{again:?}");
+        assert_eq!(again.still_open.len(), found.len());
+    })
+    .await;
+}

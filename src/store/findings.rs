@@ -120,6 +120,8 @@ macro_rules! suggestion_columns {
     };
 }
 
+mod stage;
+
 /// The columns an upsert inserts: the merchant, the row's own, the status and the run and the
 /// time that saw it, twice (first and last seen), the suggestion, then the digest of the values
 /// (`src/store/digest.rs`).
@@ -270,6 +272,7 @@ pub(super) async fn upsert_and_resolve(
     report: &RunReport,
     stores: &[String],
     dialect: Dialect,
+    stage_url: Option<&str>,
 ) -> Result<ChangeSummary> {
     let run_id = report.run_id;
     let seen_at = report.finished_at;
@@ -315,7 +318,13 @@ pub(super) async fn upsert_and_resolve(
         }
         split = (new.len(), changed.len(), same.len());
         let args = (merchant, run_id, seen_at_text.as_str());
-        arrays(tx, INSERT_ARRAYS, args, &new, "new findings").await?
+        let inserted = match stage_url {
+            Some(url) if new.len() >= stage::STAGE_FROM => {
+                insert_staged(tx, url, args, &new).await?
+            }
+            _ => arrays(tx, INSERT_ARRAYS, args, &new, "new findings").await?,
+        };
+        inserted
             + arrays(tx, UPSERT_ARRAYS, args, &changed, "changed findings").await?
             + seen_again(tx, args, &same).await?
     } else {
@@ -395,6 +404,49 @@ async fn arrays(
         done += chunk.len();
     }
     Ok(stored)
+}
+
+/// The run's new findings on PostgreSQL through its staging table (`findings/stage.rs`): copied
+/// in on a connection of their own, then inserted from the table and the table dropped, in the
+/// run's transaction. If the copy fails, they are bound as arrays instead ([`arrays`]).
+async fn insert_staged(
+    tx: &mut Transaction<'_, Any>,
+    url: &str,
+    (merchant, run_id, seen_at): (&str, i64, &str),
+    rows: &[&FindingRow<'_>],
+) -> Result<u64> {
+    match stage::copy_in(url, run_id, rows).await {
+        Ok(copied) => stage::check_copied(copied, rows.len())?,
+        Err(e) => {
+            tracing::warn!(
+                error = %format!("{e:#}"),
+                "could not copy the new findings in; binding them as arrays instead"
+            );
+            let args = (merchant, run_id, seen_at);
+            return arrays(tx, INSERT_ARRAYS, args, rows, "new findings").await;
+        }
+    }
+    let table = stage::table(run_id);
+    let insert = format!(
+        "{}SELECT $1, {}, 'open', $2, $2, $3, $3, {}, value_digest FROM {table}",
+        insert_columns!(),
+        row_columns!(),
+        suggestion_columns!()
+    );
+    let inserted = sqlx::query(&insert)
+        .bind(merchant)
+        .bind(run_id)
+        .bind(seen_at)
+        .execute(&mut **tx)
+        .await
+        .with_context(|| format!("storing the {} new findings from {table}", rows.len()))?
+        .rows_affected();
+    let drop = format!("DROP TABLE {table}");
+    sqlx::query(&drop)
+        .execute(&mut **tx)
+        .await
+        .with_context(|| format!("dropping {table}"))?;
+    Ok(inserted)
 }
 
 /// [`SEEN_AGAIN`] over `fingerprints`, [`FINGERPRINTS_PER_STATEMENT`] at a time. Returns how

@@ -255,6 +255,14 @@ impl Store {
 }
 
 impl Backend {
+    /// Where a run copies many new findings in from (`findings/stage.rs`): PostgreSQL's URL.
+    fn stage_url(&self) -> Option<&str> {
+        match self {
+            Backend::Sqlite { .. } => None,
+            Backend::Postgres { url } => Some(url),
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite { .. } => "sqlite",

@@ -213,8 +213,15 @@ impl Store {
             }
         }
         let dialect = self.backend.dialect();
-        let changes =
-            findings::upsert_and_resolve(tx, &self.merchant, report, stores, dialect).await?;
+        let changes = findings::upsert_and_resolve(
+            tx,
+            &self.merchant,
+            report,
+            stores,
+            dialect,
+            self.backend.stage_url(),
+        )
+        .await?;
         details::insert_details(tx, report, dialect).await?;
         for store in stores {
             sqlx::query("INSERT INTO run_stores (run_id, store) VALUES ($1, $2)")
