@@ -10,7 +10,9 @@
 //! integer and text columns (`sql/sqlite/` and `sql/postgres/` hold the same tables and columns;
 //! `INTEGER` versus `BIGINT`/`BIGSERIAL`, and on PostgreSQL `CHECK`s for the analysts' views and
 //! the storage settings of `0007_finding_write_speed.sql`), and every query binds its values as
-//! `$1, $2, …`; only a run's findings are written differently on each (`findings.rs`):
+//! `$1, $2, …`; only a run's findings are written differently on each (`findings.rs`; on
+//! PostgreSQL many new ones are copied in through a staging table, `findings/stage.rs`, on a
+//! native connection of their own, since `sqlx::Any` has no `COPY`):
 //!
 //! - `runs`: one row per run; its `merchant`, its window (`range_from`, `range_to`),
 //!   `triggered_by`, `status` (`running`, `succeeded`, `partial`, `failed`, `abandoned`), `started_at`, `finished_at`,
