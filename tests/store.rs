@@ -1046,3 +1046,42 @@ async fn many_new_findings_on_postgres_are_copied_in_exactly_and_leave_no_stagin
     })
     .await;
 }
+
+/// Merchants sharing a PostgreSQL database copy their runs' new findings in at the same time,
+/// each through its own run's table: each stores exactly its own findings, and no table is
+/// left behind.
+#[tokio::test]
+async fn merchants_copying_many_new_findings_at_once_each_store_exactly_their_own() {
+    on_postgres(|url| async move {
+        let range = DayRange::single(day(23));
+        let merchants = ["merchant-a", "merchant-b", "merchant-c"];
+        let mut stores = Vec::new();
+        for merchant in merchants {
+            stores.push(Store::connect(&url, merchant).await.expect("connect"));
+        }
+        let found = |m: usize| -> Vec<Discrepancy> {
+            (0..2_200i64)
+                .map(|i| finding(day(23), &format!("ORD-{m}-{i}"), 100 * (m as i64 + 1) + i))
+                .collect()
+        };
+        let runs = stores.iter().enumerate().map(|(m, store)| {
+            let found = found(m);
+            async move { run(store, |id| report(id, range, at(24, 6), found)).await }
+        });
+        let changes = futures::future::join_all(runs).await;
+        for (m, (store, changes)) in stores.iter().zip(&changes).enumerate() {
+            assert_eq!(changes.new.len(), 2_200, "{}", merchants[m]);
+            let mut stored: Vec<Discrepancy> = all(store)
+                .await
+                .into_iter()
+                .map(|s| s.discrepancy)
+                .collect();
+            let mut expected = found(m);
+            stored.sort_by(|a, b| a.reference.cmp(&b.reference));
+            expected.sort_by(|a, b| a.reference.cmp(&b.reference));
+            assert_eq!(stored, expected, "{}", merchants[m]);
+        }
+        assert!(staging_tables(&url).await.is_empty());
+    })
+    .await;
+}
