@@ -103,6 +103,19 @@ async fn all(store: &Store) -> Vec<flexiti_recon::report::StoredDiscrepancy> {
 
 /// Runs `sql` on the database at `url` outside any store, as an older release or a person at
 /// a SQL prompt would.
+/// Asserts the store holds exactly `found`, compared in ledger-id order.
+async fn holds_exactly(store: &Store, found: &[Discrepancy]) {
+    let mut stored: Vec<Discrepancy> = all(store)
+        .await
+        .into_iter()
+        .map(|s| s.discrepancy)
+        .collect();
+    let mut expected = found.to_vec();
+    stored.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
+    expected.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
+    assert_eq!(stored, expected);
+}
+
 async fn execute_raw(url: &str, sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
@@ -586,15 +599,7 @@ mod scenarios {
             .collect();
         let changes = run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
         assert_eq!(changes.new.len(), hostile.len());
-        let mut stored: Vec<Discrepancy> = all(&store)
-            .await
-            .into_iter()
-            .map(|s| s.discrepancy)
-            .collect();
-        let mut expected = found.clone();
-        stored.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
-        expected.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
-        assert_eq!(stored, expected);
+        holds_exactly(&store, &found).await;
         // Found again: the same rows, known by their fingerprints, nothing new.
         let again = run(&store, |id| report(id, range, at(25, 6), found.clone())).await;
         assert!(again.new.is_empty(), "{again:?}");
@@ -1026,15 +1031,7 @@ async fn many_new_findings_on_postgres_are_copied_in_exactly_and_leave_no_stagin
             .collect();
         let changes = run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
         assert_eq!(changes.new.len(), found.len());
-        let mut stored: Vec<Discrepancy> = all(&store)
-            .await
-            .into_iter()
-            .map(|s| s.discrepancy)
-            .collect();
-        let mut expected = found.clone();
-        stored.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
-        expected.sort_by(|a, b| a.ledger_id.cmp(&b.ledger_id));
-        assert_eq!(stored, expected);
+        holds_exactly(&store, &found).await;
         assert!(
             staging_tables(&url).await.is_empty(),
             "the run's table and the failed run's are dropped"
@@ -1071,15 +1068,7 @@ async fn merchants_copying_many_new_findings_at_once_each_store_exactly_their_ow
         let changes = futures::future::join_all(runs).await;
         for (m, (store, changes)) in stores.iter().zip(&changes).enumerate() {
             assert_eq!(changes.new.len(), 2_200, "{}", merchants[m]);
-            let mut stored: Vec<Discrepancy> = all(store)
-                .await
-                .into_iter()
-                .map(|s| s.discrepancy)
-                .collect();
-            let mut expected = found(m);
-            stored.sort_by(|a, b| a.reference.cmp(&b.reference));
-            expected.sort_by(|a, b| a.reference.cmp(&b.reference));
-            assert_eq!(stored, expected, "{}", merchants[m]);
+            holds_exactly(store, &found(m)).await;
         }
         assert!(staging_tables(&url).await.is_empty());
     })
