@@ -106,7 +106,7 @@ pub fn sha256_of_read(path: &Path, as_read: &AsRead, what: &str) -> anyhow::Resu
              complete"
         )
     };
-    let mut file = File::open(path).with_context(changed)?;
+    let file = File::open(path).with_context(changed)?;
     let same = |file: &File| -> anyhow::Result<()> {
         let now = file.metadata().with_context(changed)?;
         if stamp_of(&now) != *stamp {
@@ -115,9 +115,15 @@ pub fn sha256_of_read(path: &Path, as_read: &AsRead, what: &str) -> anyhow::Resu
         Ok(())
     };
     same(&file)?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).with_context(|| format!("{what} {name}: cannot read"))?;
+    let hex = sha256_hex(&file).with_context(|| format!("{what} {name}: cannot read"))?;
     same(&file)?;
+    Ok(hex)
+}
+
+/// The SHA-256 (lowercase hex) of everything `reader` holds.
+pub fn sha256_hex(mut reader: impl Read) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut reader, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
 }
 

@@ -23,13 +23,11 @@ pub use prune::prune;
 pub use replay::Replay;
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::domain::{AsRead, FailedCall, FlexitiSide, LedgerSide};
@@ -98,20 +96,9 @@ fn bundle_dir(config: &Config, run_id: i64) -> PathBuf {
 }
 
 fn sha256_of(path: &Path) -> anyhow::Result<String> {
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    hashed::sha256_hex(file).with_context(|| format!("{}: cannot read", path.display()))
 }
 
 /// Writes the bundle of a run and returns its folder.

@@ -61,9 +61,9 @@ fn parse_file(
     // Room for the most rows the file can hold, so the part never grows by copying (room
     // never written costs address space, not memory).
     let most = file.metadata().map_or(0, |m| m.len()) / MIN_CAPTURE_BYTES_PER_RECORD;
+    let most = usize::try_from(most).unwrap_or(0);
     let mut file =
         Hashed::open(file).with_context(|| format!("{}: cannot stat", path.display()))?;
-    let most = usize::try_from(most).unwrap_or(0);
     let source = Source::file(path);
     match kind {
         FileKind::Authorizations => {

@@ -4,11 +4,9 @@
 //! a duplicate: only whole files that are one and the same are folded.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 
 /// The files to read, in the order given, each once; and a warning for each one left out,
 /// naming both files. Files are the same when their canonical paths are, or when their
@@ -41,7 +39,7 @@ pub(crate) fn distinct(files: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Vec<S
     }
     let mut drop = vec![false; kept.len()];
     for group in same_size.values().filter(|g| g.len() > 1) {
-        let mut by_hash: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut by_hash: HashMap<String, usize> = HashMap::new();
         for &index in group {
             let hash = sha256(&kept[index])?;
             match by_hash.get(&hash) {
@@ -67,20 +65,9 @@ pub(crate) fn distinct(files: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Vec<S
     Ok((kept, warnings))
 }
 
-fn sha256(path: &Path) -> anyhow::Result<[u8; 32]> {
+fn sha256(path: &Path) -> anyhow::Result<String> {
     let name = path.display();
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("ledger file {name}: cannot read"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().into())
+    crate::hashed::sha256_hex(file).with_context(|| format!("ledger file {name}: cannot read"))
 }
