@@ -23,23 +23,45 @@ pub struct Inputs {
     pub flexiti_files: Vec<(PathBuf, AsRead)>,
 }
 
-/// Reads the ledger, then the Flexiti side.
+/// Reads the ledger and the Flexiti side. From files (`--flexiti-dir`, `--replay`) both are
+/// read at once, on their own threads: the two reads each leave a core idle part of the time.
+/// From the API the ledger is read first, so that a ledger that cannot be read fails the run
+/// before any call to Flexiti.
 pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> {
     let config = plan.config;
-    stages.begin("reading the ledger");
-    let ledger = ledger::read_files(&plan.ledger_files, &config.file.ledger, config.calendar)?;
-    stages.done("ledger");
-    stages.begin("fetching the Flexiti side");
-    let side = match &plan.replay {
-        Some(replay) => from_replay(replay)?,
-        None => match &plan.request.flexiti_dir {
-            Some(dir) => from_files(dir)?,
-            None => from_api(plan, stages).await?,
-        },
+    let read_ledger =
+        || ledger::read_files(&plan.ledger_files, &config.file.ledger, config.calendar);
+    let (ledger, side, fetched) = match (&plan.replay, &plan.request.flexiti_dir) {
+        (None, None) => {
+            stages.begin("reading the ledger");
+            let ledger = read_ledger()?;
+            stages.done("ledger");
+            stages.begin("fetching the Flexiti side");
+            (ledger, from_api(plan, stages).await?, true)
+        }
+        (replay, dir) => {
+            stages.begin("reading the ledger and the Flexiti files");
+            let (ledger, side) = std::thread::scope(|scope| {
+                let ledger = scope.spawn(|| timed("ledger", read_ledger));
+                let side = timed("flexiti", || match (replay, dir) {
+                    (Some(replay), _) => from_replay(replay),
+                    (None, Some(dir)) => from_files(dir),
+                    (None, None) => Ok(Side::default()),
+                });
+                let ledger = ledger.join().unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!("the ledger reader stopped unexpectedly"))
+                });
+                (ledger, side)
+            });
+            // The ledger's error first, as when it is read first.
+            (ledger?, side?, false)
+        }
     };
     let failed_calls =
         flexiti::with_invalid_records(side.failed_calls, &side.flexiti, &plan.x_reference_id);
-    stages.done("flexiti");
+    if fetched {
+        stages.done("flexiti");
+    }
     Ok(Inputs {
         ledger,
         flexiti: side.flexiti,
@@ -47,6 +69,14 @@ pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> 
         pages: side.pages,
         flexiti_files: side.files,
     })
+}
+
+/// `read()`, its stage logged with how long it took (`stage done`).
+fn timed<T>(stage: &str, read: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let started = std::time::Instant::now();
+    let read = read()?;
+    Stages::took(stage, started.elapsed());
+    Ok(read)
 }
 
 /// The Flexiti side as one source gave it.
