@@ -20,10 +20,14 @@ pub(crate) struct Matched {
     pub(crate) ledger_left: Vec<(u32, bool)>,
 }
 
+/// One side's rows as the passes need them: the exact pass's key, the amount pass's key, and
+/// the order within a key.
 struct Columns {
     idx: Vec<u32>,
-    reference: Vec<u32>,
-    kind: Vec<u32>,
+    /// (reference, kind, amount), interned (`exact_ids`).
+    exact: Vec<u64>,
+    /// (reference, kind), interned.
+    amount: Vec<u64>,
     cents: Vec<i64>,
     time: Vec<i64>,
     tie: Vec<u64>,
@@ -33,21 +37,17 @@ impl Columns {
     fn with_capacity(n: usize) -> Self {
         Columns {
             idx: Vec::with_capacity(n),
-            reference: Vec::with_capacity(n),
-            kind: Vec::with_capacity(n),
+            exact: Vec::new(),
+            amount: Vec::with_capacity(n),
             cents: Vec::with_capacity(n),
             time: Vec::with_capacity(n),
             tie: Vec::with_capacity(n),
         }
     }
 
-    fn push(&mut self, idx: u32, reference: u32, kind: Kind, cents: i64, time: i64, tie: u64) {
+    fn push(&mut self, idx: u32, amount: u64, cents: i64, time: i64, tie: u64) {
         self.idx.push(idx);
-        self.reference.push(reference);
-        self.kind.push(match kind {
-            Kind::Sale => 0,
-            Kind::Return => 1,
-        });
+        self.amount.push(amount);
         self.cents.push(cents);
         self.time.push(time);
         self.tie.push(tie);
@@ -59,9 +59,8 @@ impl Columns {
             height,
             vec![
                 Column::new(idx_name.into(), self.idx),
-                Column::new("r".into(), self.reference),
-                Column::new("k".into(), self.kind),
-                Column::new("c".into(), self.cents),
+                Column::new("e".into(), self.exact),
+                Column::new("a".into(), self.amount),
                 Column::new("t".into(), self.time),
                 Column::new("b".into(), self.tie),
             ],
@@ -70,10 +69,110 @@ impl Columns {
     }
 }
 
-/// Interns references so that joins run on `u32` keys.
-fn intern<'a>(map: &mut FxHashMap<&'a str, u32>, reference: &'a str) -> u32 {
-    let next = u32::try_from(map.len()).unwrap_or(u32::MAX);
-    *map.entry(reference).or_insert(next)
+/// A reference of at most 23 bytes, held inside the interning table: comparing keys does not
+/// reach back into the records (most references are short).
+#[derive(PartialEq, Eq, Hash)]
+struct ShortRef([u8; 24]);
+
+impl ShortRef {
+    fn of(reference: &str) -> Option<ShortRef> {
+        let bytes = reference.as_bytes();
+        let mut key = [0u8; 24];
+        let (len, text) = key.split_first_mut()?;
+        text.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        *len = u8::try_from(bytes.len()).ok()?;
+        Some(ShortRef(key))
+    }
+}
+
+/// Interns the amount pass's key, `(reference, kind)`, into an integer shared by both sides
+/// of a part (`reference id << 1 | kind`, ids dense from 0), so that Polars sorts and joins
+/// on one integer column.
+#[derive(Default)]
+struct Keys<'a> {
+    short: FxHashMap<ShortRef, u32>,
+    long: FxHashMap<&'a str, u32>,
+}
+
+impl<'a> Keys<'a> {
+    fn with_capacity(n: usize) -> Self {
+        let mut keys = Keys::default();
+        keys.short.reserve(n);
+        keys
+    }
+
+    fn reference(&mut self, reference: &'a str) -> u32 {
+        let next = u32::try_from(self.short.len() + self.long.len()).unwrap_or(u32::MAX);
+        match ShortRef::of(reference) {
+            Some(key) => *self.short.entry(key).or_insert(next),
+            None => *self.long.entry(reference).or_insert(next),
+        }
+    }
+
+    /// How many amount keys there can be; more than a join column holds (`ranked`) when
+    /// `2^32` or above.
+    fn bound(&self) -> usize {
+        (self.short.len() + self.long.len()) * 2
+    }
+
+    /// The amount pass's key of a record.
+    fn of(&mut self, reference: &'a str, kind: Kind) -> u64 {
+        let kind = match kind {
+            Kind::Sale => 0,
+            Kind::Return => 1,
+        };
+        u64::from(self.reference(reference)) << 1 | kind
+    }
+}
+
+/// The exact pass's key, `(reference, kind, amount)`, as dense ids shared by both sides: rows
+/// are bucketed by their amount key (a counting sort, no hashing), and the distinct amounts
+/// within a bucket numbered in order.
+fn exact_ids(sides: [&mut Columns; 2], bound: usize) {
+    let [f, l] = sides;
+    let n = f.amount.len() + l.amount.len();
+    let key = |r: usize| -> (u64, i64) {
+        match r.checked_sub(f.amount.len()) {
+            None => (f.amount[r], f.cents[r]),
+            Some(r) => (l.amount[r], l.cents[r]),
+        }
+    };
+    // starts[a] .. starts[a + 1]: the rows of amount key a in `order`.
+    let mut starts = vec![0usize; bound + 1];
+    for &a in f.amount.iter().chain(&l.amount) {
+        starts[a as usize + 1] += 1;
+    }
+    for a in 0..bound {
+        starts[a + 1] += starts[a];
+    }
+    let mut fill = starts.clone();
+    let mut order = vec![0usize; n];
+    for r in 0..n {
+        let a = key(r).0 as usize;
+        order[fill[a]] = r;
+        fill[a] += 1;
+    }
+    drop(fill);
+    let mut ids = vec![0u64; n];
+    let mut next = 0u64;
+    for a in 0..bound {
+        let bucket = &mut order[starts[a]..starts[a + 1]];
+        bucket.sort_unstable_by_key(|&r| key(r).1);
+        let mut last = None;
+        for &r in bucket.iter() {
+            let cents = key(r).1;
+            if last.is_some_and(|c| c != cents) {
+                next += 1;
+            }
+            last = Some(cents);
+            ids[r] = next;
+        }
+        if last.is_some() {
+            next += 1;
+        }
+    }
+    l.exact = ids.split_off(f.amount.len());
+    f.exact = ids;
 }
 
 /// Rows per part when a large window is matched in parts.
@@ -173,17 +272,14 @@ fn match_part(
     if f_rows.is_empty() && l_rows.is_empty() {
         return Ok(Matched::default());
     }
-    let mut refs: FxHashMap<&str, u32> = FxHashMap::default();
-    refs.reserve(f_rows.len().max(l_rows.len()));
+    let mut keys = Keys::with_capacity(f_rows.len().max(l_rows.len()));
     let mut fc = Columns::with_capacity(f_rows.len());
     for &i in f_rows {
         let Some(k) = f.get(i as usize) else { continue };
         let r = k.item;
-        let id = intern(&mut refs, &r.reference);
         fc.push(
             i,
-            id,
-            r.kind,
+            keys.of(&r.reference, r.kind),
             r.amount.cents(),
             r.at.timestamp_micros(),
             r.record_id(),
@@ -193,62 +289,65 @@ fn match_part(
     for &i in l_rows {
         let Some(k) = l.get(i as usize) else { continue };
         let r = k.item;
-        let id = intern(&mut refs, &r.reference);
         let tie = (u64::from(r.file_index) << 40) | r.line;
         lc.push(
             i,
-            id,
-            r.kind,
+            keys.of(&r.reference, r.kind),
             r.amount.cents(),
             r.at.timestamp_micros(),
             tie,
         );
     }
-    drop(refs);
+    let bound = keys.bound();
+    if bound >= 1 << 32 {
+        anyhow::bail!(
+            "the match window holds more than 2^31 distinct references in one part; reconcile \
+             a shorter range"
+        );
+    }
+    drop(keys);
+    exact_ids([&mut fc, &mut lc], bound);
     Ok(match_frames(fc.into_frame("fi")?, lc.into_frame("li")?)?)
 }
 
-/// Sorts by key, time and tie, and numbers the rows within each key (`n`, from 0). Sorted
-/// rows of one key are contiguous, so `n` is the row's position minus the position of its
-/// key's first row: a running maximum instead of a window over groups, which costs as much
-/// as the sort itself on millions of rows.
-fn ranked(lf: LazyFrame, key: &[&str]) -> PolarsResult<LazyFrame> {
-    let mut order: Vec<Expr> = key.iter().map(|c| col(*c)).collect();
-    order.push(col("t"));
-    order.push(col("b"));
-    let starts_key = key
-        .iter()
-        .map(|c| col(*c).neq_missing(col(*c).shift(lit(1))))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or_else(|| lit(true));
-    let key_start = when(starts_key)
+/// Sorts by `key`, time and tie, and numbers the rows within each key (`n`, from 0) into one
+/// join column, `j = key << 32 | n`. Sorted rows of one key are contiguous, so `n` is the
+/// row's position minus the position of its key's first row: a running maximum instead of a
+/// window over groups, which costs as much as the sort itself on millions of rows. Keys are
+/// dense ids below 2^31 (checked in `match_part`), ranks below 2^32, so `j` is exact.
+fn ranked(lf: LazyFrame, key: &str) -> LazyFrame {
+    let key_start = when(col(key).neq_missing(col(key).shift(lit(1))))
         .then(col("pos"))
         .otherwise(lit(0u32))
         .cum_max(false);
-    Ok(lf
-        .sort_by_exprs(order, SortMultipleOptions::default())
-        .with_row_index("pos", None)
-        .with_column((col("pos") - key_start).alias("n"))
-        .drop(by_name(["pos"], true, false)))
+    lf.sort_by_exprs(
+        [col(key), col("t"), col("b")],
+        SortMultipleOptions::default(),
+    )
+    .with_row_index("pos", None)
+    .with_column(
+        ((col(key) * lit(1u64 << 32)) + (col("pos") - key_start).cast(DataType::UInt64)).alias("j"),
+    )
 }
 
-fn pair(f: LazyFrame, l: LazyFrame, key: &[&str]) -> PolarsResult<DataFrame> {
-    let mut on: Vec<Expr> = key.iter().map(|c| col(*c)).collect();
-    on.push(col("n"));
-    ranked(f, key)?
+/// The pairs of the pass keyed by `key`: each with the amount pass's key, which says which
+/// `(reference, kind)` has a pair.
+fn pair(f: LazyFrame, l: LazyFrame, key: &str) -> PolarsResult<DataFrame> {
+    ranked(f, key)
+        .select([col("fi"), col("a"), col("j")])
         .join(
-            ranked(l, key)?,
-            on.clone(),
-            on,
+            ranked(l, key).select([col("li"), col("j")]),
+            [col("j")],
+            [col("j")],
             JoinArgs::new(JoinType::Inner),
         )
-        .select([col("fi"), col("li")])
+        .select([col("fi"), col("li"), col("a")])
         .collect()
 }
 
 fn without(side: LazyFrame, pairs: &DataFrame, idx: &str) -> LazyFrame {
     side.join(
-        pairs.clone().lazy(),
+        pairs.clone().lazy().select([col(idx)]),
         [col(idx)],
         [col(idx)],
         JoinArgs::new(JoinType::Anti),
@@ -260,41 +359,31 @@ fn match_frames(f: LazyFrame, l: LazyFrame) -> PolarsResult<Matched> {
     let f = f.collect()?.lazy();
     let l = l.collect()?.lazy();
 
-    let exact = pair(f.clone(), l.clone(), &["r", "k", "c"])?;
-    let f_rest = without(f.clone(), &exact, "fi").collect()?;
+    let exact = pair(f.clone(), l.clone(), "e")?;
+    let f_rest = without(f, &exact, "fi").collect()?;
     let l_rest = without(l, &exact, "li").collect()?;
 
-    let amount = pair(f_rest.clone().lazy(), l_rest.clone().lazy(), &["r", "k"])?;
+    let amount = pair(f_rest.clone().lazy(), l_rest.clone().lazy(), "a")?;
     let f_left = without(f_rest.lazy(), &amount, "fi");
     let l_left = without(l_rest.lazy(), &amount, "li");
 
     // (reference, kind) keys that have at least one pair, for the duplicate rules.
     let pair_keys = concat(
         [
-            exact.clone().lazy().join(
-                f.clone(),
-                [col("fi")],
-                [col("fi")],
-                JoinArgs::new(JoinType::Inner),
-            ),
-            amount.clone().lazy().join(
-                f.clone(),
-                [col("fi")],
-                [col("fi")],
-                JoinArgs::new(JoinType::Inner),
-            ),
+            exact.clone().lazy().select([col("a")]),
+            amount.clone().lazy().select([col("a")]),
         ],
         UnionArgs::default(),
     )?
-    .select([col("r"), col("k"), lit(true).alias("paired")])
-    .unique(None, UniqueKeepStrategy::Any);
+    .unique(None, UniqueKeepStrategy::Any)
+    .with_column(lit(true).alias("paired"));
 
     let flag = |side: LazyFrame, idx: &str| -> PolarsResult<Vec<(u32, bool)>> {
         let df = side
             .join(
                 pair_keys.clone(),
-                [col("r"), col("k")],
-                [col("r"), col("k")],
+                [col("a")],
+                [col("a")],
                 JoinArgs::new(JoinType::Left),
             )
             .select([col(idx), col("paired").fill_null(lit(false))])
@@ -340,6 +429,53 @@ mod tests {
         m.flexiti_left.sort_unstable();
         m.ledger_left.sort_unstable();
         m
+    }
+
+    #[test]
+    fn keys_are_equal_exactly_when_reference_kind_and_amount_are() {
+        let long = "R".repeat(40);
+        let long_too = format!("{}X", "R".repeat(39));
+        // (reference, kind, cents) per row; the first four rows are one side, the rest the other.
+        let rows: Vec<(&str, Kind, i64)> = vec![
+            ("A", Kind::Sale, 100),
+            ("A\0", Kind::Sale, 100),
+            (&long, Kind::Sale, 100),
+            ("A", Kind::Return, 100),
+            ("A", Kind::Sale, 100),
+            ("A", Kind::Sale, 101),
+            (&long_too, Kind::Sale, 100),
+            (&long, Kind::Sale, 100),
+            ("ABCDEFGHIJKLMNOPQRSTUVW", Kind::Sale, -5),
+            ("ABCDEFGHIJKLMNOPQRSTUVWX", Kind::Sale, -5),
+        ];
+        let mut keys = Keys::default();
+        let mut sides = [Columns::with_capacity(4), Columns::with_capacity(6)];
+        for (i, (reference, kind, cents)) in rows.iter().enumerate() {
+            let side = &mut sides[usize::from(i >= 4)];
+            side.push(0, keys.of(reference, *kind), *cents, 0, 0);
+        }
+        let [f, l] = &mut sides;
+        exact_ids([f, l], keys.bound());
+        let all: Vec<(u64, u64)> = f
+            .amount
+            .iter()
+            .chain(&l.amount)
+            .zip(f.exact.iter().chain(&l.exact))
+            .map(|(a, e)| (*a, *e))
+            .collect();
+        for (i, x) in rows.iter().enumerate() {
+            for (j, y) in rows.iter().enumerate() {
+                assert_eq!(
+                    all[i].0 == all[j].0,
+                    (x.0, x.1) == (y.0, y.1),
+                    "amount keys of rows {i} and {j}"
+                );
+                assert_eq!(all[i].1 == all[j].1, x == y, "exact keys of rows {i} and {j}");
+            }
+        }
+        // Dense from 0: as many exact ids as distinct rows.
+        let distinct: std::collections::BTreeSet<u64> = all.iter().map(|k| k.1).collect();
+        assert_eq!(distinct.into_iter().collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
     }
 
     #[test]
