@@ -25,6 +25,45 @@ pub trait Scan: Sized {
     fn scan(bytes: &[u8]) -> Option<(Self, usize)>;
 }
 
+/// Where a string's text ends in `bytes` (the first `"`, `\\` or control character), and
+/// whether the text before it is all ASCII; `None` when none is found.
+///
+/// Eight bytes at a time: in a word, the lowest byte flagged by "equals `"`", "equals `\\`"
+/// or "is below 0x20" is exactly the first such byte (a false flag can only sit above a true
+/// one, where a borrow carried), so the lowest flag is where the text ends.
+pub(super) fn string_end(bytes: &[u8]) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let flags = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x
+    };
+    let mut ascii = true;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let stop =
+            (flags(word, b'"') | flags(word, b'\\') | (word.wrapping_sub(ONES * 0x20) & !word))
+                & HIGH;
+        if stop != 0 {
+            let i = stop.trailing_zeros() / 8;
+            let before = (1u64 << (i * 8)).wrapping_sub(1);
+            ascii &= word & HIGH & before == 0;
+            return Some((at + i as usize, ascii));
+        }
+        ascii &= word & HIGH == 0;
+        at += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return Some((at + i, ascii));
+        }
+        ascii &= b.is_ascii();
+    }
+    None
+}
+
 /// A cursor over the bytes of a page.
 pub(super) struct Cursor<'a> {
     bytes: &'a [u8],
@@ -74,12 +113,7 @@ impl<'a> Cursor<'a> {
     pub(super) fn string_bytes(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let rest = self.rest();
-        // Keys and values are short: a plain loop beats a vectorised search's setup.
-        let mut ascii = true;
-        let end = rest.iter().position(|&b| {
-            ascii &= b.is_ascii();
-            b == b'"' || b == b'\\' || b < 0x20
-        })?;
+        let (end, ascii) = string_end(rest)?;
         if rest.get(end) != Some(&b'"') {
             return None;
         }

@@ -175,3 +175,55 @@ proptest! {
         prop_assert!(agrees::<WireCapture>(&text), "{}", text);
     }
 }
+
+/// Where a string ends and whether it is ASCII, read one byte at a time.
+fn string_end_bytewise(bytes: &[u8]) -> Option<(usize, bool)> {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some((end, bytes.get(..end).is_some_and(<[u8]>::is_ascii)))
+}
+
+/// Bytes near the ones that matter: quotes, backslashes, control and non-ASCII bytes, and
+/// their neighbours (0x1f, 0x20, 0x21, 0x7f, 0x80), in runs longer and shorter than a word.
+fn string_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        8 => prop::sample::select(b"abcXYZ019-_ ".to_vec()),
+        1 => prop::sample::select(vec![b'"', b'\\', 0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x5c, 0x5d, 0x7f, 0x80, 0xa0, 0xc3, 0xff]),
+        1 => any::<u8>(),
+    ];
+    prop::collection::vec(byte, 0..40)
+}
+
+proptest! {
+    #[test]
+    fn fuzz_string_end_finds_what_a_byte_loop_finds(bytes in string_bytes()) {
+        prop_assert_eq!(super::scan::string_end(&bytes), string_end_bytewise(&bytes));
+    }
+}
+
+#[test]
+fn string_end_stops_at_each_kind_of_byte_in_every_place_of_a_word() {
+    for stop in [b'"', b'\\', 0x00, 0x1f] {
+        for at in 0..20 {
+            let mut bytes = vec![b'a'; 24];
+            bytes[at] = stop;
+            assert_eq!(
+                super::scan::string_end(&bytes),
+                Some((at, true)),
+                "{stop:#x} at {at}"
+            );
+            if at == 0 {
+                continue;
+            }
+            bytes[at / 2] = 0xc3;
+            let want = (at, false);
+            assert_eq!(
+                super::scan::string_end(&bytes),
+                Some(want),
+                "0xc3 before {stop:#x} at {at}"
+            );
+        }
+    }
+    assert_eq!(super::scan::string_end(&[b'a'; 30]), None);
+}
