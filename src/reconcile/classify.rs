@@ -53,12 +53,27 @@ pub(crate) fn findings(
         (Pass::Exact, &matched.exact),
         (Pass::Amount, &matched.amount),
     ] {
-        for &(fi, li) in pairs {
-            let (Some(f), Some(l)) = (sides.f.get(fi as usize), sides.l.get(li as usize)) else {
-                continue;
-            };
-            pair_findings(sides, pass, f, l, tolerance, &mut out)?;
-        }
+        // Millions of pairs, few findings: each half of the pairs on its own core, the
+        // findings kept in pair order (the first half's first).
+        let (first, second) = pairs.split_at(pairs.len() / 2);
+        let check = |pairs: &[(u32, u32)]| -> anyhow::Result<Vec<Discrepancy>> {
+            let mut out = Vec::new();
+            for &(fi, li) in pairs {
+                let (Some(f), Some(l)) = (sides.f.get(fi as usize), sides.l.get(li as usize))
+                else {
+                    continue;
+                };
+                pair_findings(sides, pass, f, l, tolerance, &mut out)?;
+            }
+            Ok(out)
+        };
+        let (first, second) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| check(first));
+            let second = check(second);
+            (first.join(), second)
+        });
+        out.extend(first.map_err(|_| anyhow::anyhow!("a pair checker stopped"))??);
+        out.extend(second?);
     }
     for &(fi, paired) in &matched.flexiti_left {
         let Some(f) = sides.f.get(fi as usize) else {
