@@ -470,12 +470,19 @@ mod tests {
                     (x.0, x.1) == (y.0, y.1),
                     "amount keys of rows {i} and {j}"
                 );
-                assert_eq!(all[i].1 == all[j].1, x == y, "exact keys of rows {i} and {j}");
+                assert_eq!(
+                    all[i].1 == all[j].1,
+                    x == y,
+                    "exact keys of rows {i} and {j}"
+                );
             }
         }
         // Dense from 0: as many exact ids as distinct rows.
         let distinct: std::collections::BTreeSet<u64> = all.iter().map(|k| k.1).collect();
-        assert_eq!(distinct.into_iter().collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+        assert_eq!(
+            distinct.into_iter().collect::<Vec<_>>(),
+            (0..8).collect::<Vec<_>>()
+        );
     }
 
     #[test]
