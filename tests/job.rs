@@ -645,3 +645,41 @@ async fn a_sigterm_while_fetching_fails_the_run_alerts_and_frees_the_lock() {
     assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
     assert!(!stdout(&next).contains("running"), "{}", stdout(&next));
 }
+
+#[tokio::test]
+async fn from_files_the_ledger_and_the_flexiti_folder_are_read_at_once_and_the_ledger_error_comes_first()
+ {
+    let h = Harness::start(Faults::default()).await;
+    let flexiti = h.dir.path().join("flexiti-empty");
+    std::fs::create_dir_all(&flexiti).expect("flexiti dir");
+    let dir = flexiti.to_str().expect("utf-8 path");
+    let args = [
+        "run",
+        "--date",
+        "2026-11-23",
+        "--flexiti-dir",
+        dir,
+        "--dry-run",
+    ];
+
+    // Only the folder is wrong: the error names it.
+    let out = h.cli(&args).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("no captures*.json file"), "{err}");
+
+    // Both are wrong: the ledger's error, as when the ledger is read first, and only it.
+    std::fs::remove_file(h.dir.path().join("ledger/ledger.csv")).expect("remove");
+    let out = h.cli(&args).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ledger/*.csv") && !err.contains("no captures*.json file"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+}

@@ -39,22 +39,13 @@ pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> 
             stages.begin("fetching the Flexiti side");
             (ledger, from_api(plan, stages).await?, true)
         }
-        (replay, dir) => {
-            stages.begin("reading the ledger and the Flexiti files");
-            let (ledger, side) = std::thread::scope(|scope| {
-                let ledger = scope.spawn(|| timed("ledger", read_ledger));
-                let side = timed("flexiti", || match (replay, dir) {
-                    (Some(replay), _) => from_replay(replay),
-                    (None, Some(dir)) => from_files(dir),
-                    (None, None) => Ok(Side::default()),
-                });
-                let ledger = ledger.join().unwrap_or_else(|_| {
-                    Err(anyhow::anyhow!("the ledger reader stopped unexpectedly"))
-                });
-                (ledger, side)
-            });
-            // The ledger's error first, as when it is read first.
-            (ledger?, side?, false)
+        (Some(replay), _) => {
+            let (ledger, side) = both_at_once(stages, read_ledger, || from_replay(replay))?;
+            (ledger, side, false)
+        }
+        (None, Some(dir)) => {
+            let (ledger, side) = both_at_once(stages, read_ledger, || from_files(dir))?;
+            (ledger, side, false)
         }
     };
     let failed_calls =
@@ -69,6 +60,25 @@ pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> 
         pages: side.pages,
         flexiti_files: side.files,
     })
+}
+
+/// The ledger and the Flexiti side from files, read at once; each stage logged with its own
+/// time. A ledger that cannot be read is the error, as when it is read first.
+fn both_at_once(
+    stages: &Stages,
+    read_ledger: impl FnOnce() -> anyhow::Result<LedgerSide> + Send,
+    read_side: impl FnOnce() -> anyhow::Result<Side>,
+) -> anyhow::Result<(LedgerSide, Side)> {
+    stages.begin("reading the ledger and the Flexiti files");
+    let (ledger, side) = std::thread::scope(|scope| {
+        let ledger = scope.spawn(|| timed("ledger", read_ledger));
+        let side = timed("flexiti", read_side);
+        let ledger = ledger
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the ledger reader stopped unexpectedly")));
+        (ledger, side)
+    });
+    Ok((ledger?, side?))
 }
 
 /// `read()`, its stage logged with how long it took (`stage done`).
