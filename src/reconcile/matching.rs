@@ -26,7 +26,7 @@ struct Columns {
     idx: Vec<u32>,
     /// (reference, kind, amount), interned (`exact_ids`).
     exact: Vec<u64>,
-    /// (reference, kind), interned.
+    /// (reference, kind), interned (`Keys`).
     amount: Vec<u64>,
     cents: Vec<i64>,
     time: Vec<i64>,
@@ -38,16 +38,15 @@ impl Columns {
         Columns {
             idx: Vec::with_capacity(n),
             exact: Vec::new(),
-            amount: Vec::with_capacity(n),
+            amount: Vec::new(),
             cents: Vec::with_capacity(n),
             time: Vec::with_capacity(n),
             tie: Vec::with_capacity(n),
         }
     }
 
-    fn push(&mut self, idx: u32, amount: u64, cents: i64, time: i64, tie: u64) {
+    fn push(&mut self, idx: u32, cents: i64, time: i64, tie: u64) {
         self.idx.push(idx);
-        self.amount.push(amount);
         self.cents.push(cents);
         self.time.push(time);
         self.tie.push(tie);
@@ -71,7 +70,7 @@ impl Columns {
 
 /// A reference of at most 23 bytes, held inside the interning table: comparing keys does not
 /// reach back into the records (most references are short).
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct ShortRef([u8; 24]);
 
 impl ShortRef {
@@ -85,43 +84,95 @@ impl ShortRef {
     }
 }
 
+/// Rows per group when references are interned group by group (`Keys::finish`): a group's
+/// table stays in the cache.
+const ROWS_PER_GROUP: usize = 4096;
+
 /// Interns the amount pass's key, `(reference, kind)`, into an integer shared by both sides
 /// of a part (`reference id << 1 | kind`, ids dense from 0), so that Polars sorts and joins
-/// on one integer column.
+/// on one integer column. Rows are pushed first, then interned at once.
 #[derive(Default)]
 struct Keys<'a> {
-    short: FxHashMap<ShortRef, u32>,
-    long: FxHashMap<&'a str, u32>,
+    /// Short references with their row.
+    short: Vec<(ShortRef, u32)>,
+    long: Vec<(&'a str, u32)>,
+    /// Each row's kind, 0 for a sale, 1 for a return.
+    kinds: Vec<u64>,
 }
 
 impl<'a> Keys<'a> {
     fn with_capacity(n: usize) -> Self {
-        let mut keys = Keys::default();
-        keys.short.reserve(n);
-        keys
-    }
-
-    fn reference(&mut self, reference: &'a str) -> u32 {
-        let next = u32::try_from(self.short.len() + self.long.len()).unwrap_or(u32::MAX);
-        match ShortRef::of(reference) {
-            Some(key) => *self.short.entry(key).or_insert(next),
-            None => *self.long.entry(reference).or_insert(next),
+        Keys {
+            short: Vec::with_capacity(n),
+            long: Vec::new(),
+            kinds: Vec::with_capacity(n),
         }
     }
 
-    /// How many amount keys there can be; more than a join column holds (`ranked`) when
-    /// `2^32` or above.
-    fn bound(&self) -> usize {
-        (self.short.len() + self.long.len()) * 2
-    }
-
-    /// The amount pass's key of a record.
-    fn of(&mut self, reference: &'a str, kind: Kind) -> u64 {
-        let kind = match kind {
+    /// The next row's reference and kind.
+    fn push(&mut self, reference: &'a str, kind: Kind) {
+        let row = u32::try_from(self.kinds.len()).unwrap_or(u32::MAX);
+        match ShortRef::of(reference) {
+            Some(key) => self.short.push((key, row)),
+            None => self.long.push((reference, row)),
+        }
+        self.kinds.push(match kind {
             Kind::Sale => 0,
             Kind::Return => 1,
+        });
+    }
+
+    /// Each row's amount key, in the order pushed, and a bound above every key.
+    ///
+    /// One table of a part's references misses the cache on nearly every look-up. So the rows
+    /// are first grouped by a hash of their reference (a counting sort; every row of one
+    /// reference lands in the same group), then each group is interned with a small table.
+    /// The group is taken from the middle bits of the hash, which the table itself does not
+    /// use for a small group (it places keys by the low bits and tags them with the top ones).
+    fn finish(self) -> (Vec<u64>, usize) {
+        let Keys { short, long, kinds } = self;
+        let mut keys = vec![0u64; kinds.len()];
+        let groups = (short.len() / ROWS_PER_GROUP).max(1).next_power_of_two();
+        let group_of = |key: &ShortRef| -> usize {
+            let hash = rustc_hash::FxBuildHasher.hash_one(key);
+            usize::try_from(hash >> 32).unwrap_or(0) & (groups - 1)
         };
-        u64::from(self.reference(reference)) << 1 | kind
+        let mut starts = vec![0usize; groups + 1];
+        for (key, _) in &short {
+            starts[group_of(key) + 1] += 1;
+        }
+        for g in 0..groups {
+            starts[g + 1] += starts[g];
+        }
+        let mut fill = starts.clone();
+        let mut grouped: Vec<(ShortRef, u32)> = vec![(ShortRef([0; 24]), 0); short.len()];
+        for (key, row) in short {
+            let g = group_of(&key);
+            grouped[fill[g]] = (key, row);
+            fill[g] += 1;
+        }
+        let mut next = 0u64;
+        let mut table: FxHashMap<&ShortRef, u64> = FxHashMap::default();
+        for g in 0..groups {
+            table.clear();
+            for (key, row) in &grouped[starts[g]..starts[g + 1]] {
+                let id = *table.entry(key).or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                });
+                keys[*row as usize] = id << 1 | kinds[*row as usize];
+            }
+        }
+        let mut table: FxHashMap<&str, u64> = FxHashMap::default();
+        for (reference, row) in long {
+            let id = *table.entry(reference).or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+            keys[row as usize] = id << 1 | kinds[row as usize];
+        }
+        let bound = usize::try_from(next.saturating_mul(2)).unwrap_or(usize::MAX);
+        (keys, bound)
     }
 }
 
@@ -277,35 +328,26 @@ fn match_part(
     for &i in f_rows {
         let Some(k) = f.get(i as usize) else { continue };
         let r = k.item;
-        fc.push(
-            i,
-            keys.of(&r.reference, r.kind),
-            r.amount.cents(),
-            r.at.timestamp_micros(),
-            r.record_id(),
-        );
+        keys.push(&r.reference, r.kind);
+        fc.push(i, r.amount.cents(), r.at.timestamp_micros(), r.record_id());
     }
     let mut lc = Columns::with_capacity(l_rows.len());
     for &i in l_rows {
         let Some(k) = l.get(i as usize) else { continue };
         let r = k.item;
         let tie = (u64::from(r.file_index) << 40) | r.line;
-        lc.push(
-            i,
-            keys.of(&r.reference, r.kind),
-            r.amount.cents(),
-            r.at.timestamp_micros(),
-            tie,
-        );
+        keys.push(&r.reference, r.kind);
+        lc.push(i, r.amount.cents(), r.at.timestamp_micros(), tie);
     }
-    let bound = keys.bound();
+    let (mut amount, bound) = keys.finish();
+    lc.amount = amount.split_off(fc.idx.len());
+    fc.amount = amount;
     if bound >= 1 << 32 {
         anyhow::bail!(
             "the match window holds more than 2^31 distinct references in one part; reconcile \
              a shorter range"
         );
     }
-    drop(keys);
     exact_ids([&mut fc, &mut lc], bound);
     Ok(match_frames(fc.into_frame("fi")?, lc.into_frame("li")?)?)
 }
@@ -451,11 +493,14 @@ mod tests {
         let mut keys = Keys::default();
         let mut sides = [Columns::with_capacity(4), Columns::with_capacity(6)];
         for (i, (reference, kind, cents)) in rows.iter().enumerate() {
-            let side = &mut sides[usize::from(i >= 4)];
-            side.push(0, keys.of(reference, *kind), *cents, 0, 0);
+            keys.push(reference, *kind);
+            sides[usize::from(i >= 4)].push(0, *cents, 0, 0);
         }
         let [f, l] = &mut sides;
-        exact_ids([f, l], keys.bound());
+        let (mut amount, bound) = keys.finish();
+        l.amount = amount.split_off(4);
+        f.amount = amount;
+        exact_ids([f, l], bound);
         let all: Vec<(u64, u64)> = f
             .amount
             .iter()
@@ -483,6 +528,35 @@ mod tests {
             distinct.into_iter().collect::<Vec<_>>(),
             (0..8).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn references_interned_group_by_group_get_one_dense_id_each() {
+        // Enough rows for many groups; every reference on several rows, some long ones.
+        let references: Vec<String> = (0..30_000u32)
+            .map(|i| match i % 11 {
+                0 => format!("LONG-REFERENCE-OVER-23-BYTES-{}", i % 3_001),
+                _ => format!("ORD-{:06}", i % 9_001),
+            })
+            .collect();
+        let mut keys = Keys::default();
+        for (i, reference) in references.iter().enumerate() {
+            let kind = if i % 5 == 0 { Kind::Return } else { Kind::Sale };
+            keys.push(reference, kind);
+        }
+        let (amount, bound) = keys.finish();
+        let mut id_of: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        for (i, reference) in references.iter().enumerate() {
+            let kind = u64::from(i % 5 == 0);
+            assert_eq!(amount[i] & 1, kind, "row {i}'s kind");
+            let id = *id_of.entry(reference.as_str()).or_insert(amount[i] >> 1);
+            assert_eq!(amount[i] >> 1, id, "row {i}: {reference}");
+        }
+        // One id per distinct reference, dense from 0.
+        let ids: std::collections::BTreeSet<u64> = id_of.values().copied().collect();
+        assert_eq!(ids.len(), id_of.len());
+        assert_eq!(ids.last().copied(), Some(id_of.len() as u64 - 1));
+        assert_eq!(bound, id_of.len() * 2);
     }
 
     #[test]
