@@ -137,20 +137,11 @@ impl<'a> Keys<'a> {
             let hash = rustc_hash::FxBuildHasher.hash_one(key);
             usize::try_from(hash >> 32).unwrap_or(0) & (groups - 1)
         };
-        let mut starts = vec![0usize; groups + 1];
-        for (key, _) in &short {
-            starts[group_of(key) + 1] += 1;
-        }
-        for g in 0..groups {
-            starts[g + 1] += starts[g];
-        }
-        let mut fill = starts.clone();
-        let mut grouped: Vec<(ShortRef, u32)> = vec![(ShortRef([0; 24]), 0); short.len()];
-        for (key, row) in short {
-            let g = group_of(&key);
-            grouped[fill[g]] = (key, row);
-            fill[g] += 1;
-        }
+        let group: Vec<usize> = short.iter().map(|(key, _)| group_of(key)).collect();
+        let (order, starts) = by_bucket(group.iter().copied(), groups);
+        drop(group);
+        let grouped: Vec<(ShortRef, u32)> = order.iter().map(|&i| short[i].clone()).collect();
+        drop((order, short));
         let mut next = 0u64;
         let mut table: FxHashMap<&ShortRef, u64> = FxHashMap::default();
         for g in 0..groups {
@@ -176,42 +167,51 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// Items ordered by their bucket (a counting sort, stable): `order` holds the items' positions
+/// in `bucket_of`, and `order[starts[b]..starts[b + 1]]` are bucket `b`'s. Every bucket is
+/// below `buckets`.
+fn by_bucket(
+    bucket_of: impl Iterator<Item = usize> + Clone,
+    buckets: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut starts = vec![0usize; buckets + 1];
+    for b in bucket_of.clone() {
+        starts[b + 1] += 1;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
+    }
+    let mut fill = starts.clone();
+    let mut order = vec![0usize; starts[buckets]];
+    for (i, b) in bucket_of.enumerate() {
+        order[fill[b]] = i;
+        fill[b] += 1;
+    }
+    (order, starts)
+}
+
 /// The exact pass's key, `(reference, kind, amount)`, as dense ids shared by both sides: rows
 /// are bucketed by their amount key (a counting sort, no hashing), and the distinct amounts
 /// within a bucket numbered in order.
 fn exact_ids(sides: [&mut Columns; 2], bound: usize) {
     let [f, l] = sides;
     let n = f.amount.len() + l.amount.len();
-    let key = |r: usize| -> (u64, i64) {
-        match r.checked_sub(f.amount.len()) {
-            None => (f.amount[r], f.cents[r]),
-            Some(r) => (l.amount[r], l.cents[r]),
+    let cents_of = |r: usize| -> i64 {
+        match r.checked_sub(f.cents.len()) {
+            None => f.cents[r],
+            Some(r) => l.cents[r],
         }
     };
-    // starts[a] .. starts[a + 1]: the rows of amount key a in `order`.
-    let mut starts = vec![0usize; bound + 1];
-    for &a in f.amount.iter().chain(&l.amount) {
-        starts[a as usize + 1] += 1;
-    }
-    for a in 0..bound {
-        starts[a + 1] += starts[a];
-    }
-    let mut fill = starts.clone();
-    let mut order = vec![0usize; n];
-    for r in 0..n {
-        let a = key(r).0 as usize;
-        order[fill[a]] = r;
-        fill[a] += 1;
-    }
-    drop(fill);
+    let (mut order, starts) =
+        by_bucket(f.amount.iter().chain(&l.amount).map(|&a| a as usize), bound);
     let mut ids = vec![0u64; n];
     let mut next = 0u64;
     for a in 0..bound {
         let bucket = &mut order[starts[a]..starts[a + 1]];
-        bucket.sort_unstable_by_key(|&r| key(r).1);
+        bucket.sort_unstable_by_key(|&r| cents_of(r));
         let mut last = None;
         for &r in bucket.iter() {
-            let cents = key(r).1;
+            let cents = cents_of(r);
             if last.is_some_and(|c| c != cents) {
                 next += 1;
             }
