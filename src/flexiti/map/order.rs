@@ -18,9 +18,10 @@ pub(super) fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
             (r.capture_id, r.return_id.unwrap_or(u64::MAX), i)
         })
         .collect();
-    // Keys are distinct (the position), so any sort gives this order; the stable one merges
-    // the runs each file's records already form instead of sorting them again.
-    keys.sort();
+    // Keys are distinct (the position), so any sort gives this order; the unstable one sorts
+    // in place, where the stable one took a scratch copy of half the keys at the moment the
+    // read peaks (records, authorizations and the ledger all held).
+    keys.sort_unstable();
     let mut keep = vec![true; records.len()];
     for pair in keys.windows(2) {
         if let [a, b] = pair
