@@ -108,6 +108,12 @@ impl<'a> Validator<'a> {
         file_index: u32,
         line: u64,
     ) -> Result<Option<LedgerRow>, RowError> {
+        let Ok(line) = u32::try_from(line) else {
+            return reject(format!(
+                "line {line}: past the {} lines a ledger file may hold",
+                u32::MAX
+            ));
+        };
         let field = |i: usize, what: &str| -> Result<&str, RowError> {
             let bytes = record.get(i).unwrap_or_default();
             let text = std::str::from_utf8(bytes)

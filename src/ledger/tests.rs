@@ -163,7 +163,7 @@ fn patterns_expand_in_name_order_and_several_files_keep_their_index() {
     let files = resolve_files(&["*.csv".to_string()], dir.path()).expect("resolve");
     let side = read_files(&files, &LedgerSettings::default(), cal()).expect("read");
     // Rows come in no particular order across files; each keeps its file and line.
-    let mut rows: Vec<(u32, u64, &str)> = side
+    let mut rows: Vec<(u32, u32, &str)> = side
         .rows
         .iter()
         .map(|r| (r.file_index, r.line, r.reference.as_str()))
@@ -171,4 +171,38 @@ fn patterns_expand_in_name_order_and_several_files_keep_their_index() {
     rows.sort_unstable();
     assert_eq!(rows, vec![(0, 2, "ORD-1"), (1, 2, "ORD-2")]);
     assert!(resolve_files(&["*.tsv".to_string()], dir.path()).is_err());
+}
+
+#[test]
+fn a_row_past_the_last_line_a_row_can_name_is_rejected_and_the_last_one_is_read() {
+    let settings = LedgerSettings::default();
+    let header = csv::ByteRecord::from(HEADER.trim_end().split(',').collect::<Vec<_>>());
+    let positions = Positions::find(&header, &settings.columns).expect("columns");
+    let store_map = HashMap::new();
+    let validator = row::Validator::new(&settings, cal(), &store_map).expect("validator");
+    let record = csv::ByteRecord::from(vec![
+        "2026-11-23 14:05:11",
+        "00-12345",
+        "R03",
+        "ORD-1",
+        "SALE",
+        "FLEXITI",
+        "12.00",
+        "CAD",
+    ]);
+    let last = u64::from(u32::MAX);
+    let row = validator
+        .validate(&record, &positions, 0, last)
+        .map_err(|e| e.0)
+        .expect("the last line a row can name is read")
+        .expect("a Flexiti row");
+    assert_eq!(row.line, u32::MAX);
+    let past = validator
+        .validate(&record, &positions, 0, last + 1)
+        .map(|_| ())
+        .expect_err("one line further is rejected");
+    assert_eq!(
+        past.0,
+        "line 4294967296: past the 4294967295 lines a ledger file may hold"
+    );
 }

@@ -222,7 +222,7 @@ fn file_line_is_the_physical_line_where_each_record_starts() {
                 let path = write(&dir, &name, &bytes);
                 let side = read_files(&[path], &LedgerSettings::default(), cal()).expect("read");
                 let case = format!("eol {eol:?} bom {bom} quoted {quoted}");
-                let mut rows: Vec<u64> = side.rows.iter().map(|r| r.line).collect();
+                let mut rows: Vec<u64> = side.rows.iter().map(|r| u64::from(r.line)).collect();
                 rows.sort_unstable();
                 assert_eq!(rows, expect_rows, "rows, {case}");
                 let rejects: Vec<u64> = side.rejects.iter().map(|r| r.line).collect();
@@ -325,7 +325,7 @@ proptest! {
         let side = read_bytes(&bytes).expect("a file with a header reads");
         // Every row and reject points inside the file, past the header.
         let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        for line in side.rows.iter().map(|r| r.line).chain(side.rejects.iter().map(|r| r.line)) {
+        for line in side.rows.iter().map(|r| u64::from(r.line)).chain(side.rejects.iter().map(|r| r.line)) {
             prop_assert!((2..=lines).contains(&line), "line {line} of {lines}");
         }
         for r in &side.rows {

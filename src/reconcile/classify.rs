@@ -257,7 +257,7 @@ fn with_ledger(sides: &Sides<'_, '_>, d: &mut Discrepancy, l: &LedgerRow) {
     d.ledger_register = l.register.map(|s| s.to_string());
     d.ledger_at = Some(l.at);
     d.ledger_file = Some(sides.ledger.file_name(l.file_index));
-    d.ledger_line = Some(l.line);
+    d.ledger_line = Some(u64::from(l.line));
 }
 
 fn paired(
@@ -358,7 +358,7 @@ pub(crate) fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) 
         );
         let n = seen.entry(content.clone()).or_insert(0);
         *n += 1;
-        ids.insert((r.file_index, r.line), format!("{content}#{n}"));
+        ids.insert((r.file_index, u64::from(r.line)), format!("{content}#{n}"));
     }
     let file_index: HashMap<String, u32> = (0..sides.ledger.files.len())
         .filter_map(|i| u32::try_from(i).ok())

@@ -335,7 +335,7 @@ fn match_part(
     for &i in l_rows {
         let Some(k) = l.get(i as usize) else { continue };
         let r = k.item;
-        let tie = (u64::from(r.file_index) << 40) | r.line;
+        let tie = (u64::from(r.file_index) << 40) | u64::from(r.line);
         keys.push(&r.reference, r.kind);
         lc.push(i, r.amount.cents(), r.at.timestamp_micros(), tie);
     }
@@ -583,7 +583,7 @@ mod tests {
         let ledger: Vec<LedgerRow> = (0..380u64)
             .map(|i| LedgerRow {
                 file_index: (i % 2) as u32,
-                line: i + 2,
+                line: (i + 2) as u32,
                 at: at((i % 4) as i64),
                 store: None,
                 register: None,

@@ -110,8 +110,9 @@ pub struct FlexitiSide {
 pub struct LedgerRow {
     /// Index into [`LedgerSide::files`].
     pub file_index: u32,
-    /// 1-based line number in the file (the header is line 1).
-    pub line: u64,
+    /// 1-based line number in the file (the header is line 1). A `u32` keeps the row at 64
+    /// bytes (a large run holds tens of millions); a row past line 4,294,967,295 is rejected.
+    pub line: u32,
     pub at: DateTime<Utc>,
     /// Store after the store map (Flexiti's `external_location_id` when mapped).
     pub store: Option<Label>,
@@ -192,6 +193,12 @@ pub fn mask_account(account: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ledger_row_fits_in_64_bytes() {
+        // A large run holds tens of millions of rows: every 8 bytes is 80 MB at 10M rows.
+        assert!(std::mem::size_of::<LedgerRow>() <= 64);
+    }
 
     #[test]
     fn masks_all_but_the_last_four_digits() {

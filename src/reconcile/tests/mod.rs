@@ -115,7 +115,7 @@ impl Scenario {
         amount: &str,
         at: &str,
         file: u32,
-        line: u64,
+        line: u32,
     ) -> &mut Self {
         self.ledger.rows.push(LedgerRow {
             file_index: file,
@@ -130,7 +130,7 @@ impl Scenario {
         self
     }
 
-    fn led_sale(&mut self, reference: &str, amount: &str, at: &str, line: u64) -> &mut Self {
+    fn led_sale(&mut self, reference: &str, amount: &str, at: &str, line: u32) -> &mut Self {
         self.led(Kind::Sale, reference, amount, at, 0, line)
     }
 
