@@ -1044,6 +1044,61 @@ async fn many_new_findings_on_postgres_are_copied_in_exactly_and_leave_no_stagin
     .await;
 }
 
+/// When the copy cannot be made (here: the run's staging table name is taken by a view, which
+/// `DROP TABLE` refuses), the new findings are bound as arrays in the run's transaction
+/// instead: every one stored exactly, none twice, and the view left as it was.
+#[tokio::test]
+async fn when_the_copy_fails_the_new_findings_are_stored_as_arrays_instead() {
+    on_postgres(|url| async move {
+        let store = Store::connect(&url, MERCHANT).await.expect("connect");
+        let next_run: i64 = {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM runs")
+                .fetch_one(&mut conn)
+                .await
+                .expect("next run id")
+        };
+        // Views for the next few ids, in case the sequence skips one.
+        for id in next_run..next_run + 5 {
+            execute_raw(
+                &url,
+                &format!("CREATE VIEW finding_stage_{id} AS SELECT 1 AS x"),
+            )
+            .await;
+        }
+        let range = DayRange::single(day(23));
+        let found: Vec<Discrepancy> = (0..2_100i64)
+            .map(|i| finding(day(23), &format!("ORD-{i}"), 100 + i))
+            .collect();
+        let changes = run(&store, |id| report(id, range, at(24, 6), found.clone())).await;
+        assert_eq!(changes.new.len(), found.len());
+        holds_exactly(&store, &found).await;
+        let (run_id, views): (i64, i64) = {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::query_as(
+                "SELECT (SELECT MAX(id) FROM runs), (SELECT count(*) FROM pg_views \
+                 WHERE viewname LIKE 'finding\\_stage\\_%')",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("the run and the views")
+        };
+        assert!(
+            (next_run..next_run + 5).contains(&run_id),
+            "run {run_id}: its staging table name is one of the views"
+        );
+        assert_eq!(views, 5, "the views are not the run's to drop");
+        assert!(staging_tables(&url).await.is_empty());
+        // Found again by their fingerprints: nothing new, nothing lost.
+        let again = run(&store, |id| report(id, range, at(25, 6), found.clone())).await;
+        assert!(again.new.is_empty(), "{again:?}");
+        assert_eq!(again.still_open.len(), found.len());
+    })
+    .await;
+}
+
 /// Merchants sharing a PostgreSQL database copy their runs' new findings in at the same time,
 /// each through its own run's table: each stores exactly its own findings, and no table is
 /// left behind.
