@@ -501,6 +501,47 @@ async fn an_accountant_can_reconcile_files_without_a_config_file() {
     );
 }
 
+/// `status` is the morning's check: it fails when the latest run's summary email did not go
+/// out, even though that run's results are stored and the last success is recent, and clears
+/// once a later run's email goes.
+#[tokio::test]
+async fn status_fails_while_the_latest_runs_email_did_not_go_out() {
+    let h = Harness::start(Faults::default()).await;
+    let ok = h.cli(&["run", "--date", "2026-11-23"]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let fine = h.cli(&["status", "--max-age-hours", "26"]).await;
+    assert_eq!(fine.status.code(), Some(0), "{}", stdout(&fine));
+    assert!(
+        !stdout(&fine).contains("EMAIL NOT SENT"),
+        "{}",
+        stdout(&fine)
+    );
+
+    let file = "[email]\ntransport = \"file\"\n";
+    let smtp = "[email]\ntransport = \"smtp\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 9\ntls = \"none\"\ntimeout_secs = 2\n";
+    h.edit_config(|text| text.replace(file, smtp));
+    let failed = h.cli(&["run", "--date", "2026-11-23"]).await;
+    assert_eq!(failed.status.code(), Some(3), "{}", stderr(&failed));
+    let runs = h.store().await.list_runs(1).await.expect("runs");
+    let status = h.cli(&["status", "--max-age-hours", "26"]).await;
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    let text = stdout(&status);
+    assert!(text.contains("OK: last successful run finished"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "EMAIL NOT SENT: run {id}'s summary email did not go out: sending it failed (runs show {id})",
+            id = runs[0].id
+        )),
+        "{text}"
+    );
+
+    h.edit_config(|text| text.replace(smtp, file));
+    let again = h.cli(&["run", "--date", "2026-11-23"]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let cleared = h.cli(&["status", "--max-age-hours", "26"]).await;
+    assert_eq!(cleared.status.code(), Some(0), "{}", stdout(&cleared));
+}
+
 #[tokio::test]
 async fn a_run_whose_email_fails_keeps_its_results_and_exits_partial() {
     let h = Harness::start(Faults::default()).await;

@@ -33,6 +33,11 @@ async fn stored_run_emailing(store: &Store) -> i64 {
     id
 }
 
+/// What `status` reports of the latest finished run's email.
+async fn latest(store: &Store) -> Option<(i64, String)> {
+    store.latest_email_not_sent().await.expect("latest")
+}
+
 async fn scenario(url: String) {
     let store = Store::connect(&url, MERCHANT).await.expect("connect");
     // Died while emailing: committed, email still pending.
@@ -41,9 +46,15 @@ async fn scenario(url: String) {
         store.email_state(died).await.expect("state").as_deref(),
         Some("pending")
     );
+    assert_eq!(latest(&store).await, Some((died, "pending".to_string())));
     // Sent: not reported.
     let sent = stored_run_emailing(&store).await;
     store.mark_email_sent(sent).await.expect("sent");
+    assert_eq!(
+        latest(&store).await,
+        None,
+        "the latest run's email went out"
+    );
     // Email failed: the run is partial and its email failed, not reported as unsent.
     let failed_email = stored_run_emailing(&store).await;
     store
@@ -60,6 +71,12 @@ async fn scenario(url: String) {
         .fail_run(failed_run, "ledger missing")
         .await
         .expect("fail");
+
+    // The latest finished run is the partial one (a failed run is not finished with results).
+    assert_eq!(
+        latest(&store).await,
+        Some((failed_email, "failed".to_string()))
+    );
 
     assert_eq!(store.take_unsent_emails().await.expect("take"), vec![died]);
     assert_eq!(

@@ -82,13 +82,35 @@ pub async fn migrate(config: &Config) -> Result<Exit, AppError> {
     Ok(Exit::Done)
 }
 
-/// A dead-man's switch for cron: exit 1 when the last succeeded run is too old.
+/// A dead-man's switch for cron: exit 1 when the last succeeded run is too old, or when the
+/// latest finished run's summary email did not go out (the accountants did not get it).
 pub async fn status(config: &Config, max_age_hours: i64) -> Result<Exit, AppError> {
     let store = open(config).await?;
     let last = store
         .last_successful_run_finished_at()
         .await
         .map_err(AppError::fatal)?;
+    let age = last_success(last, max_age_hours);
+    let email = store
+        .latest_email_not_sent()
+        .await
+        .map_err(AppError::fatal)?;
+    if let Some((id, state)) = &email {
+        let why = match state.as_str() {
+            "failed" => "sending it failed",
+            "pending" => "the run stopped while sending it (or is sending it now)",
+            _ => "the run stopped while sending it",
+        };
+        println!("EMAIL NOT SENT: run {id}'s summary email did not go out: {why} (runs show {id})");
+    }
+    Ok(match (age, email) {
+        (Exit::Done, None) => Exit::Done,
+        _ => Exit::Fatal,
+    })
+}
+
+/// Says how old the last succeeded run is: `Done` when within `max_age_hours`, else `Fatal`.
+fn last_success(last: Option<chrono::DateTime<Utc>>, max_age_hours: i64) -> Exit {
     match last {
         Some(at) => {
             let age = Utc::now() - at;
@@ -97,18 +119,18 @@ pub async fn status(config: &Config, max_age_hours: i64) -> Result<Exit, AppErro
                     "STALE: last successful run finished {at} ({} h ago; threshold {max_age_hours} h)",
                     age.num_hours()
                 );
-                Ok(Exit::Fatal)
+                Exit::Fatal
             } else {
                 println!(
                     "OK: last successful run finished {at} ({} h ago)",
                     age.num_hours()
                 );
-                Ok(Exit::Done)
+                Exit::Done
             }
         }
         None => {
             println!("STALE: no successful run recorded");
-            Ok(Exit::Fatal)
+            Exit::Fatal
         }
     }
 }

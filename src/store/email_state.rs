@@ -64,6 +64,26 @@ impl Store {
         Ok(ids)
     }
 
+    /// The latest finished run (succeeded or partial) when its summary email did not go out:
+    /// its id and the email's state (`pending`: the run stopped while sending, or is sending
+    /// now; `unsent`: a later run found it so; `failed`). `None` when that run's email went
+    /// out or none was due, and when no run has finished.
+    pub async fn latest_email_not_sent(&self) -> Result<Option<(i64, String)>> {
+        let latest: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, email FROM runs WHERE status IN ('succeeded', 'partial') \
+             AND merchant = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&self.merchant)
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading the latest run's email state")?;
+        Ok(latest.and_then(|(id, email)| {
+            email
+                .filter(|e| matches!(e.as_str(), "pending" | "unsent" | "failed"))
+                .map(|e| (id, e))
+        }))
+    }
+
     async fn set_email_state(&self, run_id: i64, state: &str) -> Result<()> {
         sqlx::query("UPDATE runs SET email = $2 WHERE id = $1 AND merchant = $3")
             .bind(run_id)
