@@ -700,19 +700,30 @@ mod scenarios {
             expected_resolved.len(),
             "all counted"
         );
-        // Only the first of them by id are read back, as they now are: the findings were stored
-        // in the run's order, so those are the first expected ones.
+        // Only the first of them are read back, as they now are, largest delta first: the
+        // deltas grow with the run's order, so those are the last expected ones, last first.
         assert_eq!(changes.resolved.len(), ChangeSummary::RESOLVED_LISTED);
-        let resolved_ids: Vec<i64> = changes.resolved.iter().map(|r| r.id).collect();
-        let mut sorted = resolved_ids.clone();
-        sorted.sort_unstable();
-        assert_eq!(resolved_ids, sorted, "resolved findings come by id");
+        let deltas: Vec<i64> = changes
+            .resolved
+            .iter()
+            .map(|r| r.discrepancy.delta.cents().abs())
+            .collect();
+        assert!(
+            deltas.windows(2).all(|w| w[0] >= w[1]),
+            "largest delta first: {deltas:?}"
+        );
         let got: Vec<String> = changes
             .resolved
             .iter()
             .map(|r| r.fingerprint.clone())
             .collect();
-        assert_eq!(got, expected_resolved[..ChangeSummary::RESOLVED_LISTED]);
+        let largest: Vec<String> = expected_resolved
+            .iter()
+            .rev()
+            .take(ChangeSummary::RESOLVED_LISTED)
+            .cloned()
+            .collect();
+        assert_eq!(got, largest);
         assert!(
             changes
                 .resolved

@@ -295,7 +295,9 @@ pub(super) fn changes(report: &RunReport, opts: &RenderOptions) -> Section {
             })
             .collect();
         section = section
-            .push(Block::Para("Resolved (no longer found):".into()))
+            .push(Block::Para(
+                "Resolved (no longer found), largest first:".into(),
+            ))
             .push(Block::List(items));
         if let Some(block) = more(shown, changes.resolved_count.max(shown), "") {
             section = section.push(block);

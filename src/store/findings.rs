@@ -551,7 +551,7 @@ async fn known_before(
 
 /// Resolves the open findings of the run's complete days (and `stores`, when not empty) that
 /// the run did not see. Returns how many, and the first [`ChangeSummary::RESOLVED_LISTED`] of
-/// them by id as they now are. A finding's store is the ledger's, else Flexiti's; one with
+/// them, largest delta first (then by id), as they now are. A finding's store is the ledger's, else Flexiti's; one with
 /// neither is in no store.
 async fn resolve_unseen(
     tx: &mut Transaction<'_, Any>,
@@ -607,7 +607,7 @@ async fn resolve_unseen(
     let listed = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM discrepancies WHERE merchant = $1 AND business_date >= $2 \
          AND business_date <= $3 AND status = 'resolved' AND resolved_run = $4 \
-         ORDER BY id LIMIT $5"
+         ORDER BY ABS(delta_cents) DESC, id LIMIT $5"
     ))
     .bind(merchant)
     .bind(report.range.from.to_string())
