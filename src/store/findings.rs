@@ -551,8 +551,8 @@ async fn known_before(
 
 /// Resolves the open findings of the run's complete days (and `stores`, when not empty) that
 /// the run did not see. Returns how many, and the first [`ChangeSummary::RESOLVED_LISTED`] of
-/// them, largest delta first (then by id), as they now are. A finding's store is the ledger's, else Flexiti's; one with
-/// neither is in no store.
+/// them, largest delta first (then by id), as they now are. A finding's store is the ledger's,
+/// else Flexiti's; one with neither is in no store.
 async fn resolve_unseen(
     tx: &mut Transaction<'_, Any>,
     merchant: &str,

@@ -50,8 +50,9 @@ pub struct ChangeSummary {
     /// How many findings open before this run it no longer found, and so resolved.
     pub resolved_count: usize,
     /// The first [`RESOLVED_LISTED`](ChangeSummary::RESOLVED_LISTED) of those, largest delta
-    /// first (then by id), as they now are: what the email lists before "and N more". Not all of them: a run that resolves 50k
-    /// findings would otherwise read every one back inside its transaction.
+    /// first (then by id), as they now are: what the email lists before "and N more". Not all
+    /// of them: a run that resolves 50k findings would otherwise read every one back inside its
+    /// transaction.
     pub resolved: Vec<StoredDiscrepancy>,
 }
 
