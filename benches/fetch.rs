@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
             .side
             .records
             .iter()
-            .filter(|r| r.return_id.is_none())
+            .filter(|r| r.return_id().is_none())
             .count()
     );
 

@@ -439,8 +439,8 @@ async fn a_failing_lookup_marks_the_days_of_its_records_incomplete_and_keeps_the
     for (g, w) in got.iter().zip(&want) {
         if g.authorization_id == dead {
             assert_eq!(
-                (g.kind, g.at, g.amount, &g.reference),
-                (w.kind, w.at, w.amount, &w.reference)
+                (g.kind(), g.at, g.amount, &g.reference),
+                (w.kind(), w.at, w.amount, &w.reference)
             );
         } else {
             assert_eq!(g, w);

@@ -97,7 +97,7 @@ async fn a_clean_fetch_unions_utc_dates_without_losing_or_duplicating_a_transact
     assert_eq!(by_id("capture:346126").amount, Amount::from_cents(30));
     let ret = by_id("return:9000000000123456");
     assert_eq!(
-        (ret.kind, ret.amount, ret.capture_id),
+        (ret.kind(), ret.amount, ret.capture_id),
         (Kind::Return, Amount::from_cents(20_000), 346_123)
     );
     assert_eq!(ret.at.to_rfc3339(), "2026-11-24T15:05:44.250+00:00");

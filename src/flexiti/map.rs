@@ -27,7 +27,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Kind, Label, Text,
+    Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Label, Text,
 };
 
 use super::wire::{WireAuthorization, WireCapture};
@@ -183,16 +183,7 @@ impl Collected {
         };
         let amount = checked_amount(c.amount);
         let date = c.date.map_err(|raw| (Breach::BadDate, raw));
-        let base = FlexitiRecord {
-            kind: Kind::Sale,
-            reference: reference.clone().unwrap_or_default(),
-            amount: *amount.as_ref().unwrap_or(&Amount::ZERO),
-            at: *date.as_ref().unwrap_or(&DateTime::<Utc>::UNIX_EPOCH),
-            capture_id: c.capture_id,
-            return_id: None,
-            authorization_id: c.authorization_id,
-            store: c.external_location_id.as_deref().map(Label::new),
-        };
+        let store = c.external_location_id.as_deref().map(Label::new);
         self.captures += 1;
         for r in c.returns {
             let own = given(r.reference).or_else(|| reference.clone());
@@ -211,14 +202,15 @@ impl Collected {
                 self.unreferenced
                     .push(flaw(FlawedKind::Return, r.return_id, &own, missing));
             }
-            self.records.push(FlexitiRecord {
-                kind: Kind::Return,
-                reference: own.unwrap_or_default(),
-                amount: *amount,
-                at: *at,
-                return_id: Some(r.return_id),
-                ..base.clone()
-            });
+            self.records.push(FlexitiRecord::new(
+                c.capture_id,
+                Some(r.return_id),
+                c.authorization_id,
+                own.unwrap_or_default(),
+                *amount,
+                *at,
+                store,
+            ));
         }
         if amount.is_err() || date.is_err() {
             for f in amount.err().into_iter().chain(date.err()) {
@@ -232,7 +224,15 @@ impl Collected {
             self.unreferenced
                 .push(flaw(FlawedKind::Capture, c.capture_id, &reference, missing));
         }
-        self.records.push(base);
+        self.records.push(FlexitiRecord::new(
+            c.capture_id,
+            None,
+            c.authorization_id,
+            reference.unwrap_or_default(),
+            *amount.as_ref().unwrap_or(&Amount::ZERO),
+            *date.as_ref().unwrap_or(&DateTime::<Utc>::UNIX_EPOCH),
+            store,
+        ));
     }
 
     pub fn merge(&mut self, other: Collected) {
@@ -322,7 +322,7 @@ impl Collected {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Amount;
+    use crate::domain::{Amount, Kind};
 
     fn capture(json: &str) -> WireCapture {
         serde_json::from_str(json).expect("capture parses")
@@ -352,7 +352,7 @@ mod tests {
         let side = c.into_side();
         assert_eq!(side.records.len(), 2);
         let (sale, ret) = (&side.records[0], &side.records[1]);
-        assert_eq!((sale.kind, ret.kind), (Kind::Sale, Kind::Return));
+        assert_eq!((sale.kind(), ret.kind()), (Kind::Sale, Kind::Return));
         assert_eq!(ret.reference, "A");
         assert_eq!(ret.amount, Amount::from_cents(250));
         assert_eq!(ret.record_id(), 5);

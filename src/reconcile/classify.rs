@@ -285,7 +285,7 @@ fn flexiti_only(
         category,
         Pass::Leftover,
         &f.item.reference,
-        f.item.kind,
+        f.item.kind(),
         f.day,
     );
     with_flexiti(&mut d, f.item);
@@ -293,7 +293,7 @@ fn flexiti_only(
     d.explanation = format!(
         "Flexiti {} {} {} at {}; {why}",
         f.item.identity(),
-        f.item.kind,
+        f.item.kind(),
         f.item.amount,
         f.item.at.to_rfc3339(),
     );

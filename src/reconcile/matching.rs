@@ -328,7 +328,7 @@ fn match_part(
     for &i in f_rows {
         let Some(k) = f.get(i as usize) else { continue };
         let r = k.item;
-        keys.push(&r.reference, r.kind);
+        keys.push(&r.reference, r.kind());
         fc.push(i, r.amount.cents(), r.at.timestamp_micros(), r.record_id());
     }
     let mut lc = Columns::with_capacity(l_rows.len());
@@ -569,15 +569,16 @@ mod tests {
         };
         // 40 references with duplicates, both kinds, equal and different amounts, ties in time.
         let flexiti: Vec<FlexitiRecord> = (0..400u64)
-            .map(|i| FlexitiRecord {
-                kind: if i % 7 == 0 { Kind::Return } else { Kind::Sale },
-                reference: format!("R{}", i % 40).into(),
-                amount: Amount::from_cents(1000 + (i % 3) as i64),
-                at: at((i % 5) as i64),
-                capture_id: i,
-                return_id: (i % 7 == 0).then_some(10_000 + i),
-                authorization_id: i,
-                store: None,
+            .map(|i| {
+                FlexitiRecord::new(
+                    i,
+                    (i % 7 == 0).then_some(10_000 + i),
+                    i,
+                    format!("R{}", i % 40).into(),
+                    Amount::from_cents(1000 + (i % 3) as i64),
+                    at((i % 5) as i64),
+                    None,
+                )
             })
             .collect();
         let ledger: Vec<LedgerRow> = (0..380u64)

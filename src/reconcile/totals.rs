@@ -61,7 +61,7 @@ pub(crate) fn per_day_and_store(
     for k in f.iter().filter(|k| keep(k.day, &k.item.store)) {
         nf += 1;
         let t = slot(&mut map, k.day, k.item.store.unwrap_or(no_store));
-        add(&mut t.flexiti, k.item.kind, k.item.amount).ok_or_else(|| too_large("Flexiti", t))?;
+        add(&mut t.flexiti, k.item.kind(), k.item.amount).ok_or_else(|| too_large("Flexiti", t))?;
     }
     for k in l.iter().filter(|k| keep(k.day, &k.item.store)) {
         nl += 1;

@@ -82,7 +82,7 @@ pub(super) fn invalid_records(
         let still: FxHashSet<(u64, Option<u64>)> = records
             .iter()
             .filter(|r| r.reference.is_empty())
-            .map(|r| (r.capture_id, r.return_id))
+            .map(|r| (r.capture_id, r.return_id()))
             .collect();
         if !still.is_empty() {
             records.retain(|r| !r.reference.is_empty());

@@ -15,7 +15,7 @@ pub(super) fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
         .map(|(i, r)| {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             // Return ids have at most 16 digits, so `u64::MAX` marks the sale.
-            (r.capture_id, r.return_id.unwrap_or(u64::MAX), i)
+            (r.capture_id, r.return_id().unwrap_or(u64::MAX), i)
         })
         .collect();
     // Keys are distinct (the position), so any sort gives this order; the unstable one sorts
@@ -48,7 +48,7 @@ pub(super) fn sort_by_time(records: &mut [FlexitiRecord]) {
         .enumerate()
         .map(|(i, r)| {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            (r.at, r.record_id(), r.kind, i)
+            (r.at, r.record_id(), r.kind(), i)
         })
         .collect();
     // The position makes every key distinct: the order is that of a stable sort. The stable

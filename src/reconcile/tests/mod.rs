@@ -75,16 +75,17 @@ impl Scenario {
         capture_id: u64,
         return_id: Option<u64>,
     ) -> &mut Self {
-        self.flexiti.records.push(FlexitiRecord {
-            kind,
-            reference: reference.into(),
-            amount: amt(amount),
-            at: utc(at),
+        let record = FlexitiRecord::new(
             capture_id,
             return_id,
-            authorization_id: capture_id + 1_000_000,
-            store: Some("00-1".into()),
-        });
+            capture_id + 1_000_000,
+            reference.into(),
+            amt(amount),
+            utc(at),
+            Some("00-1".into()),
+        );
+        assert_eq!(record.kind(), kind, "a return has a return id, a sale none");
+        self.flexiti.records.push(record);
         self
     }
 
