@@ -11,6 +11,7 @@ pub mod flexiti;
 pub mod hashed;
 pub mod job;
 pub mod ledger;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod reconcile;

@@ -16,8 +16,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc hands freed memory back to the kernel after a short delay. A reconciliation frees
 /// and allocates gigabytes in bursts, and every page handed back is faulted in and zeroed again
 /// when reused: measured at 1M rows, a third of the wall time went to the kernel zeroing pages.
-/// Freed memory is kept and reused instead (peak RSS moved by a few percent). `MIMALLOC_PURGE_DELAY`
-/// in the environment still wins, since this only sets the default.
+/// Freed memory is kept and reused instead, except while the inputs are read and keyed, which
+/// free most of what they allocate (`src/memory.rs`). `MIMALLOC_PURGE_DELAY` in the environment
+/// still wins, since this only sets the default.
 fn keep_freed_memory() {
     // `mi_option_purge_delay` in mimalloc.h (v2 and v3); the binding does not name it.
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

@@ -26,9 +26,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{
-    Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Label, Text,
-};
+use crate::domain::{Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Label, Text};
 
 use super::wire::{WireAuthorization, WireCapture};
 use auths::{AuthEntry, Authorizations, Resolved};

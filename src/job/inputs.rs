@@ -28,6 +28,10 @@ pub struct Inputs {
 /// From the API the ledger is read first, so that a ledger that cannot be read fails the run
 /// before any call to Flexiti.
 pub async fn gather(plan: &Plan<'_>, stages: &Stages) -> anyhow::Result<Inputs> {
+    // Reading frees as much as it keeps (pages, parts, the authorizations and sort keys once
+    // the side is built): handed back as it goes, so the engine starts from what the inputs
+    // hold (`src/memory.rs`).
+    let _hand_back = crate::memory::hand_back_freed();
     let config = plan.config;
     let read_ledger =
         || ledger::read_files(&plan.ledger_files, &config.file.ledger, config.calendar);

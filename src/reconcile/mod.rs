@@ -117,7 +117,10 @@ pub fn reconcile(
     let mut clock = Steps::start();
     let window = params.range.widen(params.window_days);
     let cal = params.calendar;
-    // Each side's business days on its own core: a time zone lookup per record.
+    // Each side's business days on its own core: a time zone lookup per record. The keyed
+    // views grow by copying (their length is known only once filtered): what they leave behind
+    // is handed back rather than kept next to the engine's working memory (`src/memory.rs`).
+    let hand_back = crate::memory::hand_back_freed();
     let (f, l) = std::thread::scope(|scope| {
         let f = scope.spawn(|| in_window(&flexiti.records, |r| r.at, cal, window));
         let l = in_window(&ledger.rows, |r| r.at, cal, window);
@@ -125,6 +128,7 @@ pub fn reconcile(
     });
     let f =
         f.map_err(|_| anyhow::anyhow!("the business days of the Flexiti side: a worker stopped"))?;
+    drop(hand_back);
     clock.step("days");
 
     // References of invalid Flexiti records are not judged; the split is made only when

@@ -84,7 +84,11 @@ impl FlexitiRecord {
         at: DateTime<Utc>,
         store: Option<Label>,
     ) -> Self {
-        assert_ne!(return_id, Some(NOT_A_RETURN), "a return id of 16 digits or fewer");
+        assert_ne!(
+            return_id,
+            Some(NOT_A_RETURN),
+            "a return id of 16 digits or fewer"
+        );
         FlexitiRecord {
             reference,
             amount,
@@ -253,12 +257,21 @@ mod tests {
         assert!(std::mem::size_of::<FlexitiRecord>() <= 72);
         let at = DateTime::<Utc>::UNIX_EPOCH;
         let sale = FlexitiRecord::new(7, None, 3, "A".into(), Amount::ZERO, at, None);
-        assert_eq!((sale.kind(), sale.return_id(), sale.record_id()), (Kind::Sale, None, 7));
+        assert_eq!(
+            (sale.kind(), sale.return_id(), sale.record_id()),
+            (Kind::Sale, None, 7)
+        );
         let ret = FlexitiRecord::new(7, Some(0), 3, "A".into(), Amount::ZERO, at, None);
-        assert_eq!((ret.kind(), ret.return_id(), ret.record_id()), (Kind::Return, Some(0), 0));
+        assert_eq!(
+            (ret.kind(), ret.return_id(), ret.record_id()),
+            (Kind::Return, Some(0), 0)
+        );
         let largest = 9_999_999_999_999_999;
         let ret = FlexitiRecord::new(7, Some(largest), 3, "A".into(), Amount::ZERO, at, None);
-        assert_eq!((ret.kind(), ret.identity()), (Kind::Return, format!("return:{largest}")));
+        assert_eq!(
+            (ret.kind(), ret.identity()),
+            (Kind::Return, format!("return:{largest}"))
+        );
     }
 
     #[test]
