@@ -39,10 +39,15 @@ pub(super) fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
     records.retain(|_| flags.next().unwrap_or(true));
 }
 
-/// Orders records by time, record id and kind (ties keep the order read), in place. The order is found on
-/// small keys and each record then moves once along its cycle of the permutation: sorting the
-/// records themselves moved each of them many times, and a sorted copy doubled the memory.
-pub(super) fn sort_by_time(records: &mut [FlexitiRecord]) {
+/// Orders records by time, record id and kind (ties keep the order read). The order is found
+/// on small keys, then the records are moved once, in that order, into a new vector. Records
+/// arrive as runs already in time order (each file or page), interleaved: reading them in the
+/// new order walks each run forward, where moving them in place along the permutation's cycles
+/// jumped across the whole vector for each record (4.9 s of a 10M-row read).
+///
+/// Called once the authorizations are dropped, so the second vector lands below the read's
+/// peak (records, authorizations, ledger and keys all held).
+pub(super) fn sort_by_time(records: &mut Vec<FlexitiRecord>) {
     let mut keys: Vec<(DateTime<Utc>, u64, Kind, u32)> = records
         .iter()
         .enumerate()
@@ -54,18 +59,58 @@ pub(super) fn sort_by_time(records: &mut [FlexitiRecord]) {
     // The position makes every key distinct: the order is that of a stable sort. The stable
     // sort merges the runs each file's records already form instead of sorting them again.
     keys.sort();
-    // `from[i]`: the position whose record belongs at position `i`.
-    let mut from: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
-    for start in 0..from.len() {
-        let mut at = start;
-        loop {
-            let source = from[at] as usize;
-            from[at] = u32::try_from(at).unwrap_or(u32::MAX);
-            if source == start {
-                break;
-            }
-            records.swap(at, source);
-            at = source;
+    if keys.iter().enumerate().all(|(i, k)| k.3 as usize == i) {
+        return;
+    }
+    let from: Vec<u32> = keys.iter().map(|k| k.3).collect();
+    drop(keys);
+    // The same vector, its records taken one by one (same size: no copy is made here).
+    let mut unsorted: Vec<Option<FlexitiRecord>> =
+        std::mem::take(records).into_iter().map(Some).collect();
+    let mut sorted = Vec::with_capacity(unsorted.len());
+    for i in from {
+        if let Some(record) = unsorted.get_mut(i as usize).and_then(Option::take) {
+            sorted.push(record);
         }
+    }
+    *records = sorted;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Amount;
+
+    #[test]
+    fn records_are_ordered_by_time_then_id_then_kind_and_ties_keep_the_order_read() {
+        let at = |s: i64| DateTime::<Utc>::from_timestamp(1_795_000_000 + s, 0).expect("time");
+        let record = |capture: u64, ret: Option<u64>, s: i64, reference: &str| {
+            FlexitiRecord::new(capture, ret, 1, reference.into(), Amount::ZERO, at(s), None)
+        };
+        // Two runs in time order, interleaved as two files' records are.
+        let mut records = vec![
+            record(5, None, 0, "a"),
+            record(9, None, 3, "b"),
+            record(5, Some(9), 3, "c"),
+            record(2, None, 1, "d"),
+            record(2, None, 1, "e"),
+            record(7, None, 2, "f"),
+        ];
+        sort_by_time(&mut records);
+        let order: Vec<&str> = records.iter().map(|r| r.reference.as_str()).collect();
+        assert_eq!(order, ["a", "d", "e", "f", "b", "c"]);
+        // Already in order: left as it is.
+        let before = records.clone();
+        sort_by_time(&mut records);
+        assert_eq!(records, before);
+    }
+
+    #[test]
+    fn taking_a_record_out_of_an_option_copies_nothing_more() {
+        // The reorder turns the vector into options in place: same size, same allocation.
+        assert_eq!(
+            std::mem::size_of::<Option<FlexitiRecord>>(),
+            std::mem::size_of::<FlexitiRecord>()
+        );
     }
 }
