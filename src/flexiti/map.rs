@@ -266,6 +266,7 @@ impl Collected {
             unreferenced,
             ..
         } = self;
+        let mut clock = crate::reconcile::Steps::start();
         // The two sorts are independent: one on each core when the side is large.
         let mut auths = if records.len() < 100_000 {
             keep_first_listing(&mut records);
@@ -279,7 +280,9 @@ impl Collected {
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
         };
+        clock.step("dedupe");
         auths.link(&mut records);
+        clock.step("link");
 
         // Listed authorizations that no capture refers to.
         let mut listed_authorizations = 0u64;
@@ -306,7 +309,10 @@ impl Collected {
         let invalid = invalid_records(&mut records, flawed, unreferenced, &auths);
         drop(auths);
         authorizations.sort_by_key(|a| (a.created_at, a.authorization_id));
+        clock.step("uncaptured");
         sort_by_time(&mut records);
+        clock.step("order");
+        tracing::info!(steps = %clock, records = records.len(), "built the Flexiti side");
         FlexitiSide {
             records,
             authorizations,

@@ -78,20 +78,20 @@ fn in_window<T>(
 }
 
 /// Where the engine's time goes, step by step, for the log: `days=12ms matching=310ms …`.
-struct Steps {
+pub(crate) struct Steps {
     last: std::time::Instant,
     done: Vec<(&'static str, u128)>,
 }
 
 impl Steps {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Steps {
             last: std::time::Instant::now(),
             done: Vec::new(),
         }
     }
 
-    fn step(&mut self, name: &'static str) {
+    pub(crate) fn step(&mut self, name: &'static str) {
         let now = std::time::Instant::now();
         self.done.push((name, (now - self.last).as_millis()));
         self.last = now;
