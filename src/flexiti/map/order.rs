@@ -9,26 +9,38 @@ use crate::domain::{FlexitiRecord, Kind};
 /// Found by sorting small keys rather than with a table filled while reading, which held as
 /// much memory as the records' ids while the rows were still coming.
 pub(super) fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
-    let mut keys: Vec<(u64, u64, u32)> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            // Return ids have at most 16 digits, so `u64::MAX` marks the sale.
-            (r.capture_id, r.return_id().unwrap_or(u64::MAX), i)
-        })
-        .collect();
     // Keys are distinct (the position), so any sort gives this order; the unstable one sorts
     // in place, where the stable one took a scratch copy of half the keys at the moment the
-    // read peaks (records, authorizations and the ledger all held).
+    // read peaks (records, authorizations and the ledger all held). The return id is not in
+    // the key (16 bytes a record instead of 24, at that same moment): it is read from the
+    // records of a capture listed with others, its returns or itself again.
+    let mut keys: Vec<(u64, u32)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.capture_id, u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
     keys.sort_unstable();
     let mut keep = vec![true; records.len()];
-    for pair in keys.windows(2) {
-        if let [a, b] = pair
-            && (a.0, a.1) == (b.0, b.1)
-            && let Some(k) = keep.get_mut(b.2 as usize)
-        {
-            *k = false;
+    let mut listing: Vec<(Option<u64>, u32)> = Vec::new();
+    for capture in keys.chunk_by(|a, b| a.0 == b.0) {
+        if capture.len() < 2 {
+            continue;
+        }
+        listing.clear();
+        listing.extend(
+            capture
+                .iter()
+                .filter_map(|&(_, i)| Some((records.get(i as usize)?.return_id(), i))),
+        );
+        // The sale (no return id) and each return, first read first.
+        listing.sort_unstable();
+        for pair in listing.windows(2) {
+            if let [a, b] = pair
+                && a.0 == b.0
+                && let Some(k) = keep.get_mut(b.1 as usize)
+            {
+                *k = false;
+            }
         }
     }
     drop(keys);
@@ -103,6 +115,37 @@ mod tests {
         let before = records.clone();
         sort_by_time(&mut records);
         assert_eq!(records, before);
+    }
+
+    #[test]
+    fn the_first_listing_of_each_sale_and_return_is_kept_in_the_order_read() {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let record = |capture: u64, ret: Option<u64>, reference: &str| {
+            FlexitiRecord::new(capture, ret, 1, reference.into(), Amount::ZERO, at, None)
+        };
+        let mut records = vec![
+            record(7, None, "sale 7"),
+            record(7, Some(70), "return 70"),
+            record(3, None, "sale 3"),
+            // Capture 7 listed again with a new return, then once more as first listed.
+            record(7, None, "sale 7 again"),
+            record(7, Some(70), "return 70 again"),
+            record(7, Some(71), "return 71"),
+            record(3, Some(7), "return 7 of capture 3"),
+            record(7, None, "sale 7 a third time"),
+        ];
+        keep_first_listing(&mut records);
+        let kept: Vec<&str> = records.iter().map(|r| r.reference.as_str()).collect();
+        assert_eq!(
+            kept,
+            [
+                "sale 7",
+                "return 70",
+                "sale 3",
+                "return 71",
+                "return 7 of capture 3"
+            ]
+        );
     }
 
     #[test]
