@@ -60,21 +60,24 @@ pub(super) fn keep_first_listing(records: &mut Vec<FlexitiRecord>) {
 /// Called once the authorizations are dropped, so the second vector lands below the read's
 /// peak (records, authorizations, ledger and keys all held).
 pub(super) fn sort_by_time(records: &mut Vec<FlexitiRecord>) {
-    let mut keys: Vec<(DateTime<Utc>, u64, Kind, u32)> = records
+    // Ids have at most 16 digits (below 2^54): the id and the kind share one word, in the
+    // same order as the pair (24-byte keys instead of 32).
+    let mut keys: Vec<(DateTime<Utc>, u64, u32)> = records
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            (r.at, r.record_id(), r.kind(), i)
+            let kind = u64::from(r.kind() == Kind::Return);
+            (r.at, r.record_id() << 1 | kind, i)
         })
         .collect();
     // The position makes every key distinct: the order is that of a stable sort. The stable
     // sort merges the runs each file's records already form instead of sorting them again.
     keys.sort();
-    if keys.iter().enumerate().all(|(i, k)| k.3 as usize == i) {
+    if keys.iter().enumerate().all(|(i, k)| k.2 as usize == i) {
         return;
     }
-    let from: Vec<u32> = keys.iter().map(|k| k.3).collect();
+    let from: Vec<u32> = keys.iter().map(|k| k.2).collect();
     drop(keys);
     // The same vector, its records taken one by one (same size: no copy is made here).
     let mut unsorted: Vec<Option<FlexitiRecord>> =
