@@ -141,7 +141,12 @@ pub fn reconcile(
     };
 
     clock.step("unjudged");
-    let matched = matching::run(fj, lj)?;
+    let mut matched = matching::run(fj, lj)?;
+    // Pairs come part by part, each part's rows scattered over the window: in the order of
+    // the Flexiti side (time), checking them reads both sides nearly in order instead of
+    // missing the cache twice a pair. Their findings are ordered at the end like all others.
+    matched.exact.sort_unstable();
+    matched.amount.sort_unstable();
     clock.step("matching");
     let uncaptured = classify::uncaptured_references(flexiti);
     let incomplete: BTreeSet<NaiveDate> = flexiti.incomplete_days.clone();
