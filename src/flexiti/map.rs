@@ -266,7 +266,7 @@ impl Collected {
             unreferenced,
             ..
         } = self;
-        let mut clock = crate::reconcile::Steps::start();
+        let mut clock = crate::telemetry::Steps::start();
         // The two sorts are independent: one on each core when the side is large.
         let mut auths = if records.len() < 100_000 {
             keep_first_listing(&mut records);

@@ -77,44 +77,13 @@ fn in_window<T>(
         .collect()
 }
 
-/// Where the engine's time goes, step by step, for the log: `days=12ms matching=310ms …`.
-pub(crate) struct Steps {
-    last: std::time::Instant,
-    done: Vec<(&'static str, u128)>,
-}
-
-impl Steps {
-    pub(crate) fn start() -> Self {
-        Steps {
-            last: std::time::Instant::now(),
-            done: Vec::new(),
-        }
-    }
-
-    pub(crate) fn step(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        self.done.push((name, (now - self.last).as_millis()));
-        self.last = now;
-    }
-}
-
-impl std::fmt::Display for Steps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (name, ms)) in self.done.iter().enumerate() {
-            let gap = if i == 0 { "" } else { " " };
-            write!(f, "{gap}{name}={ms}ms")?;
-        }
-        Ok(())
-    }
-}
-
 /// Runs every matching rule over both sides and returns the findings of `params.range`.
 pub fn reconcile(
     flexiti: &FlexitiSide,
     ledger: &LedgerSide,
     params: &ReconcileParams,
 ) -> anyhow::Result<Outcome> {
-    let mut clock = Steps::start();
+    let mut clock = crate::telemetry::Steps::start();
     let window = params.range.widen(params.window_days);
     let cal = params.calendar;
     // Each side's business days on its own core: a time zone lookup per record. The keyed
