@@ -118,7 +118,12 @@ impl Resolved {
             .enumerate()
             .map(|(i, r)| (r.authorization_id, position(i)))
             .collect();
-        by_id.sort_unstable();
+        // On both cores when large.
+        if by_id.len() < 100_000 {
+            by_id.sort_unstable();
+        } else {
+            rayon::slice::ParallelSliceMut::par_sort_unstable(by_id.as_mut_slice());
+        }
         let mut index = self.index.iter().peekable();
         for (id, at) in by_id {
             while index.next_if(|k| k.0 < id).is_some() {}
