@@ -48,8 +48,8 @@ impl std::fmt::Display for Kind {
 /// magnitude; [`FlexitiRecord::kind`] gives the direction.
 ///
 /// A large run holds tens of millions of records, so the kind is not a field of its own: a
-/// record is a return exactly when it has a return id, and the id's word says which (72 bytes a
-/// record instead of 88).
+/// record is a return exactly when it has a return id, and one word holds the id or says there
+/// is none (72 bytes a record instead of 88).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlexitiRecord {
     pub reference: Text,
@@ -73,8 +73,8 @@ impl FlexitiRecord {
     ///
     /// # Panics
     ///
-    /// When `return_id` is `Some(u64::MAX)`: no id of 16 digits or fewer is, so it is a bug in
-    /// the caller, not bad input.
+    /// When `return_id` is `Some(u64::MAX)`, the value that marks a sale. The Flexiti reader
+    /// takes ids of at most 16 digits, so only a bug in the caller can pass it.
     pub fn new(
         capture_id: u64,
         return_id: Option<u64>,
