@@ -119,7 +119,7 @@ impl Resolved {
             .map(|(i, r)| (r.authorization_id, position(i)))
             .collect();
         // On both cores when large.
-        if by_id.len() < 100_000 {
+        if by_id.len() < super::PARALLEL_FROM {
             by_id.sort_unstable();
         } else {
             rayon::slice::ParallelSliceMut::par_sort_unstable(by_id.as_mut_slice());
