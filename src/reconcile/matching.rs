@@ -1,10 +1,17 @@
 //! Rules 1 to 3 on integer columns: the n-th record of one side pairs with the n-th of the
 //! other within a key, ordered by time then by id (Flexiti) or by file and line (ledger).
+//!
+//! Each side is put in that order once for the whole window (the Flexiti side is built in it,
+//! so it is only checked). Rows are then split by reference into parts; within a part, every
+//! row's rank within its key is counted in that order (no sort per part), a row has a
+//! counterpart exactly when the other side has more rows of its key than its rank, and Polars
+//! joins the rows that have one on (key, rank).
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
+use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 use super::Keyed;
@@ -20,8 +27,8 @@ pub(crate) struct Matched {
     pub(crate) ledger_left: Vec<(u32, bool)>,
 }
 
-/// One side's rows as the passes need them: the exact pass's key, the amount pass's key, and
-/// the order within a key.
+/// One side's rows of a part as the passes need them, in the rules' order.
+#[derive(Default)]
 struct Columns {
     idx: Vec<u32>,
     /// (reference, kind, amount), interned (`exact_ids`).
@@ -29,42 +36,20 @@ struct Columns {
     /// (reference, kind), interned (`Keys`).
     amount: Vec<u64>,
     cents: Vec<i64>,
-    time: Vec<i64>,
-    tie: Vec<u64>,
 }
 
 impl Columns {
     fn with_capacity(n: usize) -> Self {
         Columns {
             idx: Vec::with_capacity(n),
-            exact: Vec::new(),
-            amount: Vec::new(),
             cents: Vec::with_capacity(n),
-            time: Vec::with_capacity(n),
-            tie: Vec::with_capacity(n),
+            ..Columns::default()
         }
     }
 
-    fn push(&mut self, idx: u32, cents: i64, time: i64, tie: u64) {
+    fn push(&mut self, idx: u32, cents: i64) {
         self.idx.push(idx);
         self.cents.push(cents);
-        self.time.push(time);
-        self.tie.push(tie);
-    }
-
-    fn into_frame(self, idx_name: &str) -> PolarsResult<LazyFrame> {
-        let height = self.idx.len();
-        let df = DataFrame::new(
-            height,
-            vec![
-                Column::new(idx_name.into(), self.idx),
-                Column::new("e".into(), self.exact),
-                Column::new("a".into(), self.amount),
-                Column::new("t".into(), self.time),
-                Column::new("b".into(), self.tie),
-            ],
-        )?;
-        Ok(df.lazy())
     }
 }
 
@@ -192,8 +177,8 @@ fn by_bucket(
 
 /// The exact pass's key, `(reference, kind, amount)`, as dense ids shared by both sides: rows
 /// are bucketed by their amount key (a counting sort, no hashing), and the distinct amounts
-/// within a bucket numbered in order.
-fn exact_ids(sides: [&mut Columns; 2], bound: usize) {
+/// within a bucket numbered in order. Returns a bound above every id.
+fn exact_ids(sides: [&mut Columns; 2], bound: usize) -> usize {
     let [f, l] = sides;
     let n = f.amount.len() + l.amount.len();
     let cents_of = |r: usize| -> i64 {
@@ -224,16 +209,44 @@ fn exact_ids(sides: [&mut Columns; 2], bound: usize) {
     }
     l.exact = ids.split_off(f.amount.len());
     f.exact = ids;
+    usize::try_from(next).unwrap_or(usize::MAX)
 }
 
 /// Rows per part when a large window is matched in parts.
 const ROWS_PER_PART: usize = 600_000;
+
+/// Rows from which a side is put in order on both cores: below it, a thread costs more than
+/// it saves.
+const SORT_IN_PARALLEL_FROM: usize = 100_000;
 
 pub(crate) fn run(
     f: &[Keyed<'_, FlexitiRecord>],
     l: &[Keyed<'_, LedgerRow>],
 ) -> anyhow::Result<Matched> {
     run_in_parts(f, l, ROWS_PER_PART)
+}
+
+/// The positions of `items` in the rules' order: by time, then by `tie` (the Flexiti id, the
+/// ledger's file and line), then by position. A side already in that order (the Flexiti side
+/// as built) is checked in one pass, not sorted.
+fn rules_order<T: Sync>(items: &[Keyed<'_, T>], key: impl Fn(&T) -> (i64, u64) + Sync) -> Vec<u32> {
+    let positions = || (0..items.len()).filter_map(|i| u32::try_from(i).ok());
+    if items.windows(2).all(|w| key(w[0].item) <= key(w[1].item)) {
+        return positions().collect();
+    }
+    let mut keys: Vec<(i64, u64, u32)> = positions()
+        .zip(items)
+        .map(|(i, k)| {
+            let (time, tie) = key(k.item);
+            (time, tie, i)
+        })
+        .collect();
+    if keys.len() < SORT_IN_PARALLEL_FROM {
+        keys.sort_unstable();
+    } else {
+        keys.par_sort_unstable();
+    }
+    keys.into_iter().map(|(_, _, i)| i).collect()
 }
 
 /// Every rule pairs records of one reference only, so the rows can be split by reference into
@@ -244,14 +257,24 @@ fn run_in_parts(
     l: &[Keyed<'_, LedgerRow>],
     rows_per_part: usize,
 ) -> anyhow::Result<Matched> {
+    let (f_order, l_order) = std::thread::scope(|scope| {
+        let f_order = scope.spawn(|| rules_order(f, |r| (r.at.timestamp_micros(), r.record_id())));
+        let l_order = rules_order(l, |r| {
+            let tie = (u64::from(r.file_index) << 40) | u64::from(r.line);
+            (r.at.timestamp_micros(), tie)
+        });
+        (f_order.join(), l_order)
+    });
+    let f_order =
+        f_order.map_err(|_| anyhow::anyhow!("ordering the Flexiti side: a worker stopped"))?;
     let parts = (f.len() + l.len()).div_ceil(rows_per_part.max(1)).max(1);
     if parts == 1 {
-        let all_f: Vec<u32> = (0..f.len()).filter_map(|i| u32::try_from(i).ok()).collect();
-        let all_l: Vec<u32> = (0..l.len()).filter_map(|i| u32::try_from(i).ok()).collect();
-        return match_part(f, l, &all_f, &all_l);
+        return match_part(f, l, &f_order, &l_order);
     }
-    let f_parts = split_by_reference(f, |r| &r.reference, parts);
-    let l_parts = split_by_reference(l, |r| &r.reference, parts);
+    let f_parts = split_by_reference(f, &f_order, |r| &r.reference, parts);
+    drop(f_order);
+    let l_parts = split_by_reference(l, &l_order, |r| &r.reference, parts);
+    drop(l_order);
     // Two parts at a time: gathering a part's rows from the whole window is bound by memory
     // latency, which a second core hides. Results are joined in part order.
     let workers = std::thread::available_parallelism()
@@ -306,25 +329,30 @@ fn run_in_parts(
     Ok(all)
 }
 
-/// The indices of `items` in `parts` lists, by a hash of their reference: every row of one
-/// reference lands in the same part.
+/// The positions of `order` in `parts` lists, by a hash of their item's reference: every row
+/// of one reference lands in the same part, and each part keeps the order of `order`.
 fn split_by_reference<T>(
     items: &[Keyed<'_, T>],
+    order: &[u32],
     reference: impl Fn(&T) -> &str,
     parts: usize,
 ) -> Vec<Vec<u32>> {
     let mut split: Vec<Vec<u32>> = vec![Vec::new(); parts];
-    for (i, k) in items.iter().enumerate() {
+    for &i in order {
+        let Some(k) = items.get(i as usize) else {
+            continue;
+        };
         let hash = rustc_hash::FxBuildHasher.hash_one(reference(k.item));
         let part = usize::try_from(hash % parts as u64).unwrap_or(0);
-        if let (Some(part), Ok(i)) = (split.get_mut(part), u32::try_from(i)) {
+        if let Some(part) = split.get_mut(part) {
             part.push(i);
         }
     }
     split
 }
 
-/// Matches the rows at the given indices (which hold whole references) of each side.
+/// Matches the rows at the given indices (which hold whole references, in the rules' order)
+/// of each side.
 fn match_part(
     f: &[Keyed<'_, FlexitiRecord>],
     l: &[Keyed<'_, LedgerRow>],
@@ -334,21 +362,20 @@ fn match_part(
     if f_rows.is_empty() && l_rows.is_empty() {
         return Ok(Matched::default());
     }
-    let mut keys = Keys::with_capacity(f_rows.len().max(l_rows.len()));
+    let mut keys = Keys::with_capacity(f_rows.len() + l_rows.len());
     let mut fc = Columns::with_capacity(f_rows.len());
     for &i in f_rows {
         let Some(k) = f.get(i as usize) else { continue };
         let r = k.item;
         keys.push(&r.reference, r.kind());
-        fc.push(i, r.amount.cents(), r.at.timestamp_micros(), r.record_id());
+        fc.push(i, r.amount.cents());
     }
     let mut lc = Columns::with_capacity(l_rows.len());
     for &i in l_rows {
         let Some(k) = l.get(i as usize) else { continue };
         let r = k.item;
-        let tie = (u64::from(r.file_index) << 40) | u64::from(r.line);
         keys.push(&r.reference, r.kind);
-        lc.push(i, r.amount.cents(), r.at.timestamp_micros(), tie);
+        lc.push(i, r.amount.cents());
     }
     let (mut amount, bound) = keys.finish();
     lc.amount = amount.split_off(fc.idx.len());
@@ -359,102 +386,135 @@ fn match_part(
              a shorter range"
         );
     }
-    exact_ids([&mut fc, &mut lc], bound);
-    Ok(match_frames(fc.into_frame("fi")?, lc.into_frame("li")?)?)
+    let exact_bound = exact_ids([&mut fc, &mut lc], bound);
+
+    // The exact pass over every row, the amount pass over what it left.
+    let every = |c: &Columns| {
+        (0..c.idx.len())
+            .filter_map(|p| u32::try_from(p).ok())
+            .collect()
+    };
+    let (f_all, l_all): (Vec<u32>, Vec<u32>) = (every(&fc), every(&lc));
+    let exact = pass(
+        Rows::new(&fc.idx, &fc.exact, &f_all),
+        Rows::new(&lc.idx, &lc.exact, &l_all),
+        exact_bound,
+    )?;
+    drop((f_all, l_all));
+    let amount = pass(
+        Rows::new(&fc.idx, &fc.amount, &exact.f_rest),
+        Rows::new(&lc.idx, &lc.amount, &exact.l_rest),
+        bound,
+    )?;
+
+    // (reference, kind) keys that have at least one pair, for the duplicate rules.
+    let mut paired = vec![false; bound];
+    for &p in exact.f_paired.iter().chain(&amount.f_paired) {
+        paired[fc.amount[p as usize] as usize] = true;
+    }
+    let left = |c: &Columns, rest: &[u32]| -> Vec<(u32, bool)> {
+        rest.iter()
+            .map(|&p| (c.idx[p as usize], paired[c.amount[p as usize] as usize]))
+            .collect()
+    };
+    Ok(Matched {
+        flexiti_left: left(&fc, &amount.f_rest),
+        ledger_left: left(&lc, &amount.l_rest),
+        exact: exact.pairs,
+        amount: amount.pairs,
+    })
 }
 
-/// Sorts by `key`, time and tie, and numbers the rows within each key (`n`, from 0) into one
-/// join column, `j = key << 32 | n`. Sorted rows of one key are contiguous, so `n` is the
-/// row's position minus the position of its key's first row: a running maximum instead of a
-/// window over groups, which costs as much as the sort itself on millions of rows. Keys are
-/// dense ids below 2^31 (checked in `match_part`), ranks below 2^32, so `j` is exact.
-fn ranked(lf: LazyFrame, key: &str) -> LazyFrame {
-    let key_start = when(col(key).neq_missing(col(key).shift(lit(1))))
-        .then(col("pos"))
-        .otherwise(lit(0u32))
-        .cum_max(false);
-    lf.sort_by_exprs(
-        [col(key), col("t"), col("b")],
-        SortMultipleOptions::default(),
-    )
-    .with_row_index("pos", None)
-    .with_column(
-        ((col(key) * lit(1u64 << 32)) + (col("pos") - key_start).cast(DataType::UInt64)).alias("j"),
-    )
+/// One side's rows taking part in a pass: their positions in the part's columns, in the rules'
+/// order, and every row's index and key.
+struct Rows<'a> {
+    idx: &'a [u32],
+    key: &'a [u64],
+    rows: &'a [u32],
 }
 
-/// The pairs of the pass keyed by `key`: each with the amount pass's key, which says which
-/// `(reference, kind)` has a pair.
-fn pair(f: LazyFrame, l: LazyFrame, key: &str) -> PolarsResult<DataFrame> {
-    ranked(f, key)
-        .select([col("fi"), col("a"), col("j")])
+impl<'a> Rows<'a> {
+    fn new(idx: &'a [u32], key: &'a [u64], rows: &'a [u32]) -> Self {
+        Rows { idx, key, rows }
+    }
+
+    /// How many rows each key has, for keys below `bound`.
+    fn counts(&self, bound: usize) -> Vec<u32> {
+        let mut n = vec![0u32; bound];
+        for &p in self.rows {
+            n[self.key[p as usize] as usize] += 1;
+        }
+        n
+    }
+
+    /// Each row's rank within its key (from 0, in the rules' order): the rows whose rank the
+    /// other side also has (`other` counts its rows per key), as their index and join key
+    /// `key << 32 | rank` with their positions, and the others' positions.
+    fn split(&self, other: &[u32]) -> Ranked {
+        let mut seen = vec![0u32; other.len()];
+        let mut out = Ranked::default();
+        for &p in self.rows {
+            let key = self.key[p as usize];
+            let rank = &mut seen[key as usize];
+            if *rank < other[key as usize] {
+                out.idx.push(self.idx[p as usize]);
+                out.join.push(key << 32 | u64::from(*rank));
+                out.paired.push(p);
+            } else {
+                out.rest.push(p);
+            }
+            *rank += 1;
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+struct Ranked {
+    idx: Vec<u32>,
+    join: Vec<u64>,
+    paired: Vec<u32>,
+    rest: Vec<u32>,
+}
+
+/// What one pass made: its pairs (by index), and the positions of the rows it paired (Flexiti)
+/// and left (both sides).
+struct PassOutcome {
+    pairs: Vec<(u32, u32)>,
+    f_paired: Vec<u32>,
+    f_rest: Vec<u32>,
+    l_rest: Vec<u32>,
+}
+
+/// One pass: within each key below `bound` (ids below 2^32, ranks below 2^32, so the join key
+/// is exact), the n-th row of one side pairs with the n-th of the other.
+fn pass(f: Rows<'_>, l: Rows<'_>, bound: usize) -> PolarsResult<PassOutcome> {
+    let (f_counts, l_counts) = (f.counts(bound), l.counts(bound));
+    let (f, l) = (f.split(&l_counts), l.split(&f_counts));
+    drop((f_counts, l_counts));
+    let frame = |name: &str, idx: Vec<u32>, join: Vec<u64>| {
+        DataFrame::new(
+            idx.len(),
+            vec![Column::new(name.into(), idx), Column::new("j".into(), join)],
+        )
+    };
+    let joined = frame("fi", f.idx, f.join)?
+        .lazy()
         .join(
-            ranked(l, key).select([col("li"), col("j")]),
+            frame("li", l.idx, l.join)?.lazy(),
             [col("j")],
             [col("j")],
             JoinArgs::new(JoinType::Inner),
         )
-        .select([col("fi"), col("li"), col("a")])
-        .collect()
-}
-
-fn without(side: LazyFrame, pairs: &DataFrame, idx: &str) -> LazyFrame {
-    side.join(
-        pairs.clone().lazy().select([col(idx)]),
-        [col(idx)],
-        [col(idx)],
-        JoinArgs::new(JoinType::Anti),
-    )
-}
-
-fn match_frames(f: LazyFrame, l: LazyFrame) -> PolarsResult<Matched> {
-    // Collected once so that each later plan starts from materialised columns.
-    let f = f.collect()?.lazy();
-    let l = l.collect()?.lazy();
-
-    let exact = pair(f.clone(), l.clone(), "e")?;
-    let f_rest = without(f, &exact, "fi").collect()?;
-    let l_rest = without(l, &exact, "li").collect()?;
-
-    let amount = pair(f_rest.clone().lazy(), l_rest.clone().lazy(), "a")?;
-    let f_left = without(f_rest.lazy(), &amount, "fi");
-    let l_left = without(l_rest.lazy(), &amount, "li");
-
-    // (reference, kind) keys that have at least one pair, for the duplicate rules.
-    let pair_keys = concat(
-        [
-            exact.clone().lazy().select([col("a")]),
-            amount.clone().lazy().select([col("a")]),
-        ],
-        UnionArgs::default(),
-    )?
-    .unique(None, UniqueKeepStrategy::Any)
-    .with_column(lit(true).alias("paired"));
-
-    let flag = |side: LazyFrame, idx: &str| -> PolarsResult<Vec<(u32, bool)>> {
-        let df = side
-            .join(
-                pair_keys.clone(),
-                [col("a")],
-                [col("a")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .select([col(idx), col("paired").fill_null(lit(false))])
-            .collect()?;
-        let ids = u32_values(&df, idx)?;
-        let paired = df.column("paired")?.bool()?.rechunk();
-        let flags = paired.downcast_iter().flat_map(|a| a.values_iter());
-        Ok(ids.into_iter().zip(flags).collect())
-    };
-
-    Ok(Matched {
-        exact: index_pairs(&exact)?,
-        amount: index_pairs(&amount)?,
-        flexiti_left: flag(f_left, "fi")?,
-        ledger_left: flag(l_left, "li")?,
+        .select([col("fi"), col("li")])
+        .collect()?;
+    Ok(PassOutcome {
+        pairs: index_pairs(&joined)?,
+        f_paired: f.paired,
+        f_rest: f.rest,
+        l_rest: l.rest,
     })
 }
-
 fn u32_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<u32>> {
     let ca = df.column(name)?.u32()?;
     Ok(ca
@@ -505,7 +565,7 @@ mod tests {
         let mut sides = [Columns::with_capacity(4), Columns::with_capacity(6)];
         for (i, (reference, kind, cents)) in rows.iter().enumerate() {
             keys.push(reference, *kind);
-            sides[usize::from(i >= 4)].push(0, *cents, 0, 0);
+            sides[usize::from(i >= 4)].push(0, *cents);
         }
         let [f, l] = &mut sides;
         let (mut amount, bound) = keys.finish();
@@ -616,5 +676,56 @@ mod tests {
         assert_eq!(whole.amount, parts.amount);
         assert_eq!(whole.flexiti_left, parts.flexiti_left);
         assert_eq!(whole.ledger_left, parts.ledger_left);
+    }
+
+    #[test]
+    fn rows_pair_in_time_then_id_or_file_and_line_order_whatever_order_they_come_in() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        let at = |s: i64| {
+            Utc.timestamp_opt(1_795_000_000 + s, 0)
+                .single()
+                .expect("time")
+        };
+        // One reference, kind and amount. Flexiti (time, id) listed latest first, two at one
+        // time; the ledger (time, file, line) with two rows at one time, lines out of order.
+        let flexiti: Vec<FlexitiRecord> = [(30, 1), (20, 9), (20, 4), (10, 7)]
+            .into_iter()
+            .map(|(s, id)| {
+                FlexitiRecord::new(
+                    id,
+                    None,
+                    id,
+                    "R1".into(),
+                    Amount::from_cents(1000),
+                    at(s),
+                    None,
+                )
+            })
+            .collect();
+        let ledger: Vec<LedgerRow> = [(25, 1, 2), (20, 0, 5), (20, 0, 3)]
+            .into_iter()
+            .map(|(s, file_index, line)| LedgerRow {
+                file_index,
+                line,
+                at: at(s),
+                store: None,
+                register: None,
+                reference: "R1".into(),
+                kind: Kind::Sale,
+                amount: Amount::from_cents(1000),
+            })
+            .collect();
+        let f: Vec<Keyed<'_, FlexitiRecord>> =
+            flexiti.iter().map(|item| Keyed { item, day }).collect();
+        let l: Vec<Keyed<'_, LedgerRow>> = ledger.iter().map(|item| Keyed { item, day }).collect();
+        for rows_per_part in [usize::MAX, 2] {
+            let m = sorted(run_in_parts(&f, &l, rows_per_part).expect("matches"));
+            // Earliest with earliest: (10, 7) with (20, 0, 3), (20, 4) with (20, 0, 5),
+            // (20, 9) with (25, 1, 2); the latest Flexiti record is left over, its key paired.
+            assert_eq!(m.exact, vec![(1, 0), (2, 1), (3, 2)], "{rows_per_part}");
+            assert!(m.amount.is_empty());
+            assert_eq!(m.flexiti_left, vec![(0, true)]);
+            assert!(m.ledger_left.is_empty());
+        }
     }
 }

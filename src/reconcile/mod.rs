@@ -3,8 +3,9 @@
 //! It takes both sides as validated domain values and applies the matching rules of the design
 //! in order: the exact pass, the amount pass, the leftovers, the date and store checks on every
 //! pair, the day each finding belongs to, and the rule that an incompletely fetched day never
-//! calls a ledger row missing at Flexiti. Polars does the heavy part (ranking within keys and
-//! the joins, on integer columns); Rust builds the few findings with their explanations.
+//! calls a ledger row missing at Flexiti. Both sides are keyed on integer columns, each row
+//! ranked within its key in the rules' order, and Polars joins them on (key, rank); Rust builds
+//! the few findings with their explanations.
 //! Last, [`suggest`] names the likely counterpart of an unmatched record: advice that changes
 //! no finding.
 
