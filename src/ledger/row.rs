@@ -77,7 +77,7 @@ pub(crate) struct Validator<'a> {
 /// `YYYY-MM-DD HH:MM:SS`, the common case, read by hand. Such a value has no offset, so only
 /// the naive local format could have read it; anything else goes down the general path.
 fn plain_local_time(value: &str) -> Option<NaiveDateTime> {
-    plain_date_time(value, b' ')
+    plain_date_time(value.as_bytes(), b' ')
 }
 
 impl<'a> Validator<'a> {

@@ -58,11 +58,20 @@ impl Amount {
         self.0 < 0
     }
 
+    /// The common spelling (`1299.99`, `-5`, `+10.5`: a sign, up to 15 digits, up to two
+    /// decimals after a `.`) read from bytes, exactly as [`Amount::parse`] reads it; `None` for
+    /// any other text, which `parse` then reads (or refuses).
+    pub fn parse_plain(bytes: &[u8]) -> Option<Self> {
+        plain_cents(bytes, b'.')
+    }
+
     /// Parses `1299.99`, `-5`, `+10.5`, `10.00`; with `decimal_comma`, `1299,99`. Thousands
     /// separators, currency signs and exponents are refused: a ledger amount is plain text.
     pub fn parse(text: &str, decimal_comma: bool) -> Result<Self, AmountError> {
         let trimmed = text.trim();
-        if let Some(amount) = plain_cents(trimmed, if decimal_comma { b',' } else { b'.' }) {
+        if let Some(amount) =
+            plain_cents(trimmed.as_bytes(), if decimal_comma { b',' } else { b'.' })
+        {
             return Ok(amount);
         }
         let normalised;
@@ -121,8 +130,7 @@ impl Amount {
 /// The common spelling read without a decimal type: an optional sign, up to 15 digits, and
 /// optionally a separator with one or two decimals (`1299.99`, `-5`, `+10.5`). `None` sends
 /// anything else down the general path, which also produces the errors.
-fn plain_cents(text: &str, separator: u8) -> Option<Amount> {
-    let bytes = text.as_bytes();
+fn plain_cents(bytes: &[u8], separator: u8) -> Option<Amount> {
     let (negative, digits) = match bytes.first()? {
         b'-' => (true, &bytes[1..]),
         b'+' => (false, &bytes[1..]),
@@ -289,18 +297,18 @@ mod tests {
             "-12.5",
             "00012.34",
         ] {
-            let fast = plain_cents(text, b'.');
+            let fast = plain_cents(text.as_bytes(), b'.');
             let general = Decimal::from_str(text).map(Amount::from_decimal);
             assert_eq!(fast, general.ok().and_then(Result::ok), "{text}");
         }
         for odd in ["5.", ".5", "1.234", "1e3", "--1", "1 2", "1,5", ""] {
             assert_eq!(
-                plain_cents(odd, b'.'),
+                plain_cents(odd.as_bytes(), b'.'),
                 None,
                 "{odd} goes down the general path"
             );
         }
-        assert_eq!(plain_cents("12,34", b','), Some(Amount::from_cents(1234)));
+        assert_eq!(plain_cents(b"12,34", b','), Some(Amount::from_cents(1234)));
     }
 
     #[test]
@@ -381,7 +389,7 @@ mod tests {
         ) {
             let digits = |d: &[u8]| d.iter().map(|d| char::from(b'0' + d)).collect::<String>();
             let text = format!("{sign}{}{separator}{}", digits(&whole), digits(&fraction));
-            let fast = plain_cents(&text, if comma { b',' } else { b'.' });
+            let fast = plain_cents(text.as_bytes(), if comma { b',' } else { b'.' });
             match Amount::parse(&text, comma) {
                 Ok(amount) => {
                     prop_assert!(fast.is_none_or(|f| f == amount), "{}", text);

@@ -14,8 +14,7 @@ pub struct DayRange {
 /// `YYYY-MM-DD?HH:MM:SS` (19 bytes, `?` being `separator`) read by hand: the spelling of
 /// nearly every ledger time and Flexiti timestamp, far cheaper than a format parser. `None` for
 /// any other shape or an impossible date, which the caller's general path then reads.
-pub fn plain_date_time(text: &str, separator: u8) -> Option<NaiveDateTime> {
-    let b = text.as_bytes();
+pub fn plain_date_time(b: &[u8], separator: u8) -> Option<NaiveDateTime> {
     let shape = b.len() == 19
         && b[4] == b'-'
         && b[7] == b'-'
@@ -193,7 +192,11 @@ mod tests {
         ] {
             let expected =
                 NaiveDateTime::parse_from_str(text, &format(char::from(sep))).expect("test time");
-            assert_eq!(plain_date_time(text, sep), Some(expected), "{text}");
+            assert_eq!(
+                plain_date_time(text.as_bytes(), sep),
+                Some(expected),
+                "{text}"
+            );
         }
         for (text, sep) in [
             ("2025-02-29 12:00:00", b' '),
@@ -207,7 +210,7 @@ mod tests {
             ("2026-11-23 18:05:099", b' '),
             ("２026-11-23 18:05", b' '),
         ] {
-            assert_eq!(plain_date_time(text, sep), None, "{text}");
+            assert_eq!(plain_date_time(text.as_bytes(), sep), None, "{text}");
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Amount, Text};
+use crate::domain::{Amount, Text, plain_date_time};
 
 use super::values::parse_timestamp;
 use super::{WireAuthorization, WireCapture, WireReturn, parse_amount_text};
@@ -130,17 +130,10 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(self.string_bytes()?).ok()
     }
 
-    /// A string's JSON text, quotes included.
-    fn raw_string(&mut self) -> Option<&'a str> {
-        self.peek()?;
-        let start = self.pos;
-        self.string()?;
-        std::str::from_utf8(self.bytes.get(start..self.pos)?).ok()
-    }
-
-    /// A number without exponent, checked against JSON's grammar; its text. A number that
-    /// reaches the end of the bytes may go on past them, so it is left to the general reader.
-    fn number(&mut self) -> Option<&'a str> {
+    /// A number without exponent, checked against JSON's grammar; its text (ASCII). A number
+    /// that reaches the end of the bytes may go on past them, so it is left to the general
+    /// reader.
+    fn number(&mut self) -> Option<&'a [u8]> {
         self.peek()?;
         let (b, start) = (self.bytes, self.pos);
         let digits_from = |mut i: usize| {
@@ -169,7 +162,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.pos = i;
-        std::str::from_utf8(b.get(start..i)?).ok()
+        b.get(start..i)
     }
 
     /// Any value, read and dropped (an unknown field's).
@@ -233,14 +226,19 @@ impl<'a> Cursor<'a> {
 
     /// An id as the general reader takes it: up to 16 digits, as a number or a string.
     fn id(&mut self) -> Option<u64> {
-        let text = match self.peek()? {
-            b'"' => self.string()?,
+        let digits = match self.peek()? {
+            b'"' => self.string_bytes()?,
             _ => self.number()?,
         };
-        if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.is_empty() || digits.len() > 16 || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        text.parse().ok()
+        // At most 16 digits: below 10^16, no overflow.
+        Some(
+            digits
+                .iter()
+                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+        )
     }
 
     /// A text field sent as a string or null.
@@ -252,9 +250,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A timestamp string the contract allows.
+    /// A timestamp string the contract allows. The common spelling, `YYYY-MM-DDTHH:MM:SSZ`,
+    /// is read from the bytes; any other goes through `parse_timestamp`, whose first try is
+    /// that same reading.
     fn timestamp(&mut self) -> Option<DateTime<Utc>> {
-        parse_timestamp(self.string()?).ok()
+        let text = self.string_bytes()?;
+        if let Some(at) = text
+            .strip_suffix(b"Z")
+            .and_then(|t| plain_date_time(t, b'T'))
+        {
+            return Some(at.and_utc());
+        }
+        parse_timestamp(std::str::from_utf8(text).ok()?).ok()
     }
 
     /// A timestamp or null.
@@ -265,12 +272,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An amount sent as a number or a string that reads as one.
+    /// An amount sent as a number or a string that reads as one. The common spelling is read
+    /// from the bytes (`Amount::parse_plain`, the first try of `parse_amount_text` too); any
+    /// other from the value's JSON text, quotes included.
     fn amount(&mut self) -> Option<Amount> {
-        let raw = match self.peek()? {
-            b'"' => self.raw_string()?,
+        let start = self.peek().map(|_| self.pos)?;
+        let text = match self.bytes.get(start)? {
+            b'"' => self.string_bytes()?,
             _ => self.number()?,
         };
+        if let Some(amount) = Amount::parse_plain(text) {
+            return Some(amount);
+        }
+        let raw = std::str::from_utf8(self.bytes.get(start..self.pos)?).ok()?;
         parse_amount_text(raw).ok()
     }
 

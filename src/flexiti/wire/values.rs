@@ -200,7 +200,7 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
 /// `YYYY-MM-DDTHH:MM:SSZ`, the spelling of nearly every timestamp, read by hand; `None` for
 /// anything else (fractions, offsets, impossible dates), which the general path reads.
 fn plain_utc(t: &str) -> Option<DateTime<Utc>> {
-    let naive = plain_date_time(t.strip_suffix('Z')?, b'T')?;
+    let naive = plain_date_time(t.strip_suffix('Z')?.as_bytes(), b'T')?;
     Some(naive.and_utc())
 }
 
