@@ -187,25 +187,29 @@ fn exact_ids(sides: [&mut Columns; 2], bound: usize) -> usize {
             Some(r) => l.cents[r],
         }
     };
-    let (mut order, starts) =
-        by_bucket(f.amount.iter().chain(&l.amount).map(|&a| a as usize), bound);
+    let (order, starts) = by_bucket(f.amount.iter().chain(&l.amount).map(|&a| a as usize), bound);
+    // Each row's cents beside it, in bucket order: a bucket's rows are then read side by side
+    // (most buckets are one sale on both sides, of one amount, and need no sort).
+    let mut grouped: Vec<(i64, usize)> = order.into_iter().map(|r| (cents_of(r), r)).collect();
     let mut ids = vec![0u64; n];
     let mut next = 0u64;
     for a in 0..bound {
-        let bucket = &mut order[starts[a]..starts[a + 1]];
-        bucket.sort_unstable_by_key(|&r| cents_of(r));
-        let mut last = None;
-        for &r in bucket.iter() {
-            let cents = cents_of(r);
-            if last.is_some_and(|c| c != cents) {
+        let bucket = &mut grouped[starts[a]..starts[a + 1]];
+        let Some(&(first, _)) = bucket.first() else {
+            continue;
+        };
+        if bucket.iter().any(|&(cents, _)| cents != first) {
+            bucket.sort_unstable_by_key(|&(cents, _)| cents);
+        }
+        let mut last = first;
+        for &(cents, r) in bucket.iter() {
+            if cents != last {
                 next += 1;
             }
-            last = Some(cents);
+            last = cents;
             ids[r] = next;
         }
-        if last.is_some() {
-            next += 1;
-        }
+        next += 1;
     }
     l.exact = ids.split_off(f.amount.len());
     f.exact = ids;
