@@ -118,6 +118,10 @@ impl<'a> Validator<'a> {
             let bytes = record.get(i).unwrap_or_default();
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| RowError(format!("{what}: not valid UTF-8")))?;
+            // Printable ASCII, nearly every cell, holds no control character.
+            if bytes.iter().all(|b| (b' '..=b'~').contains(b)) {
+                return Ok(text);
+            }
             // A NUL or another control character (line breaks and tabs aside, which a quoted
             // cell may hold) is no part of a ledger value, and PostgreSQL cannot store a NUL:
             // the row is rejected, not the run.

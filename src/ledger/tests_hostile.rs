@@ -141,10 +141,15 @@ fn rows_with_fewer_or_more_cells_than_the_header_are_rejected_whatever_their_ten
 fn control_characters_in_a_value_reject_the_row_and_the_raw_text_holds_no_nul() {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = format!(
-        "{HEADER}{}{}2026-11-23 10:00:00,S\u{7}1,R1,ORD-3,SALE,FLEXITI,10.00,CAD\n{}",
+        "{HEADER}{}{}2026-11-23 10:00:00,S\u{7}1,R1,ORD-3,SALE,FLEXITI,10.00,CAD\n{}{}{}{}\
+         2026-11-23 10:00:00,Sé,R1,ORD-9,SALE,FLEXITI,10.00,CAD\n",
         row("ORD-\0X", "10.00"),
         row("ORD-2", "10.00"),
         row("ORD-4", "1\u{1b}0.00"),
+        // The ends of the printable ASCII range, and a control character outside ASCII.
+        row("ORD-5\u{7f}", "10.00"),
+        row("ORD-6\u{85}", "10.00"),
+        row("ORD- ~", "10.00"),
     );
     let path = write(&dir, "l.csv", body.as_bytes());
     let side = read_files(&[path], &LedgerSettings::default(), cal()).expect("read");
@@ -154,9 +159,11 @@ fn control_characters_in_a_value_reject_the_row_and_the_raw_text_holds_no_nul() 
             (2, "order_id: control character U+0000".to_string()),
             (4, "store_id: control character U+0007".to_string()),
             (5, "amount: control character U+001B".to_string()),
+            (6, "order_id: control character U+007F".to_string()),
+            (7, "order_id: control character U+0085".to_string()),
         ]
     );
-    assert_eq!(side.rows.len(), 1);
+    assert_eq!(side.rows.len(), 3);
     assert!(
         side.rejects[0].raw.contains("ORD-\u{FFFD}X"),
         "{:?}",
