@@ -261,6 +261,9 @@ fn run_in_parts(
     l: &[Keyed<'_, LedgerRow>],
     rows_per_part: usize,
 ) -> anyhow::Result<Matched> {
+    // The ledger's sort keys (24 bytes a row) and the window's order are freed once the parts
+    // are made: handed back (`src/memory.rs`), not kept beside the parts' working memory.
+    let hand_back = crate::memory::hand_back_freed();
     let (f_order, l_order) = std::thread::scope(|scope| {
         let f_order = scope.spawn(|| rules_order(f, |r| (r.at.timestamp_micros(), r.record_id())));
         let l_order = rules_order(l, |r| {
@@ -273,12 +276,14 @@ fn run_in_parts(
         f_order.map_err(|_| anyhow::anyhow!("ordering the Flexiti side: a worker stopped"))?;
     let parts = (f.len() + l.len()).div_ceil(rows_per_part.max(1)).max(1);
     if parts == 1 {
+        drop(hand_back);
         return match_part(f, l, &f_order, &l_order);
     }
     let f_parts = split_by_reference(f, &f_order, |r| &r.reference, parts);
     drop(f_order);
     let l_parts = split_by_reference(l, &l_order, |r| &r.reference, parts);
     drop(l_order);
+    drop(hand_back);
     // Two parts at a time: gathering a part's rows from the whole window is bound by memory
     // latency, which a second core hides. Results are joined in part order.
     let workers = std::thread::available_parallelism()
