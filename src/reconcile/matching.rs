@@ -639,14 +639,16 @@ mod tests {
         assert_eq!(bound, id_of.len() * 2);
     }
 
+    /// `s` seconds after a fixed instant.
+    fn at(s: i64) -> chrono::DateTime<Utc> {
+        Utc.timestamp_opt(1_795_000_000 + s, 0)
+            .single()
+            .expect("time")
+    }
+
     #[test]
     fn matching_in_parts_pairs_exactly_as_matching_at_once() {
         let day = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
-        let at = |s: i64| {
-            Utc.timestamp_opt(1_795_000_000 + s, 0)
-                .single()
-                .expect("time")
-        };
         // 40 references with duplicates, both kinds, equal and different amounts, ties in time.
         let flexiti: Vec<FlexitiRecord> = (0..400u64)
             .map(|i| {
@@ -690,11 +692,6 @@ mod tests {
     #[test]
     fn rows_pair_in_time_then_id_or_file_and_line_order_whatever_order_they_come_in() {
         let day = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
-        let at = |s: i64| {
-            Utc.timestamp_opt(1_795_000_000 + s, 0)
-                .single()
-                .expect("time")
-        };
         // One reference, kind and amount. Flexiti (time, id) listed latest first, two at one
         // time; the ledger (time, file, line) with two rows at one time, lines out of order.
         let flexiti: Vec<FlexitiRecord> = [(30, 1), (20, 9), (20, 4), (10, 7)]
