@@ -3,7 +3,8 @@
 //! The binary keeps freed memory for reuse (mimalloc's purge delay of -1, `src/main.rs`): a
 //! reconciliation frees and allocates in bursts, and memory handed back is faulted in and
 //! zeroed again when reused. But at the few moments a run frees most of what it holds (the
-//! Flexiti side's authorizations and sort keys once the side is built), the allocations that
+//! Flexiti side's authorizations and sort keys once the side is built, the ledger's sort keys
+//! once matching has ordered the window), the allocations that
 //! follow do not fit in what was freed, and keeping it raised the 10M-row run's peak by
 //! hundreds of megabytes (README, "Performance"). [`hand_back_freed`] hands back what is freed
 //! while its guard lives, and only then.
