@@ -371,18 +371,25 @@ fn match_part(
     if f_rows.is_empty() && l_rows.is_empty() {
         return Ok(Matched::default());
     }
-    let mut keys = Keys::with_capacity(f_rows.len() + l_rows.len());
-    let mut fc = Columns::with_capacity(f_rows.len());
-    for &i in f_rows {
-        let Some(k) = f.get(i as usize) else { continue };
-        let r = k.item;
+    // The rows are scattered over the window: each side's records are found first in a loop
+    // that does nothing else, so that many of those look-ups wait on memory at once, and only
+    // then read.
+    let f_items: Vec<(u32, &FlexitiRecord)> = f_rows
+        .iter()
+        .filter_map(|&i| Some((i, f.get(i as usize)?.item)))
+        .collect();
+    let l_items: Vec<(u32, &LedgerRow)> = l_rows
+        .iter()
+        .filter_map(|&i| Some((i, l.get(i as usize)?.item)))
+        .collect();
+    let mut keys = Keys::with_capacity(f_items.len() + l_items.len());
+    let mut fc = Columns::with_capacity(f_items.len());
+    for (i, r) in f_items {
         keys.push(&r.reference, r.kind());
         fc.push(i, r.amount.cents());
     }
-    let mut lc = Columns::with_capacity(l_rows.len());
-    for &i in l_rows {
-        let Some(k) = l.get(i as usize) else { continue };
-        let r = k.item;
+    let mut lc = Columns::with_capacity(l_items.len());
+    for (i, r) in l_items {
         keys.push(&r.reference, r.kind);
         lc.push(i, r.amount.cents());
     }
