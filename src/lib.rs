@@ -17,6 +17,7 @@ pub mod notify;
 pub mod reconcile;
 pub mod redact;
 pub mod report;
+pub mod sorting;
 pub mod store;
 pub mod telemetry;
 

@@ -33,10 +33,6 @@ use auths::{AuthEntry, Authorizations, Resolved};
 use flawed::{Flawed, FlawedKind, checked_amount, given, invalid_records};
 use order::{keep_first_listing, sort_by_time};
 
-/// Rows from which building the side sorts on both cores: below it, a thread costs more than
-/// it saves.
-const PARALLEL_FROM: usize = 100_000;
-
 /// Where rows were read: a list call and its page, or a file. Shared by every row of the page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Source {
@@ -272,7 +268,7 @@ impl Collected {
         } = self;
         let mut clock = crate::telemetry::Steps::start();
         // The two sorts are independent: one on each core when the side is large.
-        let mut auths = if records.len() < PARALLEL_FROM {
+        let mut auths = if records.len() < crate::sorting::PARALLEL_FROM {
             keep_first_listing(&mut records);
             Resolved::new(auths)
         } else {

@@ -11,7 +11,6 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
-use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 use super::Keyed;
@@ -219,10 +218,6 @@ fn exact_ids(sides: [&mut Columns; 2], bound: usize) -> usize {
 /// Rows per part when a large window is matched in parts.
 const ROWS_PER_PART: usize = 600_000;
 
-/// Rows from which a side is put in order on both cores: below it, a thread costs more than
-/// it saves.
-const SORT_IN_PARALLEL_FROM: usize = 100_000;
-
 pub(crate) fn run(
     f: &[Keyed<'_, FlexitiRecord>],
     l: &[Keyed<'_, LedgerRow>],
@@ -245,11 +240,7 @@ fn rules_order<T: Sync>(items: &[Keyed<'_, T>], key: impl Fn(&T) -> (i64, u64) +
             (time, tie, i)
         })
         .collect();
-    if keys.len() < SORT_IN_PARALLEL_FROM {
-        keys.sort_unstable();
-    } else {
-        keys.par_sort_unstable();
-    }
+    crate::sorting::sort_unstable(&mut keys);
     keys.into_iter().map(|(_, _, i)| i).collect()
 }
 

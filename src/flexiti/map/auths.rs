@@ -119,11 +119,7 @@ impl Resolved {
             .map(|(i, r)| (r.authorization_id, position(i)))
             .collect();
         // On both cores when large.
-        if by_id.len() < super::PARALLEL_FROM {
-            by_id.sort_unstable();
-        } else {
-            rayon::slice::ParallelSliceMut::par_sort_unstable(by_id.as_mut_slice());
-        }
+        crate::sorting::sort_unstable(&mut by_id);
         let mut index = self.index.iter().peekable();
         for (id, at) in by_id {
             while index.next_if(|k| k.0 < id).is_some() {}

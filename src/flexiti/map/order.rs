@@ -75,11 +75,7 @@ pub(super) fn sort_by_time(records: &mut Vec<FlexitiRecord>) {
     // The position makes every key distinct: the order is that of a stable sort. The stable
     // sort merges the runs each file's records already form instead of sorting them again.
     // On both cores when large: the ledger is usually read by now, the second core idle.
-    if keys.len() < super::PARALLEL_FROM {
-        keys.sort();
-    } else {
-        rayon::slice::ParallelSliceMut::par_sort(keys.as_mut_slice());
-    }
+    crate::sorting::sort(&mut keys);
     if keys.iter().enumerate().all(|(i, k)| k.2 as usize == i) {
         return;
     }
