@@ -2,7 +2,6 @@
 //! from a reader in chunks.
 
 use std::fmt;
-use std::io::Read;
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -77,10 +76,16 @@ pub fn for_each_row_from<T: DeserializeOwned + Scan>(
 }
 
 /// The bytes of a source read so far and not yet parsed.
+///
+/// `buf` is read into in place: its first `filled` bytes hold data, the rest is room kept
+/// between chunks and files. Growing a vector's length to read into it zeroed the room first,
+/// every chunk: as many bytes written as the file holds, for nothing.
 struct Chunked<'a, R> {
     source: &'a mut R,
     buf: &'a mut Vec<u8>,
-    chunk: u64,
+    chunk: usize,
+    /// Bytes of `buf` that hold data read.
+    filled: usize,
     /// Next byte to parse in `buf`.
     pos: usize,
     /// Bytes of the source before `buf[0]`.
@@ -89,15 +94,37 @@ struct Chunked<'a, R> {
 }
 
 impl<R: std::io::Read> Chunked<'_, R> {
-    /// Drops what was parsed and appends the next chunk; false at the end of the source.
+    /// The bytes read and not yet parsed.
+    fn data(&self) -> &[u8] {
+        self.buf.get(self.pos..self.filled).unwrap_or_default()
+    }
+
+    /// Drops what was parsed and appends up to a chunk more; false at the end of the source.
     fn more(&mut self) -> std::io::Result<bool> {
         if self.at_end {
             return Ok(false);
         }
-        self.buf.drain(..self.pos);
+        self.buf.copy_within(self.pos..self.filled, 0);
         self.dropped += self.pos as u64;
+        self.filled -= self.pos;
         self.pos = 0;
-        let read = (&mut *self.source).take(self.chunk).read_to_end(self.buf)?;
+        let end = self.filled + self.chunk;
+        if self.buf.len() < end {
+            // Zeroed once; reused for every later chunk and file.
+            self.buf.resize(end, 0);
+        }
+        let mut read = 0;
+        while let Some(room) = self.buf.get_mut(self.filled..end).filter(|r| !r.is_empty()) {
+            match self.source.read(room) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.filled += n;
+                    read += n;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         self.at_end = read == 0;
         Ok(read > 0)
     }
@@ -105,7 +132,7 @@ impl<R: std::io::Read> Chunked<'_, R> {
     /// The next byte that is not JSON whitespace (not consumed); `None` at the end.
     fn next_token(&mut self) -> std::io::Result<Option<u8>> {
         loop {
-            while let Some(&b) = self.buf.get(self.pos) {
+            while let Some(&b) = self.data().first() {
                 if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                     return Ok(Some(b));
                 }
@@ -147,11 +174,11 @@ fn for_each_row_chunked<T: DeserializeOwned + Scan>(
     chunk: u64,
     mut sink: impl FnMut(T),
 ) -> anyhow::Result<()> {
-    buf.clear();
     let mut c = Chunked {
         source,
         buf,
-        chunk: chunk.max(1),
+        chunk: usize::try_from(chunk).unwrap_or(usize::MAX).max(1),
+        filled: 0,
         pos: 0,
         dropped: 0,
         at_end: false,
@@ -160,6 +187,7 @@ fn for_each_row_chunked<T: DeserializeOwned + Scan>(
         Some(b'[') => c.pos += 1,
         Some(_) => {
             // Wrapped (or not a list at all): read whole, parsed as such.
+            c.buf.truncate(c.filled);
             c.source.read_to_end(c.buf)?;
             let body = c.buf.get(c.pos..).unwrap_or_default();
             return wrapped_rows(body, sink);
@@ -185,15 +213,13 @@ fn for_each_row_chunked<T: DeserializeOwned + Scan>(
             continue;
         }
         loop {
-            if let Some((row, used)) = T::scan(c.buf.get(c.pos..).unwrap_or_default()) {
+            if let Some((row, used)) = T::scan(c.data()) {
                 c.pos += used;
                 sink(row);
                 break;
             }
             let step = {
-                let mut rows =
-                    serde_json::Deserializer::from_slice(c.buf.get(c.pos..).unwrap_or_default())
-                        .into_iter::<T>();
+                let mut rows = serde_json::Deserializer::from_slice(c.data()).into_iter::<T>();
                 match rows.next() {
                     Some(Ok(row)) => Ok((row, rows.byte_offset())),
                     Some(Err(e)) => Err(Some(e)),
@@ -207,10 +233,7 @@ fn for_each_row_chunked<T: DeserializeOwned + Scan>(
                     break;
                 }
                 // The row goes on in the next chunk.
-                Err(e)
-                    if e.as_ref().is_none_or(|e| {
-                        stops_at_end(c.buf.get(c.pos..).unwrap_or_default(), e)
-                    }) && c.more()? => {}
+                Err(e) if e.as_ref().is_none_or(|e| stops_at_end(c.data(), e)) && c.more()? => {}
                 Err(e) => {
                     let why = e.map_or_else(|| "unexpected end".to_string(), |e| e.to_string());
                     let why = why
@@ -327,6 +350,45 @@ mod tests {
                 .expect("rows");
                 assert_eq!(rows, page.items, "chunk {chunk}");
             }
+        }
+    }
+
+    #[test]
+    fn a_buffer_reused_from_a_longer_page_holds_nothing_of_it() {
+        // One worker's buffer goes from file to file: the room left by a long page must never
+        // read as data of the next, bare or wrapped, whatever the chunk size.
+        let row = |id: u32| {
+            format!(r#"{{"return_id":{id},"date":"2026-11-23T00:00:00Z","amount":{id}}}"#)
+        };
+        let long: Vec<String> = (1..=50).map(row).collect();
+        let long = format!("[{}]", long.join(","));
+        let short = format!("[{}]", row(7));
+        let cut = format!("[{},", row(8));
+        for chunk in [3, 64, 1 << 20] {
+            let mut buf = Vec::new();
+            let mut rows = Vec::new();
+            for_each_row_chunked::<WireReturn>(&mut long.as_bytes(), &mut buf, chunk, |r| {
+                rows.push(r.return_id)
+            })
+            .expect("long");
+            assert_eq!(rows, (1..=50).collect::<Vec<u64>>());
+            rows.clear();
+            for_each_row_chunked::<WireReturn>(&mut short.as_bytes(), &mut buf, chunk, |r| {
+                rows.push(r.return_id)
+            })
+            .expect("short");
+            assert_eq!(rows, [7], "chunk {chunk}");
+            let wrapped = format!(r#"{{"items":{short}}}"#);
+            rows.clear();
+            for_each_row_chunked::<WireReturn>(&mut wrapped.as_bytes(), &mut buf, chunk, |r| {
+                rows.push(r.return_id)
+            })
+            .expect("wrapped");
+            assert_eq!(rows, [7], "chunk {chunk}");
+            // A page cut short still ends in an error, not in the long page's bytes.
+            let read =
+                for_each_row_chunked::<WireReturn>(&mut cut.as_bytes(), &mut buf, chunk, |_| {});
+            assert!(read.is_err(), "chunk {chunk}");
         }
     }
 
