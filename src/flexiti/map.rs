@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Label, Text};
+use crate::domain::{Amount, AuthorizationInfo, Breach, FlexitiRecord, FlexitiSide, Labels, Text};
 
 use super::wire::{WireAuthorization, WireCapture};
 use auths::{AuthEntry, Authorizations, Resolved};
@@ -75,6 +75,8 @@ pub struct Collected {
     /// Records read without a reference of their own: invalid unless their authorization
     /// gives them one (decided by [`Collected::into_side`]).
     unreferenced: Vec<Flawed>,
+    /// The stores met last (`Labels`): a store per row, few distinct ones.
+    labels: Labels,
 }
 
 impl Collected {
@@ -126,7 +128,11 @@ impl Collected {
     }
 
     fn add_authorization(&mut self, a: WireAuthorization, listed: bool) {
-        self.authorizations.add(AuthEntry::new(a, listed));
+        let store = a
+            .external_location_id
+            .as_deref()
+            .map(|s| self.labels.get(s));
+        self.authorizations.add(AuthEntry::new(a, listed, store));
     }
 
     /// A listed authorization's amount and creation date (null or absent are allowed: the
@@ -181,7 +187,10 @@ impl Collected {
         };
         let amount = checked_amount(c.amount);
         let date = c.date.map_err(|raw| (Breach::BadDate, raw));
-        let store = c.external_location_id.as_deref().map(Label::new);
+        let store = c
+            .external_location_id
+            .as_deref()
+            .map(|s| self.labels.get(s));
         self.captures += 1;
         for r in c.returns {
             let own = given(r.reference).or_else(|| reference.clone());

@@ -1,11 +1,12 @@
 //! Validation of one ledger row: every reason a row is rejected lives here.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::mapping::{AmountSign, ColumnNames, LedgerSettings};
-use crate::domain::{Amount, BusinessCalendar, Kind, Label, LedgerRow, Text, plain_date_time};
+use crate::domain::{Amount, BusinessCalendar, Kind, Labels, LedgerRow, Text, plain_date_time};
 
 /// Why a row was rejected.
 pub(crate) struct RowError(pub(crate) String);
@@ -72,6 +73,9 @@ pub(crate) struct Validator<'a> {
     max_amount: Amount,
     /// `sold_at_format` is the default `%Y-%m-%d %H:%M:%S`, which [`plain_local_time`] reads.
     plain_local_format: bool,
+    /// The stores and registers met last (`Labels`): two per row, few distinct ones. A
+    /// validator serves one file on one thread.
+    labels: RefCell<Labels>,
 }
 
 /// `YYYY-MM-DD HH:MM:SS`, the common case, read by hand. Such a value has no offset, so only
@@ -97,6 +101,7 @@ impl<'a> Validator<'a> {
                 .collect(),
             max_amount: settings.max_amount()?,
             plain_local_format: settings.sold_at_format == "%Y-%m-%d %H:%M:%S",
+            labels: RefCell::default(),
         })
     }
 
@@ -170,17 +175,16 @@ impl<'a> Validator<'a> {
         }
         let at = self.time(field(pos.sold_at, "sold_at")?)?;
         let amount = self.amount(field(pos.amount, "amount")?, kind)?;
-        let store = optional(pos.store, "store_id")?.map(|s| {
-            self.store_map
-                .get(s)
-                .map_or_else(|| Label::new(s), |m| Label::new(m))
-        });
+        let mut labels = self.labels.borrow_mut();
+        let store = optional(pos.store, "store_id")?
+            .map(|s| labels.get(self.store_map.get(s).copied().unwrap_or(s)));
+        let register = optional(pos.register, "register_id")?.map(|r| labels.get(r));
         Ok(Some(LedgerRow {
             file_index,
             line,
             at,
             store,
-            register: optional(pos.register, "register_id")?.map(Label::new),
+            register,
             reference: Text::from(order_id),
             kind,
             amount,

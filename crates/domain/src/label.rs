@@ -76,6 +76,31 @@ impl std::ops::Deref for Label {
     }
 }
 
+/// The few labels a reader met last, found by comparing texts before the thread's table is
+/// asked: a run's stores and registers are few, and comparing a short text with a handful of
+/// others costs less than hashing it and probing a table, once per record or row.
+#[derive(Debug, Default, Clone)]
+pub struct Labels {
+    recent: Vec<(&'static str, Label)>,
+}
+
+impl Labels {
+    /// Labels kept; a reader that meets more asks the table for the others.
+    const KEPT: usize = 8;
+
+    /// `Label::new(text)`.
+    pub fn get(&mut self, text: &str) -> Label {
+        if let Some(&(_, label)) = self.recent.iter().find(|(seen, _)| *seen == text) {
+            return label;
+        }
+        let label = Label::new(text);
+        if self.recent.len() < Self::KEPT {
+            self.recent.push((label.as_str(), label));
+        }
+        label
+    }
+}
+
 impl From<&str> for Label {
     fn from(text: &str) -> Label {
         Label::new(text)
@@ -116,5 +141,22 @@ mod tests {
         assert_eq!(Some(here).as_deref(), Some("00-12345"));
         assert_eq!(Label::new("").as_str(), "");
         assert_eq!(std::mem::size_of::<Option<Label>>(), 4);
+    }
+
+    #[test]
+    fn labels_found_among_the_recent_are_the_labels_of_the_table() {
+        let mut labels = Labels::default();
+        let texts: Vec<String> = (0..20).map(|i| format!("labels-{i}")).collect();
+        // Twice over more texts than are kept: the first ones come from the kept few, the
+        // rest from the table, every one the label of its text.
+        for _ in 0..2 {
+            for text in &texts {
+                let label = labels.get(text);
+                assert_eq!(label, Label::new(text));
+                assert_eq!(label.as_str(), text);
+            }
+        }
+        assert_eq!(labels.recent.len(), Labels::KEPT);
+        assert_ne!(labels.get("labels-0"), labels.get("labels-1"));
     }
 }

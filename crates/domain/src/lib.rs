@@ -21,7 +21,7 @@ pub use amount::{Amount, AmountError, Total};
 pub use finding::{Category, Discrepancy, Pass, Severity, Suggestion};
 pub use history::{ChangeSummary, FindingStatus, StoredDiscrepancy};
 pub use invalid::{Breach, INVALID_RECORD_CODE, InvalidRecord};
-pub use label::Label;
+pub use label::{Label, Labels};
 pub use records::{
     AsRead, AuthorizationInfo, FileStamp, FlexitiRecord, FlexitiSide, Kind, LedgerReject,
     LedgerRow, LedgerSide, Text, mask_account,

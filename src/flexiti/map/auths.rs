@@ -24,12 +24,13 @@ pub(super) struct AuthEntry {
 }
 
 impl AuthEntry {
-    pub(super) fn new(a: WireAuthorization, listed: bool) -> Self {
+    /// `store` is the label of `a.external_location_id`.
+    pub(super) fn new(a: WireAuthorization, listed: bool, store: Option<Label>) -> Self {
         AuthEntry {
             id: a.authorization_id,
             listed,
             captured: false,
-            store: a.external_location_id.as_deref().map(Label::new),
+            store,
             reference: a.reference,
             created_at: a.creation_date.ok().flatten(),
             amount: a.amount.ok().flatten().unwrap_or_default(),
