@@ -224,6 +224,63 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// An object of a row type's fields: each field is handed to `field` with what its key
+    /// names in `keys` (`other` for a key not there), which must read the value.
+    ///
+    /// `keys` lists the fields in the order the contract's rows give them. The key after the
+    /// one just read is compared first, in place: a row in that order has each key recognised
+    /// by one comparison, without finding where the key ends and then looking it up. Any other
+    /// key is read and looked up as `object` does; a key that holds an escape, or any other
+    /// spelling of a listed key, never equals one and goes to the general reader as before.
+    pub(super) fn fields<K: Copy>(
+        &mut self,
+        keys: &[(&[u8], K)],
+        other: K,
+        mut field: impl FnMut(&mut Self, K) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        let mut next = 0;
+        loop {
+            let known = match keys.get(next) {
+                Some(&(key, name)) if self.quoted(key) => {
+                    self.pos += key.len() + 2;
+                    Some((next, name))
+                }
+                _ => {
+                    let key = self.string_bytes()?;
+                    keys.iter()
+                        .enumerate()
+                        .find(|(_, (k, _))| *k == key)
+                        .map(|(i, &(_, name))| (i, name))
+                }
+            };
+            self.eat(b':')?;
+            field(self, known.map_or(other, |(_, name)| name))?;
+            next = known.map_or(usize::MAX, |(i, _)| i + 1);
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Whether the next token is the string `key` (plain bytes, no escape), not consumed.
+    fn quoted(&mut self, key: &[u8]) -> bool {
+        if self.peek() != Some(b'"') {
+            return false;
+        }
+        let rest = self.rest();
+        rest.get(1..=key.len()) == Some(key) && rest.get(key.len() + 1) == Some(&b'"')
+    }
+
     /// An id as the general reader takes it: up to 16 digits, as a number or a string.
     fn id(&mut self) -> Option<u64> {
         let digits = match self.peek()? {
@@ -322,11 +379,11 @@ impl<'a> Cursor<'a> {
 
     fn wire_return(&mut self) -> Option<WireReturn> {
         let (mut return_id, mut reference, mut date, mut amount) = (None, None, None, None);
-        self.object(|c, key| match key {
-            b"return_id" => set(&mut return_id, c.id()?),
-            b"reference" => set(&mut reference, c.opt_text()?),
-            b"date" => set(&mut date, c.timestamp()?),
-            b"amount" => set(&mut amount, c.amount()?),
+        self.fields(RETURN_KEYS, Field::Other, |c, key| match key {
+            Field::ReturnId => set(&mut return_id, c.id()?),
+            Field::Reference => set(&mut reference, c.opt_text()?),
+            Field::Date => set(&mut date, c.timestamp()?),
+            Field::Amount => set(&mut amount, c.amount()?),
             _ => c.skip(MAX_DEPTH),
         })?;
         Some(WireReturn {
@@ -337,6 +394,57 @@ impl<'a> Cursor<'a> {
         })
     }
 }
+
+/// The fields the rows' readers take; `Other` is any other key, its value skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    CaptureId,
+    AuthorizationId,
+    ReturnId,
+    Reference,
+    Date,
+    CreationDate,
+    Amount,
+    Store,
+    Returns,
+    Other,
+}
+
+/// Each row type's keys in the order the contract's rows give them (`docs/FLEXITI-API.md`),
+/// the fields not read among them (as `Other`) so that the order is followed through them.
+const CAPTURE_KEYS: &[(&[u8], Field)] = &[
+    (b"capture_id", Field::CaptureId),
+    (b"authorization_id", Field::AuthorizationId),
+    (b"reference", Field::Reference),
+    (b"date", Field::Date),
+    (b"amount", Field::Amount),
+    (b"remaining_authorization_amount", Field::Other),
+    (b"external_location_id", Field::Store),
+    (b"returns", Field::Returns),
+];
+
+const AUTHORIZATION_KEYS: &[(&[u8], Field)] = &[
+    (b"authorization_id", Field::AuthorizationId),
+    (b"reference", Field::Reference),
+    (b"account_number", Field::Other),
+    (b"transaction_type", Field::Other),
+    (b"authorization_status", Field::Other),
+    (b"creation_date", Field::CreationDate),
+    (b"amount", Field::Amount),
+    (b"remaining_authorization_amount", Field::Other),
+    (b"external_location_id", Field::Store),
+    (b"plan_id", Field::Other),
+    (b"term", Field::Other),
+];
+
+const RETURN_KEYS: &[(&[u8], Field)] = &[
+    (b"return_id", Field::ReturnId),
+    (b"reference", Field::Reference),
+    (b"capture_id", Field::Other),
+    (b"date", Field::Date),
+    (b"amount", Field::Amount),
+    (b"remaining_capture_amount", Field::Other),
+];
 
 /// Fills a field once: a second value for it is a duplicate field, left to the general reader.
 fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
@@ -352,14 +460,14 @@ impl Scan for WireCapture {
         let mut c = Cursor::new(bytes, 0);
         let (mut capture_id, mut authorization_id, mut reference) = (None, None, None);
         let (mut date, mut amount, mut store, mut returns) = (None, None, None, None);
-        c.object(|c, key| match key {
-            b"capture_id" => set(&mut capture_id, c.id()?),
-            b"authorization_id" => set(&mut authorization_id, c.id()?),
-            b"reference" => set(&mut reference, c.opt_text()?),
-            b"date" => set(&mut date, c.timestamp()?),
-            b"amount" => set(&mut amount, c.amount()?),
-            b"external_location_id" => set(&mut store, c.opt_text()?),
-            b"returns" => set(&mut returns, c.returns()?),
+        c.fields(CAPTURE_KEYS, Field::Other, |c, key| match key {
+            Field::CaptureId => set(&mut capture_id, c.id()?),
+            Field::AuthorizationId => set(&mut authorization_id, c.id()?),
+            Field::Reference => set(&mut reference, c.opt_text()?),
+            Field::Date => set(&mut date, c.timestamp()?),
+            Field::Amount => set(&mut amount, c.amount()?),
+            Field::Store => set(&mut store, c.opt_text()?),
+            Field::Returns => set(&mut returns, c.returns()?),
             _ => c.skip(MAX_DEPTH),
         })?;
         let row = WireCapture {
@@ -380,12 +488,12 @@ impl Scan for WireAuthorization {
         let mut c = Cursor::new(bytes, 0);
         let (mut authorization_id, mut reference, mut store) = (None, None, None);
         let (mut creation_date, mut amount) = (None, None);
-        c.object(|c, key| match key {
-            b"authorization_id" => set(&mut authorization_id, c.id()?),
-            b"reference" => set(&mut reference, c.opt_text()?),
-            b"creation_date" => set(&mut creation_date, c.opt_timestamp()?),
-            b"amount" => set(&mut amount, c.opt_amount()?),
-            b"external_location_id" => set(&mut store, c.opt_text()?),
+        c.fields(AUTHORIZATION_KEYS, Field::Other, |c, key| match key {
+            Field::AuthorizationId => set(&mut authorization_id, c.id()?),
+            Field::Reference => set(&mut reference, c.opt_text()?),
+            Field::CreationDate => set(&mut creation_date, c.opt_timestamp()?),
+            Field::Amount => set(&mut amount, c.opt_amount()?),
+            Field::Store => set(&mut store, c.opt_text()?),
             _ => c.skip(MAX_DEPTH),
         })?;
         let row = WireAuthorization {

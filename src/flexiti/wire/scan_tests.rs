@@ -227,3 +227,109 @@ fn string_end_stops_at_each_kind_of_byte_in_every_place_of_a_word() {
     }
     assert_eq!(super::scan::string_end(&[b'a'; 30]), None);
 }
+
+/// The keys of a capture and of a return in the contract's order, each with a plain value.
+const CAPTURE_ROW: &[(&str, &str)] = &[
+    ("capture_id", "346123"),
+    ("authorization_id", "\"4821907733105521\""),
+    ("reference", "\"ORD-1\""),
+    ("date", "\"2026-11-23T18:42:07Z\""),
+    ("amount", "\"12.50\""),
+    ("remaining_authorization_amount", "0.00"),
+    ("external_location_id", "\"00-12345\""),
+    (
+        "returns",
+        r#"[{"return_id":9,"reference":"R-1","capture_id":346123,"date":"2026-11-24T10:00:00Z","amount":1.5,"remaining_capture_amount":0}]"#,
+    ),
+];
+
+/// Keys that come close to the contract's: one letter short or long, another case, a space,
+/// empty, or a contract key spelled with an escape.
+const DECOYS: &[&str] = &[
+    "capture_i",
+    "capture_idx",
+    "referenc",
+    "reference ",
+    "Reference",
+    "amounts",
+    "dat",
+    "",
+    "external_location_id_2",
+    "d\\u0061te",
+];
+
+/// A capture in the contract's order, some fields left out, near-miss keys put in, a field
+/// repeated, compact or spaced.
+fn ordered_capture() -> impl Strategy<Value = (String, bool)> {
+    let n = CAPTURE_ROW.len();
+    (
+        prop::collection::vec(0u8..8, n),
+        prop::collection::vec(prop::option::of(0..DECOYS.len()), n),
+        prop::option::of(0..n),
+        any::<bool>(),
+    )
+        .prop_map(move |(keep, decoys, repeat, spaced)| {
+            let gap = if spaced { "\n    " } else { "" };
+            let mut fields = Vec::new();
+            let mut escaped = false;
+            let mut kept = vec![false; n];
+            for (i, (key, value)) in CAPTURE_ROW.iter().enumerate() {
+                if let Some(d) = decoys[i] {
+                    escaped |= DECOYS[d].contains('\\');
+                    fields.push(format!("{gap}\"{}\": \"x\"", DECOYS[d]));
+                }
+                // Required fields are always kept; the others now and then left out.
+                kept[i] = keep[i] > 0
+                    || matches!(*key, "capture_id" | "authorization_id" | "date" | "amount");
+                if kept[i] {
+                    fields.push(format!("{gap}\"{key}\": {value}"));
+                }
+            }
+            let mut repeated = false;
+            if let Some(r) = repeat {
+                let (key, value) = CAPTURE_ROW[r];
+                // A field not read may come twice (serde ignores it too).
+                repeated = kept[r] && key != "remaining_authorization_amount";
+                fields.push(format!("{gap}\"{key}\": {value}"));
+            }
+            let text = format!("{{{}}}", fields.join(","));
+            // Plain unless a key holds an escape or a field read comes twice.
+            (text, !escaped && !repeated)
+        })
+}
+
+proptest! {
+    #[test]
+    fn fuzz_rows_in_the_contract_order_read_as_serde_reads_them(
+        (text, plain) in ordered_capture()
+    ) {
+        let fast = agrees::<WireCapture>(&text);
+        prop_assert_eq!(fast, plain, "{}", text);
+    }
+}
+
+#[test]
+fn an_authorization_in_the_contract_order_or_any_other_reads_alike() {
+    let fields = [
+        r#""authorization_id":4000000000001279"#,
+        r#""reference":"ORD-20261122-000002""#,
+        r#""account_number":"2867185848""#,
+        r#""transaction_type":"regular_purchase""#,
+        r#""authorization_status":"closed""#,
+        r#""creation_date":"2026-11-22T04:59:41.137Z""#,
+        r#""amount":3705.31"#,
+        r#""remaining_authorization_amount":"0.00""#,
+        r#""external_location_id":"00-12345""#,
+        r#""plan_id":4"#,
+        r#""term":12"#,
+    ];
+    let ordered = format!("{{{}}}", fields.join(","));
+    let reversed: Vec<&str> = fields.iter().rev().copied().collect();
+    let reversed = format!("{{{}}}", reversed.join(","));
+    assert!(agrees::<WireAuthorization>(&ordered));
+    assert!(agrees::<WireAuthorization>(&reversed));
+    let (a, _) = WireAuthorization::scan(ordered.as_bytes()).expect("fast path");
+    let (b, _) = WireAuthorization::scan(reversed.as_bytes()).expect("fast path");
+    assert_eq!(a, b);
+    assert_eq!(a.external_location_id.as_deref(), Some("00-12345"));
+}
