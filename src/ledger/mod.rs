@@ -177,7 +177,9 @@ fn read_one(
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
-        .trim(csv::Trim::All)
+        // Cells are trimmed where they are read (`row.rs`): trimming every record whole built
+        // a copy of each row, read cells and others alike.
+        .trim(csv::Trim::Headers)
         .from_reader(tracked);
     let header = reader
         .byte_headers()

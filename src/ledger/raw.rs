@@ -1,5 +1,5 @@
-//! The text of a rejected row as it is kept beside the reason: its fields written back with the
-//! file's delimiter (quoted where needed), invalid UTF-8 and NUL (which PostgreSQL cannot store)
+//! The text of a rejected row as it is kept beside the reason: its fields, trimmed of ASCII
+//! whitespace as the reader reads them, written back with the file's delimiter (quoted where needed), invalid UTF-8 and NUL (which PostgreSQL cannot store)
 //! replaced, anything that looks like an account number masked, and at most
 //! [`RAW_ROW_MAX_CHARS`] characters.
 
@@ -12,7 +12,7 @@ pub(super) fn raw_row(record: &csv::ByteRecord, delimiter: u8) -> String {
         .delimiter(delimiter)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    let bytes = match writer.write_byte_record(record) {
+    let bytes = match writer.write_record(record.iter().map(<[u8]>::trim_ascii)) {
         Ok(()) => writer.into_inner().unwrap_or_default(),
         Err(_) => Vec::new(),
     };
@@ -35,7 +35,7 @@ mod tests {
     #[test]
     fn a_row_is_written_back_with_its_delimiter_masked_and_bounded() {
         let record = csv::ByteRecord::from(vec![
-            &b"ORD-1"[..],
+            &b" ORD-1\t"[..],
             b"12,5O",
             b"card 4500123412341234",
             b"account 20076677",

@@ -119,8 +119,9 @@ impl<'a> Validator<'a> {
                 u32::MAX
             ));
         };
+        // A cell is read without the ASCII whitespace around it.
         let field = |i: usize, what: &str| -> Result<&str, RowError> {
-            let bytes = record.get(i).unwrap_or_default();
+            let bytes = record.get(i).unwrap_or_default().trim_ascii();
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| RowError(format!("{what}: not valid UTF-8")))?;
             // Printable ASCII, nearly every cell, holds no control character.

@@ -46,6 +46,44 @@ fn valid_rows_are_read_with_file_line_local_time_and_positive_amounts() {
 }
 
 #[test]
+fn whitespace_around_cells_and_header_names_is_not_part_of_the_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain =
+        format!("{HEADER}2026-11-23 14:05:11,00-12345,R03,ORD-1,SALE,FLEXITI,1299.99,CAD\n");
+    let spaced = " sold_at , store_id,register_id\t,order_id,txn_type,tender,amount,currency\n\
+         \t2026-11-23 14:05:11 , 00-12345 ,R03\t, ORD-1 ,SALE , FLEXITI,  1299.99 ,CAD \n\
+         2026-11-23 14:05:12,00-12345,R03,\" ORD-2\u{1}\",SALE,FLEXITI,1.00,CAD\n";
+    let plain = read_files(
+        &[write(&dir, "p.csv", &plain)],
+        &LedgerSettings::default(),
+        cal(),
+    )
+    .expect("read");
+    let spaced = read_files(
+        &[write(&dir, "s.csv", spaced)],
+        &LedgerSettings::default(),
+        cal(),
+    )
+    .expect("read");
+    assert_eq!(spaced.rows.len(), 1);
+    let (a, b) = (&plain.rows[0], &spaced.rows[0]);
+    assert_eq!(
+        (&a.reference, a.store, a.register, a.amount, a.at, a.kind),
+        (&b.reference, b.store, b.register, b.amount, b.at, b.kind)
+    );
+    assert_eq!(b.reference, "ORD-1");
+    // A rejected row keeps its cells as read: trimmed, rejoined.
+    assert_eq!(spaced.rejects.len(), 1);
+    assert!(
+        spaced.rejects[0]
+            .raw
+            .starts_with("2026-11-23 14:05:12,00-12345,R03,"),
+        "{}",
+        spaced.rejects[0].raw
+    );
+}
+
+#[test]
 fn malformed_rows_are_rejected_with_line_and_reason_and_the_rest_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = format!(
