@@ -340,3 +340,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn invalid_utf8_rejects_a_row_only_in_a_cell_it_reads_even_when_the_row_reads_as_utf8() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = "sold_at,store_id,register_id,order_id,txn_type,tender,amount,currency,note\n";
+    let mut body = header.as_bytes().to_vec();
+    // Line 2: an invalid byte in the order id.
+    body.extend_from_slice(b"2026-11-23 10:00:00,S1,R1,ORD-\xff1,SALE,FLEXITI,1.00,CAD,x\n");
+    // Line 3: the two bytes of one character split over the register and the order id: the
+    // row's bytes read as UTF-8, each of the two cells does not.
+    body.extend_from_slice(b"2026-11-23 10:00:00,S1,R1\xc3,\xa9ORD-2,SALE,FLEXITI,1.00,CAD,x\n");
+    // Line 4: an invalid byte in a column the ledger mapping does not read: the row is read.
+    body.extend_from_slice(b"2026-11-23 10:00:00,S1,R1,ORD-3,SALE,FLEXITI,1.00,CAD,\xff\n");
+    // Line 5: a character in a cell read (the store), valid: read as it is.
+    body.extend_from_slice("2026-11-23 10:00:00,Sé,R1,ORD-4,SALE,FLEXITI,1.00,CAD,x\n".as_bytes());
+    let path = write(&dir, "utf8.csv", &body);
+    let side = read_files(&[path], &LedgerSettings::default(), cal()).expect("read");
+    assert_eq!(
+        reasons(&side),
+        vec![
+            (2, "order_id: not valid UTF-8".to_string()),
+            (3, "order_id: not valid UTF-8".to_string()),
+        ]
+    );
+    let read: Vec<(&str, Option<&str>)> = side
+        .rows
+        .iter()
+        .map(|r| (r.reference.as_str(), r.store.as_deref()))
+        .collect();
+    assert_eq!(read, [("ORD-3", Some("S1")), ("ORD-4", Some("Sé"))]);
+}
