@@ -204,24 +204,11 @@ impl<'a> Cursor<'a> {
         &mut self,
         mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
     ) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            return Some(());
-        }
-        loop {
-            let key = self.string_bytes()?;
-            self.eat(b':')?;
-            field(self, key)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.members(|c| {
+            let key = c.string_bytes()?;
+            c.eat(b':')?;
+            field(c, key)
+        })
     }
 
     /// An object of a row type's fields: each field is handed to `field` with what its key
@@ -238,29 +225,37 @@ impl<'a> Cursor<'a> {
         other: K,
         mut field: impl FnMut(&mut Self, K) -> Option<()>,
     ) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            return Some(());
-        }
         let mut next = 0;
-        loop {
+        self.members(|c| {
             let known = match keys.get(next) {
-                Some(&(key, name)) if self.quoted(key) => {
-                    self.pos += key.len() + 2;
+                Some(&(key, name)) if c.quoted(key) => {
+                    c.pos += key.len() + 2;
                     Some((next, name))
                 }
                 _ => {
-                    let key = self.string_bytes()?;
+                    let key = c.string_bytes()?;
                     keys.iter()
                         .enumerate()
                         .find(|(_, (k, _))| *k == key)
                         .map(|(i, &(_, name))| (i, name))
                 }
             };
-            self.eat(b':')?;
-            field(self, known.map_or(other, |(_, name)| name))?;
+            c.eat(b':')?;
+            field(c, known.map_or(other, |(_, name)| name))?;
             next = known.map_or(usize::MAX, |(i, _)| i + 1);
+            Some(())
+        })
+    }
+
+    /// An object's braces and commas; `member` reads each `"key": value` between them.
+    fn members(&mut self, mut member: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            member(self)?;
             match self.peek()? {
                 b',' => self.pos += 1,
                 b'}' => {
