@@ -1,7 +1,7 @@
 //! The text of a rejected row as it is kept beside the reason: its fields, trimmed of ASCII
-//! whitespace as the reader reads them, written back with the file's delimiter (quoted where needed), invalid UTF-8 and NUL (which PostgreSQL cannot store)
-//! replaced, anything that looks like an account number masked, and at most
-//! [`RAW_ROW_MAX_CHARS`] characters.
+//! whitespace as the reader reads them, written back with the file's delimiter (quoted where
+//! needed), invalid UTF-8 and NUL (which PostgreSQL cannot store) replaced, anything that looks
+//! like an account number masked, and at most [`RAW_ROW_MAX_CHARS`] characters.
 
 /// Longer rows are cut and end with `…`: a hostile file cannot make the store hold megabytes
 /// per rejected row.
