@@ -16,11 +16,13 @@
 
 //!
 //! Files: `flawed` (rows that break the contract, and the invalid records made of them),
-//! `auths` (authorizations by id), `order` (duplicates dropped, records ordered by time).
+//! `auths` (authorizations by id), `order` (duplicates dropped, records ordered by time),
+//! `runs` (rows kept in the runs they were read in, addressed as one vector).
 
 mod auths;
 mod flawed;
 mod order;
+mod runs;
 
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ use super::wire::{WireAuthorization, WireCapture};
 use auths::{AuthEntry, Authorizations, Resolved};
 use flawed::{Flawed, FlawedKind, checked_amount, given, invalid_records};
 use order::{keep_first_listing, sort_by_time};
+use runs::Runs;
 
 /// Where rows were read: a list call and its page, or a file. Shared by every row of the page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,7 +70,7 @@ impl Source {
 #[derive(Debug, Default)]
 pub struct Collected {
     /// In the order read, duplicates included (resolved by [`Collected::into_side`]).
-    records: Vec<FlexitiRecord>,
+    records: Runs<FlexitiRecord>,
     captures: usize,
     authorizations: Authorizations,
     /// Rows that break the contract (none of them is among `records`).
@@ -249,7 +252,7 @@ impl Collected {
             return;
         }
         self.authorizations.append(other.authorizations);
-        self.records.extend(other.records);
+        self.records.append(other.records);
         self.captures += other.captures;
         self.flawed.extend(other.flawed);
         self.unreferenced.extend(other.unreferenced);
@@ -319,7 +322,7 @@ impl Collected {
         drop(auths);
         authorizations.sort_by_key(|a| (a.created_at, a.authorization_id));
         clock.step("uncaptured");
-        sort_by_time(&mut records);
+        let records = sort_by_time(records);
         clock.step("order");
         tracing::info!(steps = %clock, records = records.len(), "built the Flexiti side");
         FlexitiSide {

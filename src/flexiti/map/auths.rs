@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Amount, FlexitiRecord, Label, Text};
 use crate::flexiti::wire::WireAuthorization;
 
+use super::runs::Runs;
+
 /// What the side needs of an authorization.
 #[derive(Debug)]
 pub(super) struct AuthEntry {
@@ -41,7 +43,7 @@ impl AuthEntry {
 /// Authorization rows in the order read, duplicates included.
 #[derive(Debug, Default)]
 pub(super) struct Authorizations {
-    entries: Vec<AuthEntry>,
+    entries: Runs<AuthEntry>,
 }
 
 /// A position in a vector of at most `u32::MAX` items (more cannot be read in memory anyway).
@@ -56,7 +58,7 @@ impl Authorizations {
 
     /// `other`'s rows after these (read after them).
     pub(super) fn append(&mut self, other: Authorizations) {
-        self.entries.extend(other.entries);
+        self.entries.append(other.entries);
     }
 
     pub(super) fn reserve(&mut self, rows: usize) {
@@ -80,7 +82,7 @@ impl Authorizations {
 /// One row per id: the first listing, else the first lookup.
 #[derive(Debug)]
 pub(super) struct Resolved {
-    entries: Vec<AuthEntry>,
+    entries: Runs<AuthEntry>,
     /// Each id with the position of its row in `entries`, sorted by id.
     index: Vec<(u64, u32)>,
 }
@@ -113,7 +115,7 @@ impl Resolved {
     /// The authorization's part of each record that has one (its store, and its reference
     /// where the record has none), and the authorizations some record refers to marked
     /// captured.
-    pub(super) fn link(&mut self, records: &mut [FlexitiRecord]) {
+    pub(super) fn link(&mut self, records: &mut Runs<FlexitiRecord>) {
         let mut by_id: Vec<(u64, u32)> = records
             .iter()
             .enumerate()

@@ -8,6 +8,7 @@ use crate::domain::{Amount, Breach, FlexitiRecord, InvalidRecord, Text};
 
 use super::Source;
 use super::auths::Resolved;
+use super::runs::Runs;
 use crate::flexiti::wire::Lenient;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,7 +74,7 @@ pub(super) fn checked_amount(amount: Lenient<Amount>) -> Result<Amount, (Breach,
 /// order: the flawed rows with their authorization's reference where they have none, and the
 /// records still without a reference after the authorizations', taken out of `records`.
 pub(super) fn invalid_records(
-    records: &mut Vec<FlexitiRecord>,
+    records: &mut Runs<FlexitiRecord>,
     mut flawed: Vec<Flawed>,
     unreferenced: Vec<Flawed>,
     auths: &Resolved,

@@ -1,0 +1,263 @@
+//! Rows kept in the runs they were read in.
+//!
+//! Files are parsed on several threads, each into its own vector. Merging those into one
+//! vector copied every record and authorization row once more, into memory touched for the
+//! first time (at 10M records, about 1.3 GB and a fifth of the run's page faults). The runs are
+//! kept instead, in the order read, and addressed by one position as if they were one vector;
+//! the side's records become one vector only when they are put in time order, a move that was
+//! made anyway.
+
+/// A run appended to another with room for it is copied into it when it holds fewer rows than
+/// this (a list page of an audit bundle, about 1000 rows): positions stay cheap to look up.
+const SMALL_RUN: usize = 1 << 16;
+
+/// Rows in runs, in the order read.
+#[derive(Debug)]
+pub(super) struct Runs<T> {
+    runs: Vec<Vec<T>>,
+    /// The position of each run's first row.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl<T> Default for Runs<T> {
+    fn default() -> Self {
+        Runs {
+            runs: Vec::new(),
+            starts: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Runs<T> {
+    /// The run rows are pushed to, made when there is none.
+    fn last_run(&mut self) -> &mut Vec<T> {
+        if self.runs.is_empty() {
+            self.runs.push(Vec::new());
+            self.starts.push(self.len);
+        }
+        let last = self.runs.len() - 1;
+        &mut self.runs[last]
+    }
+
+    pub(super) fn push(&mut self, row: T) {
+        self.last_run().push(row);
+        self.len += 1;
+    }
+
+    /// Room for `rows` more rows: in the last run if it is empty or has that room, else in a
+    /// new one (the rows read are never moved to make room).
+    pub(super) fn reserve(&mut self, rows: usize) {
+        match self.runs.last_mut() {
+            Some(last) if last.is_empty() || last.capacity() - last.len() >= rows => {
+                last.reserve(rows);
+            }
+            _ => {
+                self.starts.push(self.len);
+                self.runs.push(Vec::with_capacity(rows));
+            }
+        }
+    }
+
+    /// Room in the last run (the rows it can take without growing).
+    pub(super) fn capacity(&self) -> usize {
+        self.runs.last().map_or(0, |r| r.capacity())
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `other`'s rows after these: its runs kept as they are, except a small one that fits in
+    /// the room left in the last run.
+    pub(super) fn append(&mut self, other: Runs<T>) {
+        for run in other.runs {
+            if run.is_empty() {
+                continue;
+            }
+            let room = self
+                .runs
+                .last()
+                .map_or(0, |last| last.capacity() - last.len());
+            if run.len() < SMALL_RUN && run.len() <= room {
+                self.len += run.len();
+                self.last_run().extend(run);
+                continue;
+            }
+            // An empty last run (room reserved, never used) gives its place.
+            if self.runs.last().is_some_and(Vec::is_empty) {
+                self.runs.pop();
+                self.starts.pop();
+            }
+            self.starts.push(self.len);
+            self.len += run.len();
+            self.runs.push(run);
+        }
+    }
+
+    /// The run holding `position`, and the position within it.
+    fn locate(&self, position: usize) -> Option<(usize, usize)> {
+        let run = self
+            .starts
+            .partition_point(|&s| s <= position)
+            .checked_sub(1)?;
+        Some((run, position - self.starts.get(run)?))
+    }
+
+    pub(super) fn get(&self, position: usize) -> Option<&T> {
+        let (run, at) = self.locate(position)?;
+        self.runs.get(run)?.get(at)
+    }
+
+    pub(super) fn get_mut(&mut self, position: usize) -> Option<&mut T> {
+        let (run, at) = self.locate(position)?;
+        self.runs.get_mut(run)?.get_mut(at)
+    }
+
+    /// The rows in the order read. The iterator knows its length, so that a vector collected
+    /// from it is allocated once (grown by doubling, a vector of millions of keys was copied
+    /// into fresh memory a dozen times).
+    pub(super) fn iter(&self) -> Iter<'_, T> {
+        Iter {
+            rows: self.runs.iter().flatten(),
+            left: self.len,
+        }
+    }
+
+    /// Keeps the rows `keep` returns true for, in place, visiting them in the order read.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let mut len = 0;
+        for (run, start) in self.runs.iter_mut().zip(&mut self.starts) {
+            run.retain(&mut keep);
+            *start = len;
+            len += run.len();
+        }
+        self.len = len;
+    }
+
+    /// The rows at `order`'s positions, in that order, as one vector; the rows at positions
+    /// `order` does not name are dropped. Each run is read forward where `order` walks it
+    /// forward.
+    pub(super) fn into_vec_in(self, order: impl ExactSizeIterator<Item = usize>) -> Vec<T> {
+        let starts = self.starts;
+        // The same vectors, their rows taken one by one (same size: nothing is copied here).
+        let mut runs: Vec<Vec<Option<T>>> = self
+            .runs
+            .into_iter()
+            .map(|run| run.into_iter().map(Some).collect())
+            .collect();
+        let mut out = Vec::with_capacity(order.len());
+        for position in order {
+            let run = starts.partition_point(|&s| s <= position).saturating_sub(1);
+            let Some(start) = starts.get(run) else {
+                continue;
+            };
+            if let Some(row) = runs
+                .get_mut(run)
+                .and_then(|r| r.get_mut(position - start))
+                .and_then(Option::take)
+            {
+                out.push(row);
+            }
+        }
+        out
+    }
+
+    /// Each vector its own run, in order (tests).
+    #[cfg(test)]
+    pub(super) fn from_runs(runs: Vec<Vec<T>>) -> Self {
+        let mut all = Runs::default();
+        for run in runs {
+            all.starts.push(all.len);
+            all.len += run.len();
+            all.runs.push(run);
+        }
+        all
+    }
+
+    /// The rows in the order read, as one vector (moved, not copied, when there is one run).
+    pub(super) fn into_vec(mut self) -> Vec<T> {
+        if self.runs.len() <= 1 {
+            return self.runs.pop().unwrap_or_default();
+        }
+        let len = self.len;
+        self.into_vec_in(0..len)
+    }
+}
+
+/// The rows of [`Runs`] in the order read.
+pub(super) struct Iter<'a, T> {
+    rows: std::iter::Flatten<std::slice::Iter<'a, Vec<T>>>,
+    left: usize,
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        let row = self.rows.next()?;
+        self.left = self.left.saturating_sub(1);
+        Some(row)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs_of(parts: &[&[u32]], reserve: usize) -> Runs<u32> {
+        let mut all = Runs::default();
+        all.reserve(reserve);
+        for part in parts {
+            let mut runs = Runs::default();
+            for &x in *part {
+                runs.push(x);
+            }
+            all.append(runs);
+        }
+        all
+    }
+
+    #[test]
+    fn runs_read_as_one_vector_in_the_order_appended() {
+        // No room: each part its own run; room: small parts copied into it.
+        for reserve in [0, 100] {
+            let mut all = runs_of(&[&[1, 2, 3], &[], &[4], &[5, 6]], reserve);
+            let whole: Vec<u32> = (1..=6).collect();
+            assert_eq!(all.len(), 6);
+            assert_eq!(all.iter().len(), 6);
+            assert_eq!(all.iter().copied().collect::<Vec<_>>(), whole);
+            for (i, x) in whole.iter().enumerate() {
+                assert_eq!(all.get(i), Some(x), "position {i}, room {reserve}");
+            }
+            assert_eq!(all.get(6), None);
+            *all.get_mut(3).expect("position 3") = 40;
+            all.retain(|x| x % 2 == 0);
+            assert_eq!(all.iter().copied().collect::<Vec<_>>(), [2, 40, 6]);
+            assert_eq!(
+                (all.get(1), all.get(2), all.get(3)),
+                (Some(&40), Some(&6), None)
+            );
+            assert_eq!(all.into_vec_in([2usize, 0].into_iter()), [6, 2]);
+        }
+    }
+
+    #[test]
+    fn a_large_run_is_kept_and_an_unused_reservation_gives_its_place() {
+        let large: Vec<u32> = (0..SMALL_RUN as u32 + 1).collect();
+        let all = runs_of(&[&large, &[7]], 10);
+        // The reservation's empty run is gone; the small part went into the large run's room
+        // only if it had some (a vector built by pushing usually has).
+        assert_eq!(all.starts.first(), Some(&0));
+        assert!(all.runs.first().map_or(0, Vec::len) >= large.len());
+        assert_eq!(all.get(large.len()), Some(&7));
+        assert_eq!(all.into_vec().len(), large.len() + 1);
+    }
+}
