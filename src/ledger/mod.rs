@@ -14,7 +14,7 @@ mod row;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
 use anyhow::{Context, bail};
 
@@ -60,6 +60,14 @@ const BATCH_ROWS: usize = 1 << 16;
 const MIN_BYTES_PER_ROW: u64 = 24;
 
 /// What a file reader sends: a batch of rows, or the end of a file with its rejects and counts.
+/// Where a reader sends its rows, and where it finds emptied batches to fill.
+struct Out<'a> {
+    rows: &'a mpsc::SyncSender<Message>,
+    spare: &'a Spare,
+}
+
+type Spare = Mutex<Vec<Vec<LedgerRow>>>;
+
 enum Message {
     Rows(Vec<LedgerRow>),
     Done(usize, anyhow::Result<LedgerSide>),
@@ -105,15 +113,22 @@ pub fn read_files(
     let mut by_file: Vec<Option<anyhow::Result<LedgerSide>>> =
         (0..files.len()).map(|_| None).collect();
     let (sender, messages) = mpsc::sync_channel::<Message>(2 * workers);
+    // Batches emptied by the merge, for the readers to fill again: a batch allocated afresh
+    // each time was memory touched for the first time (the read frees what it can hand back
+    // to the system, `src/job/inputs.rs`), as many page faults as the rows themselves.
+    let spare: Spare = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for w in 0..workers {
-            let (sender, store_map) = (sender.clone(), &store_map);
+            let (sender, store_map, spare) = (sender.clone(), &store_map, &spare);
             scope.spawn(move || {
                 for (index, path) in files.iter().enumerate().skip(w).step_by(workers) {
                     let mut part = LedgerSide::default();
-                    let read = read_one(
-                        index, path, settings, calendar, store_map, &mut part, &sender,
-                    );
+                    let out = Out {
+                        rows: &sender,
+                        spare,
+                    };
+                    let read =
+                        read_one(index, path, settings, calendar, store_map, &mut part, &out);
                     let failed = read.is_err();
                     if sender
                         .send(Message::Done(index, read.map(|()| part)))
@@ -128,7 +143,12 @@ pub fn read_files(
         drop(sender);
         for message in messages {
             match message {
-                Message::Rows(rows) => side.rows.extend(rows),
+                Message::Rows(mut rows) => {
+                    side.rows.append(&mut rows);
+                    if let Ok(mut spare) = spare.lock() {
+                        spare.push(rows);
+                    }
+                }
                 Message::Done(index, part) => {
                     if let Some(slot) = by_file.get_mut(index) {
                         *slot = Some(part);
@@ -167,7 +187,7 @@ fn read_one(
     calendar: BusinessCalendar,
     store_map: &HashMap<&str, &str>,
     side: &mut LedgerSide,
-    rows: &mpsc::SyncSender<Message>,
+    out: &Out<'_>,
 ) -> anyhow::Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("ledger file {name}: cannot open"))?;
@@ -201,8 +221,13 @@ fn read_one(
     let cells = header.len();
     let mut batch: Vec<LedgerRow> = Vec::with_capacity(BATCH_ROWS);
     let flush = |batch: &mut Vec<LedgerRow>| -> anyhow::Result<()> {
-        let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
-        rows.send(Message::Rows(full))
+        let empty = out.spare.lock().ok().and_then(|mut spare| spare.pop());
+        let full = std::mem::replace(
+            batch,
+            empty.unwrap_or_else(|| Vec::with_capacity(BATCH_ROWS)),
+        );
+        out.rows
+            .send(Message::Rows(full))
             .map_err(|_| anyhow::anyhow!("ledger file {name}: the merge stopped"))
     };
     loop {
