@@ -52,19 +52,27 @@ impl Columns {
     }
 }
 
-/// A reference of at most 23 bytes, held inside the interning table: comparing keys does not
-/// reach back into the records (most references are short).
+/// A reference of at most 23 bytes and a kind, held inside the interning table: comparing
+/// keys does not reach back into the records (most references are short). The first byte is
+/// the length, its top bit the kind.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ShortRef([u8; 24]);
 
 impl ShortRef {
-    fn of(reference: &str) -> Option<ShortRef> {
+    fn of(reference: &str, kind: Kind) -> Option<ShortRef> {
         let bytes = reference.as_bytes();
         let mut key = [0u8; 24];
         let (len, text) = key.split_first_mut()?;
         text.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        *len = u8::try_from(bytes.len()).ok()?;
+        *len = u8::try_from(bytes.len()).ok()? | kind_bit(kind) << 7;
         Some(ShortRef(key))
+    }
+}
+
+fn kind_bit(kind: Kind) -> u8 {
+    match kind {
+        Kind::Sale => 0,
+        Kind::Return => 1,
     }
 }
 
@@ -73,49 +81,44 @@ impl ShortRef {
 const ROWS_PER_GROUP: usize = 4096;
 
 /// Interns the amount pass's key, `(reference, kind)`, into an integer shared by both sides
-/// of a part (`reference id << 1 | kind`, ids dense from 0), so that Polars sorts and joins
-/// on one integer column. Rows are pushed first, then interned at once.
+/// of a part (ids dense from 0), so that Polars sorts and joins on one integer column. Rows
+/// are pushed first, then interned at once.
 #[derive(Default)]
 struct Keys<'a> {
-    /// Short references with their row.
+    /// Short references with their kind and row.
     short: Vec<(ShortRef, u32)>,
-    long: Vec<(&'a str, u32)>,
-    /// Each row's kind, 0 for a sale, 1 for a return.
-    kinds: Vec<u64>,
+    long: Vec<((&'a str, Kind), u32)>,
+    rows: usize,
 }
 
 impl<'a> Keys<'a> {
     fn with_capacity(n: usize) -> Self {
         Keys {
             short: Vec::with_capacity(n),
-            long: Vec::new(),
-            kinds: Vec::with_capacity(n),
+            ..Keys::default()
         }
     }
 
     /// The next row's reference and kind.
     fn push(&mut self, reference: &'a str, kind: Kind) {
-        let row = u32::try_from(self.kinds.len()).unwrap_or(u32::MAX);
-        match ShortRef::of(reference) {
+        let row = u32::try_from(self.rows).unwrap_or(u32::MAX);
+        self.rows += 1;
+        match ShortRef::of(reference, kind) {
             Some(key) => self.short.push((key, row)),
-            None => self.long.push((reference, row)),
+            None => self.long.push(((reference, kind), row)),
         }
-        self.kinds.push(match kind {
-            Kind::Sale => 0,
-            Kind::Return => 1,
-        });
     }
 
     /// Each row's amount key, in the order pushed, and a bound above every key.
     ///
     /// One table of a part's references misses the cache on nearly every look-up. So the rows
-    /// are first grouped by a hash of their reference (a counting sort; every row of one
-    /// reference lands in the same group), then each group is interned with a small table.
-    /// The group is taken from the middle bits of the hash, which the table itself does not
-    /// use for a small group (it places keys by the low bits and tags them with the top ones).
+    /// are first grouped by a hash of their key (a counting sort; every row of one key lands
+    /// in the same group), then each group is interned with a small table. The group is taken
+    /// from the middle bits of the hash, which the table itself does not use for a small group
+    /// (it places keys by the low bits and tags them with the top ones).
     fn finish(self) -> (Vec<u64>, usize) {
-        let Keys { short, long, kinds } = self;
-        let mut keys = vec![0u64; kinds.len()];
+        let Keys { short, long, rows } = self;
+        let mut keys = vec![0u64; rows];
         let groups = (short.len() / ROWS_PER_GROUP).max(1).next_power_of_two();
         let group_of = |key: &ShortRef| -> usize {
             let hash = rustc_hash::FxBuildHasher.hash_one(key);
@@ -131,23 +134,20 @@ impl<'a> Keys<'a> {
         for g in 0..groups {
             table.clear();
             for (key, row) in &grouped[starts[g]..starts[g + 1]] {
-                let id = *table.entry(key).or_insert_with(|| {
+                keys[*row as usize] = *table.entry(key).or_insert_with(|| {
                     next += 1;
                     next - 1
                 });
-                keys[*row as usize] = id << 1 | kinds[*row as usize];
             }
         }
-        let mut table: FxHashMap<&str, u64> = FxHashMap::default();
-        for (reference, row) in long {
-            let id = *table.entry(reference).or_insert_with(|| {
+        let mut table: FxHashMap<(&str, Kind), u64> = FxHashMap::default();
+        for (key, row) in long {
+            keys[row as usize] = *table.entry(key).or_insert_with(|| {
                 next += 1;
                 next - 1
             });
-            keys[row as usize] = id << 1 | kinds[row as usize];
         }
-        let bound = usize::try_from(next.saturating_mul(2)).unwrap_or(usize::MAX);
-        (keys, bound)
+        (keys, usize::try_from(next).unwrap_or(usize::MAX))
     }
 }
 
@@ -229,17 +229,19 @@ pub(crate) fn run(
 /// ledger's file and line), then by position. A side already in that order (the Flexiti side
 /// as built) is checked in one pass, not sorted.
 fn rules_order<T: Sync>(items: &[Keyed<'_, T>], key: impl Fn(&T) -> (i64, u64) + Sync) -> Vec<u32> {
+    // Vectors sized once (collected from a filter, they grew by doubling, each step a copy
+    // into fresh memory).
     let positions = || (0..items.len()).filter_map(|i| u32::try_from(i).ok());
     if items.windows(2).all(|w| key(w[0].item) <= key(w[1].item)) {
-        return positions().collect();
+        let mut order = Vec::with_capacity(items.len());
+        order.extend(positions());
+        return order;
     }
-    let mut keys: Vec<(i64, u64, u32)> = positions()
-        .zip(items)
-        .map(|(i, k)| {
-            let (time, tie) = key(k.item);
-            (time, tie, i)
-        })
-        .collect();
+    let mut keys: Vec<(i64, u64, u32)> = Vec::with_capacity(items.len());
+    keys.extend(positions().zip(items).map(|(i, k)| {
+        let (time, tie) = key(k.item);
+        (time, tie, i)
+    }));
     crate::sorting::sort_unstable(&mut keys);
     keys.into_iter().map(|(_, _, i)| i).collect()
 }
@@ -389,8 +391,8 @@ fn match_part(
     fc.amount = amount;
     if bound >= 1 << 32 {
         anyhow::bail!(
-            "the match window holds more than 2^31 distinct references in one part; reconcile \
-             a shorter range"
+            "the match window holds more than 2^32 distinct (reference, kind) keys in one part; \
+             reconcile a shorter range"
         );
     }
     let exact_bound = exact_ids([&mut fc, &mut lc], bound);
@@ -609,32 +611,45 @@ mod tests {
     }
 
     #[test]
-    fn references_interned_group_by_group_get_one_dense_id_each() {
-        // Enough rows for many groups; every reference on several rows, some long ones.
+    fn references_interned_group_by_group_get_one_dense_id_per_reference_and_kind() {
+        // Enough rows for many groups; every reference on several rows, some long ones, some
+        // of them as both kinds.
         let references: Vec<String> = (0..30_000u32)
             .map(|i| match i % 11 {
                 0 => format!("LONG-REFERENCE-OVER-23-BYTES-{}", i % 3_001),
                 _ => format!("ORD-{:06}", i % 9_001),
             })
             .collect();
+        let kind_of = |i: usize| {
+            if i.is_multiple_of(5) {
+                Kind::Return
+            } else {
+                Kind::Sale
+            }
+        };
         let mut keys = Keys::default();
         for (i, reference) in references.iter().enumerate() {
-            let kind = if i % 5 == 0 { Kind::Return } else { Kind::Sale };
-            keys.push(reference, kind);
+            keys.push(reference, kind_of(i));
         }
         let (amount, bound) = keys.finish();
-        let mut id_of: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        let mut id_of: std::collections::HashMap<(&str, Kind), u64> =
+            std::collections::HashMap::new();
         for (i, reference) in references.iter().enumerate() {
-            let kind = u64::from(i % 5 == 0);
-            assert_eq!(amount[i] & 1, kind, "row {i}'s kind");
-            let id = *id_of.entry(reference.as_str()).or_insert(amount[i] >> 1);
-            assert_eq!(amount[i] >> 1, id, "row {i}: {reference}");
+            let id = *id_of
+                .entry((reference.as_str(), kind_of(i)))
+                .or_insert(amount[i]);
+            assert_eq!(amount[i], id, "row {i}: {reference}");
         }
-        // One id per distinct reference, dense from 0.
+        // One id per distinct (reference, kind), dense from 0.
         let ids: std::collections::BTreeSet<u64> = id_of.values().copied().collect();
         assert_eq!(ids.len(), id_of.len());
         assert_eq!(ids.last().copied(), Some(id_of.len() as u64 - 1));
-        assert_eq!(bound, id_of.len() * 2);
+        assert_eq!(bound, id_of.len());
+        // A reference as both kinds: two keys.
+        let both = (0..references.len())
+            .filter(|&i| kind_of(i) == Kind::Return)
+            .any(|i| id_of.contains_key(&(references[i].as_str(), Kind::Sale)));
+        assert!(both, "the data has references of both kinds");
     }
 
     /// `s` seconds after a fixed instant.
