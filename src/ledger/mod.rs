@@ -59,7 +59,6 @@ const BATCH_ROWS: usize = 1 << 16;
 /// costs address space, not memory).
 const MIN_BYTES_PER_ROW: u64 = 24;
 
-/// What a file reader sends: a batch of rows, or the end of a file with its rejects and counts.
 /// Where a reader sends its rows, and where it finds emptied batches to fill.
 struct Out<'a> {
     rows: &'a mpsc::SyncSender<Message>,
@@ -68,6 +67,7 @@ struct Out<'a> {
 
 type Spare = Mutex<Vec<Vec<LedgerRow>>>;
 
+/// What a file reader sends: a batch of rows, or the end of a file with its rejects and counts.
 enum Message {
     Rows(Vec<LedgerRow>),
     Done(usize, anyhow::Result<LedgerSide>),
