@@ -17,7 +17,6 @@ pub(super) struct Runs<T> {
     runs: Vec<Vec<T>>,
     /// The position of each run's first row.
     starts: Vec<usize>,
-    len: usize,
 }
 
 impl<T> Default for Runs<T> {
@@ -25,7 +24,6 @@ impl<T> Default for Runs<T> {
         Runs {
             runs: Vec::new(),
             starts: Vec::new(),
-            len: 0,
         }
     }
 }
@@ -35,7 +33,7 @@ impl<T> Runs<T> {
     fn last_run(&mut self) -> &mut Vec<T> {
         if self.runs.is_empty() {
             self.runs.push(Vec::new());
-            self.starts.push(self.len);
+            self.starts.push(0);
         }
         let last = self.runs.len() - 1;
         &mut self.runs[last]
@@ -43,7 +41,6 @@ impl<T> Runs<T> {
 
     pub(super) fn push(&mut self, row: T) {
         self.last_run().push(row);
-        self.len += 1;
     }
 
     /// Room for `rows` more rows: in the last run if it is empty or has that room, else in a
@@ -54,7 +51,7 @@ impl<T> Runs<T> {
                 last.reserve(rows);
             }
             _ => {
-                self.starts.push(self.len);
+                self.starts.push(self.len());
                 self.runs.push(Vec::with_capacity(rows));
             }
         }
@@ -66,7 +63,8 @@ impl<T> Runs<T> {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.len
+        let last = self.starts.last().zip(self.runs.last());
+        last.map_or(0, |(start, run)| start + run.len())
     }
 
     /// `other`'s rows after these: its runs kept as they are, except a small one that fits in
@@ -81,7 +79,6 @@ impl<T> Runs<T> {
                 .last()
                 .map_or(0, |last| last.capacity() - last.len());
             if run.len() < SMALL_RUN && run.len() <= room {
-                self.len += run.len();
                 self.last_run().extend(run);
                 continue;
             }
@@ -90,28 +87,18 @@ impl<T> Runs<T> {
                 self.runs.pop();
                 self.starts.pop();
             }
-            self.starts.push(self.len);
-            self.len += run.len();
+            self.starts.push(self.len());
             self.runs.push(run);
         }
     }
 
-    /// The run holding `position`, and the position within it.
-    fn locate(&self, position: usize) -> Option<(usize, usize)> {
-        let run = self
-            .starts
-            .partition_point(|&s| s <= position)
-            .checked_sub(1)?;
-        Some((run, position - self.starts.get(run)?))
-    }
-
     pub(super) fn get(&self, position: usize) -> Option<&T> {
-        let (run, at) = self.locate(position)?;
+        let (run, at) = locate(&self.starts, position)?;
         self.runs.get(run)?.get(at)
     }
 
     pub(super) fn get_mut(&mut self, position: usize) -> Option<&mut T> {
-        let (run, at) = self.locate(position)?;
+        let (run, at) = locate(&self.starts, position)?;
         self.runs.get_mut(run)?.get_mut(at)
     }
 
@@ -121,7 +108,7 @@ impl<T> Runs<T> {
     pub(super) fn iter(&self) -> Iter<'_, T> {
         Iter {
             rows: self.runs.iter().flatten(),
-            left: self.len,
+            left: self.len(),
         }
     }
 
@@ -133,7 +120,6 @@ impl<T> Runs<T> {
             *start = len;
             len += run.len();
         }
-        self.len = len;
     }
 
     /// The rows at `order`'s positions, in that order, as one vector; the rows at positions
@@ -149,14 +135,8 @@ impl<T> Runs<T> {
             .collect();
         let mut out = Vec::with_capacity(order.len());
         for position in order {
-            let run = starts.partition_point(|&s| s <= position).saturating_sub(1);
-            let Some(start) = starts.get(run) else {
-                continue;
-            };
-            if let Some(row) = runs
-                .get_mut(run)
-                .and_then(|r| r.get_mut(position - start))
-                .and_then(Option::take)
+            if let Some(row) = locate(&starts, position)
+                .and_then(|(run, at)| runs.get_mut(run)?.get_mut(at)?.take())
             {
                 out.push(row);
             }
@@ -169,8 +149,7 @@ impl<T> Runs<T> {
     pub(super) fn from_runs(runs: Vec<Vec<T>>) -> Self {
         let mut all = Runs::default();
         for run in runs {
-            all.starts.push(all.len);
-            all.len += run.len();
+            all.starts.push(all.len());
             all.runs.push(run);
         }
         all
@@ -181,9 +160,15 @@ impl<T> Runs<T> {
         if self.runs.len() <= 1 {
             return self.runs.pop().unwrap_or_default();
         }
-        let len = self.len;
+        let len = self.len();
         self.into_vec_in(0..len)
     }
+}
+
+/// The run holding `position` (runs starting at `starts`), and the position within it.
+fn locate(starts: &[usize], position: usize) -> Option<(usize, usize)> {
+    let run = starts.partition_point(|&s| s <= position).checked_sub(1)?;
+    Some((run, position - starts.get(run)?))
 }
 
 /// The rows of [`Runs`] in the order read.
