@@ -1,7 +1,5 @@
 //! Duplicate listings dropped and records ordered by time, both by sorting small keys.
 
-use chrono::{DateTime, Utc};
-
 use crate::domain::{FlexitiRecord, Kind};
 
 use super::runs::Runs;
@@ -53,6 +51,23 @@ pub(super) fn keep_first_listing(records: &mut Runs<FlexitiRecord>) {
     records.retain(|_| flags.next().unwrap_or(true));
 }
 
+/// A record's place in time order, as integers: seconds, nanoseconds, the id and the kind in
+/// one word (ids have at most 16 digits, below 2^54), then the position read. Compared as a
+/// tuple in that order, it orders as `(at, record_id, kind, position)` does; sorting integers
+/// took two thirds of the time of comparing `DateTime`s (a date, then seconds and fraction of
+/// the day). Laid out in 24 bytes.
+type TimeKey = (i64, u32, u64, u32);
+
+fn time_key(r: &FlexitiRecord, position: u32) -> TimeKey {
+    let kind = u64::from(r.kind() == Kind::Return);
+    (
+        r.at.timestamp(),
+        r.at.timestamp_subsec_nanos(),
+        r.record_id() << 1 | kind,
+        position,
+    )
+}
+
 /// The records ordered by time, record id and kind (ties keep the order read), as one vector.
 /// The order is found on small keys, then the records are moved once, in that order, out of
 /// the runs they were read in. Within a file or page they are nearly in time order, the runs
@@ -63,16 +78,10 @@ pub(super) fn keep_first_listing(records: &mut Runs<FlexitiRecord>) {
 /// Called once the authorizations are dropped, so the new vector lands below the read's
 /// peak (records, authorizations, ledger and keys all held).
 pub(super) fn sort_by_time(records: Runs<FlexitiRecord>) -> Vec<FlexitiRecord> {
-    // Ids have at most 16 digits (below 2^54): the id and the kind share one word, in the
-    // same order as the pair (24-byte keys instead of 32).
-    let mut keys: Vec<(DateTime<Utc>, u64, u32)> = records
+    let mut keys: Vec<TimeKey> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            let kind = u64::from(r.kind() == Kind::Return);
-            (r.at, r.record_id() << 1 | kind, i)
-        })
+        .map(|(i, r)| time_key(r, u32::try_from(i).unwrap_or(u32::MAX)))
         .collect();
     // The position makes every key distinct: any sort gives the order of a stable one. The
     // unstable sort, in place: the runs each file's records form are cut short by the returns
@@ -80,10 +89,10 @@ pub(super) fn sort_by_time(records: Runs<FlexitiRecord>) -> Vec<FlexitiRecord> {
     // and it took a scratch copy of the keys (24 bytes a record). On both cores when large:
     // the ledger is usually read by now, the second core idle.
     crate::sorting::sort_unstable(&mut keys);
-    if keys.iter().enumerate().all(|(i, k)| k.2 as usize == i) {
+    if keys.iter().enumerate().all(|(i, k)| k.3 as usize == i) {
         return records.into_vec();
     }
-    let from: Vec<u32> = keys.iter().map(|k| k.2).collect();
+    let from: Vec<u32> = keys.iter().map(|k| k.3).collect();
     drop(keys);
     records.into_vec_in(from.into_iter().map(|i| i as usize))
 }
@@ -92,6 +101,7 @@ pub(super) fn sort_by_time(records: Runs<FlexitiRecord>) -> Vec<FlexitiRecord> {
 mod tests {
     use super::*;
     use crate::domain::Amount;
+    use chrono::{DateTime, NaiveDate, Utc};
 
     #[test]
     fn records_are_ordered_by_time_then_id_then_kind_and_ties_keep_the_order_read() {
@@ -120,6 +130,52 @@ mod tests {
         let (one, two) = records.split_at(2);
         let again = sort_by_time(Runs::from_runs(vec![one.to_vec(), vec![], two.to_vec()]));
         assert_eq!(again, before);
+    }
+
+    #[test]
+    fn the_integer_key_orders_as_time_id_kind_and_position_do() {
+        // Before and after 1970, fractions of a second, a leap second (a fraction past one
+        // second), equal times with ids and kinds that decide.
+        let day = NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
+        let times = [
+            DateTime::<Utc>::from_timestamp(-1, 500_000_000),
+            DateTime::<Utc>::from_timestamp(-1, 0),
+            DateTime::<Utc>::from_timestamp(0, 0),
+            DateTime::<Utc>::from_timestamp(0, 1),
+            day.and_hms_nano_opt(23, 59, 59, 999_999_999)
+                .map(|t| t.and_utc()),
+            day.and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+                .map(|t| t.and_utc()),
+            day.succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc()),
+        ];
+        let mut records = Vec::new();
+        for (n, at) in times.into_iter().enumerate() {
+            let at = at.expect("time");
+            for (capture, ret) in [(9, None), (3, Some(9)), (3, None), (9, Some(1))] {
+                let reference = format!("{n}-{capture}-{ret:?}");
+                let record =
+                    FlexitiRecord::new(capture, ret, 1, reference.into(), Amount::ZERO, at, None);
+                records.push(record.clone());
+                records.push(record);
+            }
+        }
+        records.reverse();
+        let mut expected: Vec<usize> = (0..records.len()).collect();
+        expected.sort_by_key(|&i| {
+            let r = &records[i];
+            (r.at, r.record_id(), r.kind() == Kind::Return, i)
+        });
+        let mut keys: Vec<TimeKey> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| time_key(r, i as u32))
+            .collect();
+        keys.sort_unstable();
+        let got: Vec<usize> = keys.iter().map(|k| k.3 as usize).collect();
+        assert_eq!(got, expected);
+        assert_eq!(std::mem::size_of::<TimeKey>(), 24);
     }
 
     #[test]
