@@ -23,7 +23,7 @@ pub(crate) struct Sides<'a, 'b> {
 pub(crate) fn uncaptured_references(flexiti: &FlexitiSide) -> HashSet<&str> {
     // The side normally keeps only uncaptured authorizations; checked again here against the
     // records, looking up only the few authorization ids there are.
-    let mut uncaptured: HashSet<u64> = flexiti
+    let mut uncaptured: rustc_hash::FxHashSet<u64> = flexiti
         .authorizations
         .iter()
         .map(|a| a.authorization_id)
@@ -337,12 +337,19 @@ pub(crate) fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) 
     if wanted.is_empty() {
         return;
     }
-    let mut rows: Vec<&LedgerRow> = sides
-        .l
-        .iter()
-        .map(|k| k.item)
-        .filter(|r| wanted.contains(r.reference.as_str()))
-        .collect();
+    // Every ledger row of the window is looked up (millions, for a few findings): each half
+    // on its own core.
+    let wanted_in = |half| wanted_rows(half, &wanted);
+    let (first, second) = sides.l.split_at(sides.l.len() / 2);
+    let mut rows = std::thread::scope(|scope| {
+        let first = scope.spawn(|| wanted_in(first));
+        let second = wanted_in(second);
+        first.join().map(|mut first| {
+            first.extend(second);
+            first
+        })
+    })
+    .unwrap_or_else(|_| wanted_in(sides.l));
     rows.sort_by_key(|r| (r.file_index, r.line));
     let mut seen: HashMap<String, u32> = HashMap::new();
     let mut ids: HashMap<(u32, u64), String> = HashMap::new();
@@ -370,6 +377,17 @@ pub(crate) fn assign_ledger_ids(sides: &Sides<'_, '_>, out: &mut [Discrepancy]) 
             d.ledger_id = ids.get(&key).cloned();
         }
     }
+}
+
+/// The rows of `rows` whose reference is `wanted`.
+fn wanted_rows<'a>(
+    rows: &[Keyed<'a, LedgerRow>],
+    wanted: &rustc_hash::FxHashSet<&str>,
+) -> Vec<&'a LedgerRow> {
+    rows.iter()
+        .map(|k| k.item)
+        .filter(|r| wanted.contains(r.reference.as_str()))
+        .collect()
 }
 
 /// Findings ordered by day, category, reference, kind, then the ids on each side.

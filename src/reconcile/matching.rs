@@ -272,10 +272,15 @@ fn run_in_parts(
         drop(hand_back);
         return match_part(f, l, &f_order, &l_order);
     }
-    let f_parts = split_by_reference(f, &f_order, |r| &r.reference, parts);
-    drop(f_order);
-    let l_parts = split_by_reference(l, &l_order, |r| &r.reference, parts);
-    drop(l_order);
+    // Each side split on its own core: a hash of each row's reference, read at random.
+    let (f_parts, l_parts) = std::thread::scope(|scope| {
+        let f_parts = scope.spawn(move || split_by_reference(f, &f_order, |r| &r.reference, parts));
+        let l_parts = split_by_reference(l, &l_order, |r| &r.reference, parts);
+        drop(l_order);
+        (f_parts.join(), l_parts)
+    });
+    let f_parts =
+        f_parts.map_err(|_| anyhow::anyhow!("splitting the Flexiti side: a worker stopped"))?;
     drop(hand_back);
     // Two parts at a time: gathering a part's rows from the whole window is bound by memory
     // latency, which a second core hides. Results are joined in part order.

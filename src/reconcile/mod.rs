@@ -119,31 +119,44 @@ pub fn reconcile(
     // Pairs come part by part, each part's rows scattered over the window: in the order of
     // the Flexiti side (time), checking them reads both sides nearly in order instead of
     // missing the cache twice a pair. Their findings are ordered at the end like all others.
-    matched.exact.sort_unstable();
-    matched.amount.sort_unstable();
+    crate::sorting::sort_unstable(&mut matched.exact);
+    crate::sorting::sort_unstable(&mut matched.amount);
     clock.step("matching");
-    let uncaptured = classify::uncaptured_references(flexiti);
     let incomplete: BTreeSet<NaiveDate> = flexiti.incomplete_days.clone();
-    let mut discrepancies = classify::findings(
-        &classify::Sides {
-            f: fj,
-            l: lj,
-            ledger,
-        },
-        &matched,
-        &uncaptured,
-        &incomplete,
-        params.tolerance,
-    )?;
-    if let Some(s) = &split {
-        let sides = classify::Sides {
-            f: &[],
-            l: &s.unjudged,
-            ledger,
-        };
-        discrepancies.extend(unjudged::findings(&sides, &unjudged));
-    }
-    clock.step("classify");
+    // The control totals need nothing of the findings: counted on the second core while the
+    // findings are built (most of that work is on one core).
+    let (totals, discrepancies) = std::thread::scope(|scope| {
+        let totals = scope
+            .spawn(|| totals::per_day_and_store(&f, &l, params.range, params.store.as_deref()));
+        let discrepancies = (|| -> anyhow::Result<Vec<Discrepancy>> {
+            let uncaptured = classify::uncaptured_references(flexiti);
+            let mut discrepancies = classify::findings(
+                &classify::Sides {
+                    f: fj,
+                    l: lj,
+                    ledger,
+                },
+                &matched,
+                &uncaptured,
+                &incomplete,
+                params.tolerance,
+            )?;
+            if let Some(s) = &split {
+                let sides = classify::Sides {
+                    f: &[],
+                    l: &s.unjudged,
+                    ledger,
+                };
+                discrepancies.extend(unjudged::findings(&sides, &unjudged));
+            }
+            Ok(discrepancies)
+        })();
+        (totals.join(), discrepancies)
+    });
+    let mut discrepancies = discrepancies?;
+    let (totals, flexiti_records, ledger_rows) =
+        totals.map_err(|_| anyhow::anyhow!("the control totals: a worker stopped"))??;
+    clock.step("classify+totals");
     let suggested = suggest::annotate(&mut discrepancies, params.window_days);
     clock.step("suggest");
     tracing::info!(
@@ -159,9 +172,6 @@ pub fn reconcile(
     discrepancies.sort_by(classify::display_order);
 
     clock.step("order");
-    let (totals, flexiti_records, ledger_rows) =
-        totals::per_day_and_store(&f, &l, params.range, params.store.as_deref())?;
-    clock.step("totals");
     tracing::info!(steps = %clock, "reconciled");
     Ok(Outcome {
         discrepancies,
