@@ -144,6 +144,35 @@ impl<T> Runs<T> {
         out
     }
 
+    /// Copies of the rows at `order`'s positions, in that order, as one vector, made on every
+    /// core when there are many: each copy waits on a read from anywhere in the runs, and two
+    /// cores wait on twice as many at once. (Moving the rows out instead is one core's work:
+    /// a row can be taken from the runs by one thread only.) `self` is left as it was.
+    ///
+    /// Positions past the end are dropped, as [`Runs::into_vec_in`] drops them.
+    pub(super) fn cloned_in(&self, order: &[u32]) -> Vec<T>
+    where
+        T: Clone + Send + Sync,
+    {
+        use rayon::prelude::*;
+        let len = self.len();
+        let copy = |&position: &u32| {
+            let position = position as usize;
+            // In range (checked below), so the run exists and holds the row.
+            let run = self.starts.partition_point(|&s| s <= position) - 1;
+            self.runs[run][position - self.starts[run]].clone()
+        };
+        let mut out = Vec::with_capacity(order.len());
+        if order.iter().any(|&p| p as usize >= len) {
+            out.extend(order.iter().filter(|&&p| (p as usize) < len).map(copy));
+        } else if order.len() < crate::sorting::PARALLEL_FROM {
+            out.extend(order.iter().map(copy));
+        } else {
+            order.par_iter().map(copy).collect_into_vec(&mut out);
+        }
+        out
+    }
+
     /// Each vector its own run, in order (tests).
     #[cfg(test)]
     pub(super) fn from_runs(runs: Vec<Vec<T>>) -> Self {
@@ -230,19 +259,27 @@ mod tests {
                 (all.get(1), all.get(2), all.get(3)),
                 (Some(&40), Some(&6), None)
             );
+            assert_eq!(all.cloned_in(&[2, 0, 9, 1]), [6, 2, 40]);
             assert_eq!(all.into_vec_in([2usize, 0].into_iter()), [6, 2]);
         }
     }
 
     #[test]
     fn a_large_run_is_kept_and_an_unused_reservation_gives_its_place() {
-        let large: Vec<u32> = (0..SMALL_RUN as u32 + 1).collect();
+        // Large enough to be copied on every core as well.
+        let rows = SMALL_RUN.max(crate::sorting::PARALLEL_FROM) + 1;
+        let large: Vec<u32> = (0..rows as u32).collect();
         let all = runs_of(&[&large, &[7]], 10);
         // The reservation's empty run is gone; the small part went into the large run's room
         // only if it had some (a vector built by pushing usually has).
         assert_eq!(all.starts.first(), Some(&0));
         assert!(all.runs.first().map_or(0, Vec::len) >= large.len());
         assert_eq!(all.get(large.len()), Some(&7));
+        // Copied on every core: the same rows as one by one.
+        let order: Vec<u32> = (0..all.len() as u32).rev().collect();
+        let mut expected: Vec<u32> = all.iter().copied().collect();
+        expected.reverse();
+        assert_eq!(all.cloned_in(&order), expected);
         assert_eq!(all.into_vec().len(), large.len() + 1);
     }
 }
