@@ -257,6 +257,7 @@ fn run_in_parts(
     // The ledger's sort keys (24 bytes a row) and the window's order are freed once the parts
     // are made: handed back (`src/memory.rs`), not kept beside the parts' working memory.
     let hand_back = crate::memory::hand_back_freed();
+    let mut clock = crate::telemetry::Steps::start();
     let (f_order, l_order) = std::thread::scope(|scope| {
         let f_order = scope.spawn(|| rules_order(f, |r| (r.at.timestamp_micros(), r.record_id())));
         let l_order = rules_order(l, |r| {
@@ -267,6 +268,7 @@ fn run_in_parts(
     });
     let f_order =
         f_order.map_err(|_| anyhow::anyhow!("ordering the Flexiti side: a worker stopped"))?;
+    clock.step("order");
     let parts = (f.len() + l.len()).div_ceil(rows_per_part.max(1)).max(1);
     if parts == 1 {
         drop(hand_back);
@@ -282,6 +284,7 @@ fn run_in_parts(
     let f_parts =
         f_parts.map_err(|_| anyhow::anyhow!("splitting the Flexiti side: a worker stopped"))?;
     drop(hand_back);
+    clock.step("split");
     // Two parts at a time: gathering a part's rows from the whole window is bound by memory
     // latency, which a second core hides. Results are joined in part order.
     let workers = std::thread::available_parallelism()
@@ -333,6 +336,8 @@ fn run_in_parts(
         all.flexiti_left.extend(m.flexiti_left);
         all.ledger_left.extend(m.ledger_left);
     }
+    clock.step("parts");
+    tracing::info!(steps = %clock, parts, "matched the window in parts");
     Ok(all)
 }
 
