@@ -51,11 +51,26 @@ pub async fn record(
         None => (ChangeSummary::default(), bundle.await?),
     };
     let report = Arc::try_unwrap(report).unwrap_or_else(|shared| (*shared).clone());
+    let mut inputs = inputs;
+    let ledger_warnings = std::mem::take(&mut inputs.ledger.warnings);
+    free_in_background(inputs);
     Ok(Recorded {
         report: RunReport { changes, ..report },
         audit_dir,
-        ledger_warnings: inputs.ledger.warnings,
+        ledger_warnings,
     })
+}
+
+/// Drops `inputs` on a thread of its own: tens of millions of records and rows, each with its
+/// texts, take a noticeable time to free, which the exports and the email need not wait for.
+/// Should no thread start, they are dropped here.
+fn free_in_background(inputs: Inputs) {
+    let spawned = std::thread::Builder::new()
+        .name("free-inputs".into())
+        .spawn(move || drop(inputs));
+    if let Err(e) = spawned {
+        tracing::debug!("freeing the inputs in place: {e}");
+    }
 }
 
 /// Starts writing the bundle to `target` (none without one) on a blocking thread at once; the
