@@ -40,7 +40,7 @@ pub async fn record(
         Some(BundleTarget::of(plan.config, report.run_id)?)
     };
     let bundle = bundle(target, Arc::clone(&report), inputs);
-    let (changes, (inputs, audit_dir)) = match &session.db {
+    let (changes, (mut inputs, audit_dir)) = match &session.db {
         Some(db) => {
             stages.begin("storing the results and writing the audit bundle");
             let stores = plan.request.store.as_slice();
@@ -51,7 +51,6 @@ pub async fn record(
         None => (ChangeSummary::default(), bundle.await?),
     };
     let report = Arc::try_unwrap(report).unwrap_or_else(|shared| (*shared).clone());
-    let mut inputs = inputs;
     let ledger_warnings = std::mem::take(&mut inputs.ledger.warnings);
     free_in_background(inputs);
     Ok(Recorded {

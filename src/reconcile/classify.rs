@@ -79,18 +79,17 @@ pub(crate) fn findings(
         }
         Ok(out)
     };
-    let ledger_left = |left: &[(u32, bool)]| -> Vec<Discrepancy> {
-        left.iter()
+    let ledger_left = |left: &[(u32, bool)]| -> anyhow::Result<Vec<Discrepancy>> {
+        Ok(left
+            .iter()
             .filter_map(|&(li, paired)| {
                 let l = sides.l.get(li as usize)?;
                 Some(ledger_leftover(sides, l, paired, uncaptured, incomplete))
             })
-            .collect()
+            .collect())
     };
     out.extend(in_halves(&matched.flexiti_left, flexiti_left)?);
-    out.extend(in_halves(&matched.ledger_left, |half| {
-        Ok(ledger_left(half))
-    })?);
+    out.extend(in_halves(&matched.ledger_left, ledger_left)?);
     assign_ledger_ids(sides, &mut out);
     Ok(out)
 }
