@@ -4,7 +4,7 @@
 //! vector copied every record and authorization row once more, into memory touched for the
 //! first time (at 10M records, about 1.3 GB and a fifth of the run's page faults). The runs are
 //! kept instead, in the order read, and addressed by one position as if they were one vector;
-//! the side's records become one vector only when they are put in time order, a move that was
+//! the side's records become one vector only when they are copied into time order, a step
 //! made anyway.
 
 /// A run appended to another with room for it is copied into it when it holds fewer rows than
@@ -122,34 +122,12 @@ impl<T> Runs<T> {
         }
     }
 
-    /// The rows at `order`'s positions, in that order, as one vector; the rows at positions
-    /// `order` does not name are dropped. Each run is read forward where `order` walks it
-    /// forward.
-    pub(super) fn into_vec_in(self, order: impl ExactSizeIterator<Item = usize>) -> Vec<T> {
-        let starts = self.starts;
-        // The same vectors, their rows taken one by one (same size: nothing is copied here).
-        let mut runs: Vec<Vec<Option<T>>> = self
-            .runs
-            .into_iter()
-            .map(|run| run.into_iter().map(Some).collect())
-            .collect();
-        let mut out = Vec::with_capacity(order.len());
-        for position in order {
-            if let Some(row) = locate(&starts, position)
-                .and_then(|(run, at)| runs.get_mut(run)?.get_mut(at)?.take())
-            {
-                out.push(row);
-            }
-        }
-        out
-    }
-
     /// Copies of the rows at `order`'s positions, in that order, as one vector, made on every
     /// core when there are many: each copy waits on a read from anywhere in the runs, and two
     /// cores wait on twice as many at once. (Moving the rows out instead is one core's work:
     /// a row can be taken from the runs by one thread only.) `self` is left as it was.
     ///
-    /// Positions past the end are dropped, as [`Runs::into_vec_in`] drops them.
+    /// Positions past the end are dropped.
     pub(super) fn cloned_in(&self, order: &[u32]) -> Vec<T>
     where
         T: Clone + Send + Sync,
@@ -189,8 +167,11 @@ impl<T> Runs<T> {
         if self.runs.len() <= 1 {
             return self.runs.pop().unwrap_or_default();
         }
-        let len = self.len();
-        self.into_vec_in(0..len)
+        let mut all = Vec::with_capacity(self.len());
+        for run in self.runs {
+            all.extend(run);
+        }
+        all
     }
 }
 
@@ -260,7 +241,7 @@ mod tests {
                 (Some(&40), Some(&6), None)
             );
             assert_eq!(all.cloned_in(&[2, 0, 9, 1]), [6, 2, 40]);
-            assert_eq!(all.into_vec_in([2usize, 0].into_iter()), [6, 2]);
+            assert_eq!(all.into_vec(), [2, 40, 6]);
         }
     }
 
