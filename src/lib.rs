@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod memory;
 pub mod metrics;
 pub mod notify;
+pub mod prefetch;
 pub mod reconcile;
 pub mod redact;
 pub mod report;

@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use super::Keyed;
 use crate::domain::{FlexitiRecord, Kind, LedgerRow};
+use crate::prefetch::{AHEAD, prefetch};
 
 /// Indices (into the engine's keyed vectors) of what each pass produced.
 #[derive(Debug, Default)]
@@ -354,7 +355,16 @@ fn split_by_reference<T>(
     parts: usize,
 ) -> Vec<Vec<u32>> {
     let mut split: Vec<Vec<u32>> = vec![Vec::new(); parts];
-    for &i in order {
+    // In the ledger's rules order the rows are read at random: each row's key prefetched two
+    // turns ahead of its row, its row one turn ahead of its own (`src/prefetch.rs`).
+    let ahead = |k: usize| order.get(k).and_then(|&a| items.get(a as usize));
+    for (j, &i) in order.iter().enumerate() {
+        if let Some(keyed) = ahead(j + 2 * AHEAD) {
+            prefetch(keyed);
+        }
+        if let Some(keyed) = ahead(j + AHEAD) {
+            prefetch(keyed.item);
+        }
         let Some(k) = items.get(i as usize) else {
             continue;
         };
@@ -383,20 +393,39 @@ fn match_part(
     // then read.
     let f_items: Vec<(u32, &FlexitiRecord)> = f_rows
         .iter()
-        .filter_map(|&i| Some((i, f.get(i as usize)?.item)))
+        .enumerate()
+        .filter_map(|(j, &i)| {
+            if let Some(ahead) = f_rows.get(j + AHEAD).and_then(|&a| f.get(a as usize)) {
+                prefetch(ahead);
+            }
+            Some((i, f.get(i as usize)?.item))
+        })
         .collect();
     let l_items: Vec<(u32, &LedgerRow)> = l_rows
         .iter()
-        .filter_map(|&i| Some((i, l.get(i as usize)?.item)))
+        .enumerate()
+        .filter_map(|(j, &i)| {
+            if let Some(ahead) = l_rows.get(j + AHEAD).and_then(|&a| l.get(a as usize)) {
+                prefetch(ahead);
+            }
+            Some((i, l.get(i as usize)?.item))
+        })
         .collect();
+    // Each record prefetched some rows ahead of its turn (`src/prefetch.rs`).
     let mut keys = Keys::with_capacity(f_items.len() + l_items.len());
     let mut fc = Columns::with_capacity(f_items.len());
-    for (i, r) in f_items {
+    for (j, &(i, r)) in f_items.iter().enumerate() {
+        if let Some((_, ahead)) = f_items.get(j + AHEAD) {
+            prefetch(&ahead.reference);
+        }
         keys.push(&r.reference, r.kind());
         fc.push(i, r.amount.cents());
     }
     let mut lc = Columns::with_capacity(l_items.len());
-    for (i, r) in l_items {
+    for (j, &(i, r)) in l_items.iter().enumerate() {
+        if let Some((_, ahead)) = l_items.get(j + AHEAD) {
+            prefetch(&ahead.reference);
+        }
         keys.push(&r.reference, r.kind);
         lc.push(i, r.amount.cents());
     }
