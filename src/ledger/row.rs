@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::mapping::{AmountSign, ColumnNames, LedgerSettings};
-use crate::domain::{Amount, BusinessCalendar, Kind, Labels, LedgerRow, Text, plain_date_time};
+use crate::domain::{
+    Amount, BusinessCalendar, Kind, Labels, LedgerRow, RememberingCalendar, Text, plain_date_time,
+};
 
 /// Why a row was rejected.
 pub(crate) struct RowError(pub(crate) String);
@@ -67,7 +69,6 @@ impl Positions {
 
 pub(crate) struct Validator<'a> {
     settings: &'a LedgerSettings,
-    calendar: BusinessCalendar,
     store_map: &'a HashMap<&'a str, &'a str>,
     tenders: Vec<String>,
     max_amount: Amount,
@@ -76,6 +77,8 @@ pub(crate) struct Validator<'a> {
     /// The stores and registers met last (`Labels`): two per row, few distinct ones. A
     /// validator serves one file on one thread.
     labels: RefCell<Labels>,
+    /// The calendar with its last local time's instant: a file's rows share their seconds.
+    local_times: RefCell<RememberingCalendar>,
 }
 
 /// `YYYY-MM-DD HH:MM:SS`, the common case, read by hand. Such a value has no offset, so only
@@ -92,7 +95,6 @@ impl<'a> Validator<'a> {
     ) -> anyhow::Result<Self> {
         Ok(Validator {
             settings,
-            calendar,
             store_map,
             tenders: settings
                 .tenders
@@ -102,6 +104,7 @@ impl<'a> Validator<'a> {
             max_amount: settings.max_amount()?,
             plain_local_format: settings.sold_at_format == "%Y-%m-%d %H:%M:%S",
             labels: RefCell::default(),
+            local_times: RefCell::new(RememberingCalendar::new(calendar)),
         })
     }
 
@@ -225,7 +228,7 @@ impl<'a> Validator<'a> {
         if self.plain_local_format
             && let Some(local) = plain_local_time(value)
         {
-            return Ok(self.calendar.local_to_utc(local));
+            return Ok(self.local_times.borrow_mut().local_to_utc(local));
         }
         if let Ok(t) = DateTime::parse_from_rfc3339(value) {
             return Ok(t.with_timezone(&Utc));
@@ -250,7 +253,7 @@ impl<'a> Validator<'a> {
             .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f"))
             .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f"));
         match local {
-            Ok(local) => Ok(self.calendar.local_to_utc(local)),
+            Ok(local) => Ok(self.local_times.borrow_mut().local_to_utc(local)),
             Err(_) => reject(format!(
                 "bad date '{value}' (expected {} local time, or an instant with an offset)",
                 self.settings.sold_at_format

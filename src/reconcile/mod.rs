@@ -24,6 +24,7 @@ use chrono::NaiveDate;
 
 use crate::domain::{
     Amount, BusinessCalendar, DayRange, DayStoreTotals, Discrepancy, FlexitiSide, LedgerSide,
+    RememberingCalendar,
 };
 
 /// How to reconcile: the days to judge, the matching window around them and the tolerance.
@@ -74,6 +75,7 @@ fn in_window<T>(
     window: DayRange,
 ) -> Vec<Keyed<'_, T>> {
     let mut keyed = Vec::with_capacity(items.len());
+    let mut cal = RememberingCalendar::new(cal);
     keyed.extend(
         items
             .iter()

@@ -27,4 +27,4 @@ pub use records::{
     LedgerRow, LedgerSide, Text, mask_account,
 };
 pub use run::{DayStoreTotals, FailedCall, RunStatus, SideTotals};
-pub use time::{BusinessCalendar, DayRange, plain_date_time};
+pub use time::{BusinessCalendar, DayRange, RememberingCalendar, plain_date_time};

@@ -134,9 +134,95 @@ impl BusinessCalendar {
     }
 }
 
+/// A calendar that keeps its last answer each way. Rows read in time order repeat their
+/// instant (a large day has hundreds of rows a second), and each answer is otherwise a search
+/// of the zone's transitions. Exact: an answer is reused only for the very same time.
+#[derive(Debug, Clone)]
+pub struct RememberingCalendar {
+    calendar: BusinessCalendar,
+    last_day: Option<(DateTime<Utc>, NaiveDate)>,
+    last_utc: Option<(NaiveDateTime, DateTime<Utc>)>,
+}
+
+impl RememberingCalendar {
+    pub fn new(calendar: BusinessCalendar) -> Self {
+        RememberingCalendar {
+            calendar,
+            last_day: None,
+            last_utc: None,
+        }
+    }
+
+    /// [`BusinessCalendar::day_of`].
+    pub fn day_of(&mut self, at: DateTime<Utc>) -> NaiveDate {
+        match self.last_day {
+            Some((last, day)) if last == at => day,
+            _ => {
+                let day = self.calendar.day_of(at);
+                self.last_day = Some((at, day));
+                day
+            }
+        }
+    }
+
+    /// [`BusinessCalendar::local_to_utc`].
+    pub fn local_to_utc(&mut self, local: NaiveDateTime) -> DateTime<Utc> {
+        match self.last_utc {
+            Some((last, at)) if last == local => at,
+            _ => {
+                let at = self.calendar.local_to_utc(local);
+                self.last_utc = Some((local, at));
+                at
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_remembering_calendar_answers_as_the_calendar_does_across_both_changes_of_2026() {
+        let cal = BusinessCalendar::new(chrono_tz::America::Toronto);
+        let mut remembering = RememberingCalendar::new(cal);
+        // Each local time of the two change days, every 10 minutes, each asked twice and in
+        // an order that goes back and forth, so that remembered answers are reused and
+        // replaced; the changes' skipped and repeated hours are among them.
+        let mut locals = Vec::new();
+        for day in [(3, 8), (11, 1), (11, 2)] {
+            let date = NaiveDate::from_ymd_opt(2026, day.0, day.1).expect("date");
+            for minute in (0..24 * 60).step_by(10) {
+                let time = chrono::NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).expect("t");
+                locals.push(date.and_time(time));
+            }
+        }
+        let asked: Vec<NaiveDateTime> = locals
+            .iter()
+            .flat_map(|&t| [t, t])
+            .chain(locals.iter().rev().copied())
+            .collect();
+        for local in asked {
+            let at = cal.local_to_utc(local);
+            assert_eq!(remembering.local_to_utc(local), at, "{local}");
+            for instant in [
+                at,
+                at + chrono::Duration::minutes(30),
+                at - chrono::Duration::hours(1),
+            ] {
+                assert_eq!(
+                    remembering.day_of(instant),
+                    cal.day_of(instant),
+                    "{instant}"
+                );
+                assert_eq!(
+                    remembering.day_of(instant),
+                    cal.day_of(instant),
+                    "{instant}"
+                );
+            }
+        }
+    }
 
     fn toronto() -> BusinessCalendar {
         BusinessCalendar::new(chrono_tz::America::Toronto)
