@@ -154,9 +154,13 @@ pub async fn fetch_with_progress(
     )
     .await;
     outcome.side = collected.into_side();
+    // Only the records of a failed look-up need their day.
     for r in &outcome.side.records {
+        if !failed_lookups.contains(&r.authorization_id) {
+            continue;
+        }
         let day = calendar.day_of(r.at);
-        if failed_lookups.contains(&r.authorization_id) && window.contains(day) {
+        if window.contains(day) {
             outcome.side.incomplete_days.insert(day);
         }
     }

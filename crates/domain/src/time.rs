@@ -155,25 +155,31 @@ impl RememberingCalendar {
 
     /// [`BusinessCalendar::day_of`].
     pub fn day_of(&mut self, at: DateTime<Utc>) -> NaiveDate {
-        match self.last_day {
-            Some((last, day)) if last == at => day,
-            _ => {
-                let day = self.calendar.day_of(at);
-                self.last_day = Some((at, day));
-                day
-            }
-        }
+        let calendar = self.calendar;
+        remembered(&mut self.last_day, at, |at| calendar.day_of(at))
     }
 
     /// [`BusinessCalendar::local_to_utc`].
     pub fn local_to_utc(&mut self, local: NaiveDateTime) -> DateTime<Utc> {
-        match self.last_utc {
-            Some((last, at)) if last == local => at,
-            _ => {
-                let at = self.calendar.local_to_utc(local);
-                self.last_utc = Some((local, at));
-                at
-            }
+        let calendar = self.calendar;
+        remembered(&mut self.last_utc, local, |local| {
+            calendar.local_to_utc(local)
+        })
+    }
+}
+
+/// The answer kept in `last` when it was for `key`; else `answer(key)`, kept in its place.
+fn remembered<K: PartialEq + Copy, V: Copy>(
+    last: &mut Option<(K, V)>,
+    key: K,
+    answer: impl FnOnce(K) -> V,
+) -> V {
+    match *last {
+        Some((k, v)) if k == key => v,
+        _ => {
+            let v = answer(key);
+            *last = Some((key, v));
+            v
         }
     }
 }
