@@ -82,6 +82,9 @@ pub(crate) struct Validator<'a> {
     local_times: RefCell<RememberingCalendar>,
     /// The formats of the general path, each parsed once.
     formats: TimeFormats,
+    /// The last `sold_at` read and its instant: rows in time order repeat their second (a
+    /// day of a million rows, a dozen a second), and the same text reads as the same instant.
+    last_time: RefCell<(String, Option<DateTime<Utc>>)>,
 }
 
 /// A `strftime` format parsed into its items once: `parse_from_str` parses the format again
@@ -160,6 +163,7 @@ impl<'a> Validator<'a> {
             labels: RefCell::default(),
             local_times: RefCell::new(RememberingCalendar::new(calendar)),
             formats: TimeFormats::new(&settings.sold_at_format),
+            last_time: RefCell::default(),
         })
     }
 
@@ -276,7 +280,22 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// [`Validator::read_time`], its last answer reused for the very same text.
     fn time(&self, value: &str) -> Result<DateTime<Utc>, RowError> {
+        let mut last = self.last_time.borrow_mut();
+        if let (text, Some(at)) = &*last
+            && text == value
+        {
+            return Ok(*at);
+        }
+        let at = self.read_time(value)?;
+        last.0.clear();
+        last.0.push_str(value);
+        last.1 = Some(at);
+        Ok(at)
+    }
+
+    fn read_time(&self, value: &str) -> Result<DateTime<Utc>, RowError> {
         if value.is_empty() {
             return reject("bad date: sold_at is empty");
         }
@@ -422,5 +441,45 @@ mod tests {
             read.map(|t| t.to_string()).as_deref(),
             Some("2026-11-23 09:15:00")
         );
+    }
+
+    #[test]
+    fn a_time_read_again_is_the_answer_read_the_first_time() {
+        let zone = chrono_tz::America::Toronto;
+        let store_map = HashMap::new();
+        for format in ["%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"] {
+            let settings = LedgerSettings {
+                sold_at_format: format.into(),
+                ..LedgerSettings::default()
+            };
+            let validator =
+                Validator::new(&settings, BusinessCalendar::new(zone), &store_map).expect("new");
+            // Repeats, a bad value between two of them, the autumn change (01:30 twice), an
+            // instant with an offset, and a day-first value in either layout.
+            let values = [
+                "2026-11-01 01:30:00",
+                "2026-11-01 01:30:00",
+                "01.11.2026 01:30:00",
+                "01.11.2026 01:30:00",
+                "not a time",
+                "01.11.2026 01:30:00",
+                "2026-11-23 09:15:00+01:00",
+                "2026-11-23 09:15:00+01:00",
+                "2026-11-23 09:15:00",
+                "",
+                "2026-11-23 09:15:00",
+                "2026-11-23 09:15:01",
+                "2026-11-23 09:15:00",
+            ];
+            for value in values {
+                let fresh = Validator::new(&settings, BusinessCalendar::new(zone), &store_map)
+                    .expect("new");
+                let expected = fresh.read_time(value).map_err(|e| e.0);
+                assert_eq!(validator.time(value).map_err(|e| e.0), expected, "{value}");
+            }
+            // The day-first layout reads its own values; the default one does not.
+            let read = validator.time("01.11.2026 01:30:00").is_ok();
+            assert_eq!(read, format.starts_with("%d"), "{format}");
+        }
     }
 }
