@@ -7,9 +7,7 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
 use super::mapping::{AmountSign, ColumnNames, LedgerSettings};
-use crate::domain::{
-    Amount, BusinessCalendar, Kind, Labels, LedgerRow, RememberingCalendar, Text, plain_date_time,
-};
+use crate::domain::{Amount, BusinessCalendar, Kind, Labels, LedgerRow, Text, plain_date_time};
 
 /// Why a row was rejected.
 pub(crate) struct RowError(pub(crate) String);
@@ -78,12 +76,12 @@ pub(crate) struct Validator<'a> {
     /// The stores and registers met last (`Labels`): two per row, few distinct ones. A
     /// validator serves one file on one thread.
     labels: RefCell<Labels>,
-    /// The calendar with its last local time's instant: a file's rows share their seconds.
-    local_times: RefCell<RememberingCalendar>,
+    calendar: BusinessCalendar,
     /// The formats of the general path, each parsed once.
     formats: TimeFormats,
     /// The last `sold_at` read and its instant: rows in time order repeat their second (a
-    /// day of a million rows, a dozen a second), and the same text reads as the same instant.
+    /// day of a million rows, a dozen a second), and the same text reads as the same instant,
+    /// without its formats or the calendar's search of the zone's transitions.
     last_time: RefCell<(String, Option<DateTime<Utc>>)>,
 }
 
@@ -97,12 +95,11 @@ type Items = Vec<Item<'static>>;
 struct TimeFormats {
     /// An instant with an offset, in the forms a ledger may write one.
     with_offset: [Items; 3],
-    /// The naive part of a time that ends in `Z` or ` UTC`.
-    utc: Items,
     /// The configured local format; `None` when it is not a valid format (nothing reads
     /// with it, as with `parse_from_str`).
     local: Option<Items>,
-    /// Local times in the ISO-like forms, taken whatever the configured format.
+    /// Local times in the ISO-like forms, taken whatever the configured format; the first is
+    /// also the naive part of a time that ends in `Z` or ` UTC`.
     iso_local: [Items; 2],
 }
 
@@ -117,7 +114,6 @@ impl TimeFormats {
                 fixed("%Y-%m-%d %H:%M:%S%.f%#z"),
                 fixed("%Y-%m-%dT%H:%M:%S%.f%#z"),
             ],
-            utc: fixed("%Y-%m-%d %H:%M:%S%.f"),
             local: items(local),
             iso_local: [fixed("%Y-%m-%d %H:%M:%S%.f"), fixed("%Y-%m-%dT%H:%M:%S%.f")],
         }
@@ -161,7 +157,7 @@ impl<'a> Validator<'a> {
             max_amount: settings.max_amount()?,
             plain_local_format: settings.sold_at_format == "%Y-%m-%d %H:%M:%S",
             labels: RefCell::default(),
-            local_times: RefCell::new(RememberingCalendar::new(calendar)),
+            calendar,
             formats: TimeFormats::new(&settings.sold_at_format),
             last_time: RefCell::default(),
         })
@@ -302,7 +298,7 @@ impl<'a> Validator<'a> {
         if self.plain_local_format
             && let Some(local) = plain_local_time(value)
         {
-            return Ok(self.local_times.borrow_mut().local_to_utc(local));
+            return Ok(self.calendar.local_to_utc(local));
         }
         if let Ok(t) = DateTime::parse_from_rfc3339(value) {
             return Ok(t.with_timezone(&Utc));
@@ -312,20 +308,20 @@ impl<'a> Validator<'a> {
                 return Ok(t.with_timezone(&Utc));
             }
         }
+        let [iso_space, iso_t] = &self.formats.iso_local;
         if let Some(naive) = value
             .strip_suffix('Z')
             .or_else(|| value.strip_suffix(" UTC"))
-            && let Some(t) = naive_in(&self.formats.utc, naive.trim())
+            && let Some(t) = naive_in(iso_space, naive.trim())
         {
             return Ok(t.and_utc());
         }
-        let [iso_space, iso_t] = &self.formats.iso_local;
         let local = (self.formats.local.as_deref())
             .and_then(|items| naive_in(items, value))
             .or_else(|| naive_in(iso_space, value))
             .or_else(|| naive_in(iso_t, value));
         match local {
-            Some(local) => Ok(self.local_times.borrow_mut().local_to_utc(local)),
+            Some(local) => Ok(self.calendar.local_to_utc(local)),
             None => reject(format!(
                 "bad date '{value}' (expected {} local time, or an instant with an offset)",
                 self.settings.sold_at_format
@@ -414,7 +410,6 @@ mod tests {
                 (&formats.with_offset[0], "%Y-%m-%d %H:%M:%S%.f%:z"),
                 (&formats.with_offset[1], "%Y-%m-%d %H:%M:%S%.f%#z"),
                 (&formats.with_offset[2], "%Y-%m-%dT%H:%M:%S%.f%#z"),
-                (&formats.utc, "%Y-%m-%d %H:%M:%S%.f"),
                 (&formats.iso_local[0], "%Y-%m-%d %H:%M:%S%.f"),
                 (&formats.iso_local[1], "%Y-%m-%dT%H:%M:%S%.f"),
             ];
